@@ -1,0 +1,73 @@
+# vlaanderen.dov — the two commands a fresh machine needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COLLECTIONS := .collections
+TREE := .tree/ansible_collections/vlaanderen/dov
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test unit sanity lint integration install deps bench clean help
+
+help:
+	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
+	@echo "make test   - everything CI runs: unit, ansible-test sanity, ansible-lint, integration"
+	@echo "make bench  - the onboarding flow against the same work done with community.crypto"
+
+$(BIN)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync.
+deps:
+	@missing=""; \
+	for pair in nginx:nginx-light sshd:openssh-server tinyproxy:tinyproxy keytool:default-jre-headless \
+	            rsync:rsync curl:curl openssl:openssl; do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "Please install:$$missing (apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+# Build the collection as a user would get it, and install it where ansible.cfg looks.
+install: $(BIN)/.installed
+	@mkdir -p .build
+	@rm -f .build/*.tar.gz
+	$(BIN)/ansible-galaxy collection build --force --output-path .build . >/dev/null
+	$(BIN)/ansible-galaxy collection install --force -p $(COLLECTIONS) $(TARBALL) >/dev/null
+	@echo "vlaanderen.dov $(VERSION) installed in $(COLLECTIONS)"
+
+demo: install
+	$(BIN)/ansible-playbook onboard.yml
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest tests/unit
+
+# ansible-test needs the collection inside an ansible_collections/<namespace>/<name> tree.
+sanity: $(BIN)/.installed
+	@mkdir -p $(TREE)
+	rsync -a --delete --exclude-from=.sanity-exclude ./ $(TREE)/
+	cd $(TREE) && ../../../../$(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+lint: install
+	$(BIN)/ansible-lint --profile production --offline
+
+integration: install deps
+	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration
+
+test: unit sanity lint integration
+
+bench: install deps
+	$(BIN)/python tests/bench/bench.py
+
+clean:
+	rm -rf .build .tree $(COLLECTIONS) .pytest_cache
