@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A lab CA that imitates the VO-PKI client certificate profile, for the demo and the tests.
+
+Root CA -> issuing CA -> client certificates, shaped like the real certificates that
+"Vlaamse overheid Issuing CA 2" issues for DOV (see tests/fixtures/vo-pki/README.md):
+
+- RSA, sha256WithRSAEncryption, about five years of validity (1860 days, as the real ones);
+- key usage (critical) digitalSignature + keyEncipherment, extended key usage clientAuth;
+- subject and authority key identifiers, a CRL distribution point, authority information
+  access (caIssuers + OCSP), one certificate policy with a CPS pointer, and the two Microsoft
+  template extensions (1.3.6.1.4.1.311.21.7 and .21.10) that a parser must tolerate.
+
+Everything that could be mistaken for the real PKI is clearly fake: the CA names say
+``vlaanderen.dov LAB - not VO-PKI``, the URLs point at ``http://lab.invalid/`` (a name that
+never resolves, RFC 2606) and the policy and template OIDs live under a private UUID arc
+(2.25.x, ITU-T X.667), not under the Flemish government's arc.
+
+The CA lives in one folder: ``root-key.pem`` and ``issuing-key.pem`` (0600), ``root.pem``,
+``issuing.pem`` and ``bundle.pem`` (issuing CA + root, for ``ca_bundle``). It is created
+whole (in a temporary sibling folder that is renamed into place) or not at all, so a second
+call always loads what the first one made.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import errno
+import ipaddress
+import os
+import shutil
+import tempfile
+import traceback
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils.fsutil import atomic_write, ensure_dir, read_bytes
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+
+LAB_ORGANISATION = 'vlaanderen.dov LAB - not VO-PKI'
+ROOT_COMMON_NAME = 'vlaanderen.dov LAB Root CA'
+ISSUING_COMMON_NAME = 'vlaanderen.dov LAB Issuing CA'
+LAB_URL = 'http://lab.invalid/'
+
+# Real VO-PKI client certificates run from issue date to five years and 34 days later.
+CLIENT_DAYS = 1860
+SERVER_DAYS = 397
+ROOT_DAYS = 20 * 365 + 5
+ISSUING_DAYS = 10 * 365 + 3
+CA_KEY_SIZE = 2048
+# Clock skew allowance: a certificate starts this long before the moment it is made.
+BACKDATE = datetime.timedelta(minutes=5)
+
+# A private arc (2.25.<UUID>, ITU-T X.667) for the lab's policy and template OIDs, so that
+# nothing here claims an OID of the Flemish government (1.3.6.1.4.1.24258).
+LAB_ARC = '2.25.50220666242869932928453765292730064022'
+LAB_POLICY_OID = LAB_ARC + '.4.2.2'
+LAB_TEMPLATE_OID = LAB_ARC + '.21.8.1'
+MS_CERTIFICATE_TEMPLATE_OID = '1.3.6.1.4.1.311.21.7'
+MS_APPLICATION_POLICIES_OID = '1.3.6.1.4.1.311.21.10'
+CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2'
+
+FILES = {
+    'root_key': 'root-key.pem',
+    'root': 'root.pem',
+    'issuing_key': 'issuing-key.pem',
+    'issuing': 'issuing.pem',
+    'bundle': 'bundle.pem',
+}
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def _not_after(cert):
+    value = getattr(cert, 'not_valid_after_utc', None)
+    return value if value is not None else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
+def _utc(moment):
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+# ---------------------------------------------------------------- a little DER, for the Microsoft extensions
+
+def _der_length(length):
+    if length < 0x80:
+        return bytes([length])
+    body = length.to_bytes((length.bit_length() + 7) // 8, 'big')
+    return bytes([0x80 | len(body)]) + body
+
+
+def _der(tag, body):
+    return bytes([tag]) + _der_length(len(body)) + body
+
+
+def _der_oid(dotted):
+    arcs = [int(arc) for arc in dotted.split('.')]
+    body = bytearray()
+    for arc in [40 * arcs[0] + arcs[1]] + arcs[2:]:
+        chunk = [arc & 0x7f]
+        arc >>= 7
+        while arc:
+            chunk.insert(0, 0x80 | (arc & 0x7f))
+            arc >>= 7
+        body.extend(chunk)
+    return _der(0x06, bytes(body))
+
+
+def _der_int(value):
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, 'big'))
+
+
+def _der_seq(*items):
+    return _der(0x30, b''.join(items))
+
+
+def template_extension_value():
+    """CertificateTemplate ::= SEQUENCE { templateID, majorVersion 100, minorVersion 4 } (as the real ones)."""
+    return _der_seq(_der_oid(LAB_TEMPLATE_OID), _der_int(100), _der_int(4))
+
+
+def application_policies_value(usage_oids):
+    """Microsoft application policies: SEQUENCE OF SEQUENCE { policyIdentifier }."""
+    return _der_seq(*[_der_seq(_der_oid(oid)) for oid in usage_oids])
+
+
+# ---------------------------------------------------------------- names and extensions
+
+def _ca_name(common_name):
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, 'BE'),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, LAB_ORGANISATION),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+def _crl_distribution_points(name):
+    url = '%scrl/%s.crl' % (LAB_URL, name)
+    return x509.CRLDistributionPoints([
+        x509.DistributionPoint(full_name=[x509.UniformResourceIdentifier(url)], relative_name=None,
+                               reasons=None, crl_issuer=None)])
+
+
+def _authority_information_access(name, ocsp=True):
+    descriptions = [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                           x509.UniformResourceIdentifier('%spki/%s.crt' % (LAB_URL, name)))]
+    if ocsp:
+        descriptions.append(x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                                   x509.UniformResourceIdentifier('%socsp/' % LAB_URL)))
+    return x509.AuthorityInformationAccess(descriptions)
+
+
+def _certificate_policies():
+    return x509.CertificatePolicies([
+        x509.PolicyInformation(x509.ObjectIdentifier(LAB_POLICY_OID), ['%scps' % LAB_URL])])
+
+
+def _end_entity_key_usage(public_key):
+    # VO-PKI: digitalSignature + keyEncipherment. keyEncipherment means RSA key transport, so
+    # an EC key (which VO-PKI does not issue for today) gets digitalSignature only.
+    is_rsa = isinstance(public_key, rsa.RSAPublicKey)
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                         crl_sign=False, encipher_only=False, decipher_only=False)
+
+
+def _ca_key_usage():
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                         crl_sign=True, encipher_only=False, decipher_only=False)
+
+
+def _dump_key(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _dump_cert(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _make_ca(now):
+    """A new root and issuing CA (keys and certificates), in memory."""
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_SIZE)
+    root_name = _ca_name(ROOT_COMMON_NAME)
+    root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
+    root = (x509.CertificateBuilder()
+            .subject_name(root_name).issuer_name(root_name)
+            .public_key(root_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - BACKDATE)
+            .not_valid_after(now + datetime.timedelta(days=ROOT_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(root_ski, critical=False)
+            .sign(root_key, hashes.SHA256()))
+
+    issuing_key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_SIZE)
+    issuing = (x509.CertificateBuilder()
+               .subject_name(_ca_name(ISSUING_COMMON_NAME)).issuer_name(root_name)
+               .public_key(issuing_key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - BACKDATE)
+               .not_valid_after(now + datetime.timedelta(days=ISSUING_DAYS))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+               .add_extension(_ca_key_usage(), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(issuing_key.public_key()), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False)
+               .add_extension(_crl_distribution_points('lab-root-ca'), critical=False)
+               .add_extension(_authority_information_access('lab-root-ca', ocsp=False), critical=False)
+               .add_extension(x509.CertificatePolicies([
+                   x509.PolicyInformation(x509.ObjectIdentifier('2.5.29.32.0'), None)]), critical=False)
+               .sign(root_key, hashes.SHA256()))
+    return root_key, root, issuing_key, issuing
+
+
+def _load_csr(csr_pem):
+    if isinstance(csr_pem, str):
+        csr_pem = csr_pem.encode('utf-8')
+    if not csr_pem or not csr_pem.strip():
+        raise DovError("The certificate signing request is empty. Give the lab CA the CSR that the csr module wrote.")
+    try:
+        if b'-----BEGIN' in csr_pem:
+            return x509.load_pem_x509_csr(csr_pem)
+        return x509.load_der_x509_csr(csr_pem)
+    except ValueError:
+        raise DovError(
+            "This is not a certificate signing request the lab CA can read (it holds no readable "
+            "'CERTIFICATE REQUEST' block). Give the lab CA the CSR that the csr module wrote.")
+
+
+def _positive_days(days, default):
+    if days is None:
+        return default
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        days = 0
+    if days < 1:
+        raise DovError("A certificate must be valid for at least one day, not %r. Use a positive number of days." % (days,))
+    return days
+
+
+class LabCA:
+    """Root + issuing CA in ``folder``. Make one with :meth:`load_or_create`."""
+
+    def __init__(self, folder, root_key, root_cert, issuing_key, issuing_cert):
+        self.folder = folder
+        self._root_key = root_key
+        self.root_cert = root_cert
+        self._issuing_key = issuing_key
+        self.issuing_cert = issuing_cert
+
+    def __repr__(self):
+        return '<LabCA %s issuing=%r>' % (self.folder, self.issuing_cert.subject.rfc4514_string())
+
+    # ------------------------------------------------------------ loading and creating
+
+    @classmethod
+    def load_or_create(cls, folder):
+        """Load the lab CA in ``folder``, or create it there (whole, atomically) when there is none."""
+        if not HAS_CRYPTOGRAPHY:
+            raise DovError("The lab CA needs the Python library cryptography. Install it on the controller (pip install cryptography).")
+        folder = os.path.abspath(folder)
+        present = cls._present_files(folder)
+        if len(present) == len(FILES):
+            return cls._load(folder)
+        if present:
+            missing = sorted(set(FILES.values()) - set(present))
+            raise DovError(
+                "The lab CA in %s is incomplete: %s missing. Remove the folder to have a new lab CA "
+                "made (certificates it issued then stop verifying), or restore the missing files."
+                % (folder, ', '.join(missing) + (' is' if len(missing) == 1 else ' are')))
+        if os.path.isdir(folder) and os.listdir(folder):
+            raise DovError(
+                "%s holds files but no lab CA. Point the lab CA at an empty or new folder, or move "
+                "those files away." % folder)
+        return cls._create(folder)
+
+    @staticmethod
+    def _present_files(folder):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise DovError("%s exists and is not a folder. Move it away or choose another folder for the lab CA." % folder)
+        return [name for name in FILES.values() if os.path.exists(os.path.join(folder, name))]
+
+    @classmethod
+    def _create(cls, folder):
+        parent = os.path.dirname(folder)
+        ensure_dir(parent)
+        root_key, root, issuing_key, issuing = _make_ca(_now())
+        staging = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(folder), dir=parent)
+        try:
+            atomic_write(os.path.join(staging, FILES['root_key']), _dump_key(root_key), mode=0o600)
+            atomic_write(os.path.join(staging, FILES['issuing_key']), _dump_key(issuing_key), mode=0o600)
+            atomic_write(os.path.join(staging, FILES['root']), _dump_cert(root), mode=0o644)
+            atomic_write(os.path.join(staging, FILES['issuing']), _dump_cert(issuing), mode=0o644)
+            atomic_write(os.path.join(staging, FILES['bundle']), _dump_cert(issuing) + _dump_cert(root), mode=0o644)
+            os.chmod(staging, 0o700)
+            try:
+                os.rename(staging, folder)  # replaces an empty folder; fails on a non-empty one
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                # Another run made the CA at the same moment: use that one.
+                shutil.rmtree(staging, ignore_errors=True)
+                return cls._load(folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return cls(folder, root_key, root, issuing_key, issuing)
+
+    @classmethod
+    def _load(cls, folder):
+        def path(name):
+            return os.path.join(folder, FILES[name])
+
+        def key(name):
+            try:
+                return serialization.load_pem_private_key(read_bytes(path(name)) or b'', password=None)
+            except (TypeError, ValueError):
+                raise DovError(
+                    "%s is not a readable, unencrypted private key. Remove the lab CA folder %s to have "
+                    "a new lab CA made." % (path(name), folder))
+
+        def cert(name):
+            try:
+                return x509.load_pem_x509_certificate(read_bytes(path(name)) or b'')
+            except ValueError:
+                raise DovError(
+                    "%s is not a readable certificate. Remove the lab CA folder %s to have a new lab CA "
+                    "made." % (path(name), folder))
+
+        root_key, root = key('root_key'), cert('root')
+        issuing_key, issuing = key('issuing_key'), cert('issuing')
+        if root_key.public_key() != root.public_key() or issuing_key.public_key() != issuing.public_key():
+            raise DovError(
+                "The keys and certificates in the lab CA folder %s do not belong together. Remove the "
+                "folder to have a new lab CA made." % folder)
+        try:
+            issuing.verify_directly_issued_by(root)
+        except (ValueError, TypeError, InvalidSignature):
+            raise DovError(
+                "The issuing CA in %s was not issued by the root next to it. Remove the folder to "
+                "have a new lab CA made." % folder)
+        expires = _not_after(issuing)
+        if expires <= _now():
+            raise DovError(
+                "The lab CA in %s expired on %s. Remove the folder to have a new lab CA made (and "
+                "trust its new root where the old one was trusted)." % (folder, expires.strftime('%Y-%m-%d')))
+        return cls(folder, root_key, root, issuing_key, issuing)
+
+    # ------------------------------------------------------------ what it hands out
+
+    @property
+    def bundle_path(self):
+        """The PEM file with the issuing CA and the root, for ``ca_bundle``."""
+        return os.path.join(self.folder, FILES['bundle'])
+
+    @property
+    def root_path(self):
+        return os.path.join(self.folder, FILES['root'])
+
+    def root_pem(self):
+        return _dump_cert(self.root_cert)
+
+    def issuing_pem(self):
+        return _dump_cert(self.issuing_cert)
+
+    def bundle_pem(self):
+        """Issuing CA, then root (PEM): what ``ca_bundle`` needs to verify a lab certificate."""
+        return self.issuing_pem() + self.root_pem()
+
+    def _validity(self, not_before, days, default_days):
+        start = _utc(not_before) if not_before is not None else _now() - BACKDATE
+        end = start + datetime.timedelta(days=_positive_days(days, default_days))
+        # Like a real issuing CA, never past its own end.
+        return start, min(end, _not_after(self.issuing_cert))
+
+    def _builder(self, subject, public_key, not_before, not_after):
+        issuer_ski = self.issuing_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return (x509.CertificateBuilder()
+                .subject_name(subject).issuer_name(self.issuing_cert.subject)
+                .public_key(public_key)
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(not_before).not_valid_after(not_after)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False)
+                .add_extension(_crl_distribution_points('lab-issuing-ca'), critical=False)
+                .add_extension(_authority_information_access('lab-issuing-ca'), critical=False)
+                .add_extension(_end_entity_key_usage(public_key), critical=True))
+
+    def sign_csr(self, csr_pem, not_before=None, days=None):
+        """A client certificate (PEM) for the CSR, in the VO-PKI client profile.
+
+        The subject (CN and every other field) is copied from the CSR; nothing else the CSR
+        asks for is honoured, as with a real CA template. ``not_before`` (a datetime, UTC when
+        naive) and ``days`` (default 1860) let tests make expired or not-yet-valid certificates.
+        """
+        csr = _load_csr(csr_pem)
+        if not csr.is_signature_valid:
+            raise DovError(
+                "The CSR's signature does not verify: it was altered or damaged after it was made. "
+                "Make the CSR again with the csr module and sign that one.")
+        if not csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+            raise DovError("The CSR has no Common Name (CN). Make the CSR with the CN that DOV assigned.")
+        public_key = csr.public_key()
+        if not isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+            raise DovError("The CSR holds a %s key; the lab CA signs RSA and EC keys only. Make an RSA 2048 key, as VO-PKI issues." % type(public_key).__name__)
+        start, end = self._validity(not_before, days, CLIENT_DAYS)
+        builder = (self._builder(csr.subject, public_key, start, end)
+                   .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(MS_CERTIFICATE_TEMPLATE_OID),
+                                                             template_extension_value()), critical=False)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                   .add_extension(_certificate_policies(), critical=False)
+                   .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(MS_APPLICATION_POLICIES_OID),
+                                                             application_policies_value([CLIENT_AUTH_OID])), critical=False))
+        return _dump_cert(builder.sign(self._issuing_key, hashes.SHA256()))
+
+    def issue_server_certificate(self, names, days=None):
+        """``(key_pem, cert_pem)`` for a lab stand-in of a DOV server: serverAuth, the names as SANs.
+
+        ``names`` is a host name, an IP address, or a list of them; the first is the CN. The key
+        is new each call and is returned unencrypted (PKCS#8 PEM): write it 0600.
+        """
+        if isinstance(names, str):
+            names = [names]
+        names = [str(name).strip() for name in (names or []) if name is not None and str(name).strip()]
+        if not names:
+            raise DovError("A server certificate needs at least one host name or IP address. Give the name clients connect to.")
+        alternative_names = []
+        for name in names:
+            try:
+                alternative_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                alternative_names.append(x509.DNSName(name))
+        attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, 'BE'),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, LAB_ORGANISATION)]
+        if len(names[0]) <= 64:
+            attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, names[0]))
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        start, end = self._validity(None, days, SERVER_DAYS)
+        builder = (self._builder(x509.Name(attributes), key.public_key(), start, end)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                   .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False))
+        return _dump_key(key), _dump_cert(builder.sign(self._issuing_key, hashes.SHA256()))
