@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+"""A private test PKI and real TLS peers (nginx, openssl s_server, tinyproxy) for the mTLS tests.
+
+Nothing here is collection code: the peers are other people's tools, started in a tmp folder on
+free 127.0.0.1 ports and stopped again, so mtls_check is checked against servers it never saw.
+
+PKI (cryptography, generated once per session):
+  server-ca.pem        private CA that issued the server certificate (not in any system store)
+  server.pem/.key      the server, SAN DNS:localhost only (so https://127.0.0.1 is a wrong name)
+  client-ca.pem        "Lab Issuing CA 2", the CA the servers accept client certificates from
+  good.pem/.key        CN geolab.be/dov-services/oefen/Geodrill — allowed
+  good-enc.key         the same key, encrypted with KEY_PASSPHRASE; good.p12 with P12_PASSWORD
+  other.pem/.key       CN other.be/dov-services/oefen/NoRights — valid, but not on the allow-list
+  rogue.pem/.key       same CN as good, issued by "Rogue Issuing CA" — unknown issuer
+  expired.pem/.key     CN of good, from the client CA, expired a year ago
+  serveronly.pem/.key  CN of good, from the client CA, EKU serverAuth only — wrong key usage
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+GOOD_CN = 'geolab.be/dov-services/oefen/Geodrill'
+OTHER_CN = 'other.be/dov-services/oefen/NoRights'
+KEY_PASSPHRASE = 'kp-Zr8vQ2-secret-passphrase'
+P12_PASSWORD = 'p12-Xw4mT9-secret-password'
+HEALTH_PATHS = ('dov-xdov-server/logs/chucknorris', 'dovinstrumentserver/chucknorris')
+NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
+TINYPROXY = shutil.which('tinyproxy') or '/usr/bin/tinyproxy'
+OPENSSL = shutil.which('openssl') or '/usr/bin/openssl'
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _name(cn, org='Lab'):
+    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, 'BE'),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _key():
+    # EC keys: fast to make; the probe does not care about the key type.
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _cert(subject, key, issuer_name, issuer_key, ca=False, eku=None, san=None, days=(-1, 365)):
+    now = _now()
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject).issuer_name(issuer_name).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now + datetime.timedelta(days=days[0]))
+               .not_valid_after(now + datetime.timedelta(days=days[1]))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
+            critical=True)
+    else:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=True, data_encipherment=False,
+            key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False),
+            critical=True)
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku or [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(folder, name, data, mode=0o600):
+    path = os.path.join(folder, name)
+    with open(path, 'wb') as handle:
+        handle.write(data)
+    os.chmod(path, mode)
+    return path
+
+
+def _pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key, passphrase=None):
+    algorithm = serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm)
+
+
+class PKI(object):
+    """The test PKI in ``folder``; ``path(name)`` gives a file's path."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+        os.makedirs(self.folder, exist_ok=True)
+        server_ca_key = _key()
+        server_ca_name = _name('Lab Server Root CA')
+        server_ca = _cert(server_ca_name, server_ca_key, server_ca_name, server_ca_key, ca=True)
+        _write(self.folder, 'server-ca.pem', _pem(server_ca), 0o644)
+        server_key = _key()
+        server = _cert(_name('localhost'), server_key, server_ca_name, server_ca_key,
+                       eku=[ExtendedKeyUsageOID.SERVER_AUTH], san=[x509.DNSName('localhost')])
+        _write(self.folder, 'server.pem', _pem(server), 0o644)
+        _write(self.folder, 'server.key', _key_pem(server_key))
+
+        client_ca_key = _key()
+        client_ca_name = _name('Lab Issuing CA 2', 'Vlaamse overheid (lab)')
+        client_ca = _cert(client_ca_name, client_ca_key, client_ca_name, client_ca_key, ca=True)
+        _write(self.folder, 'client-ca.pem', _pem(client_ca), 0o644)
+        rogue_ca_key = _key()
+        rogue_ca_name = _name('Rogue Issuing CA', 'Elsewhere')
+        self.client_ca_dn = client_ca_name.rfc4514_string()
+        self.rogue_ca_dn = rogue_ca_name.rfc4514_string()
+
+        def client(name, cn, issuer_name=client_ca_name, issuer_key=client_ca_key, **kwargs):
+            key = _key()
+            cert = _cert(_name(cn, 'Geolab nv'), key, issuer_name, issuer_key, **kwargs)
+            _write(self.folder, name + '.pem', _pem(cert), 0o644)
+            _write(self.folder, name + '.key', _key_pem(key))
+            return cert, key
+
+        good, good_key = client('good', GOOD_CN)
+        _write(self.folder, 'good-enc.key', _key_pem(good_key, KEY_PASSPHRASE))
+        _write(self.folder, 'good.p12', pkcs12.serialize_key_and_certificates(
+            b'good', good_key, good, None, serialization.BestAvailableEncryption(P12_PASSWORD.encode())))
+        client('other', OTHER_CN)
+        client('rogue', GOOD_CN, rogue_ca_name, rogue_ca_key)
+        client('expired', GOOD_CN, days=(-800, -365))
+        client('serveronly', GOOD_CN, eku=[ExtendedKeyUsageOID.SERVER_AUTH])
+
+    def path(self, name):
+        return os.path.join(self.folder, name)
+
+    def pem_args(self, name):
+        return {'client_cert': self.path(name + '.pem'), 'client_key': self.path(name + '.key')}
+
+
+# ---------------------------------------------------------------- peers
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def wait_for_port(port, process=None, seconds=10, log=None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError('peer exited with %s: %s' % (process.returncode, _tail(log)))
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError('nothing listens on 127.0.0.1:%d after %ss: %s' % (port, seconds, _tail(log)))
+
+
+def _tail(path):
+    if path and os.path.exists(path):
+        with open(path) as handle:
+            return handle.read()[-2000:]
+    return ''
+
+
+class Peer(object):
+    """A started process on a port; stop() ends it (only it, by its own pid)."""
+
+    def __init__(self, name, command, port, folder, log):
+        self.name = name
+        self.port = port
+        self.folder = folder
+        self.log = log
+        self.handle = open(log, 'ab')
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=self.handle,
+                                        stderr=subprocess.STDOUT, cwd=folder)
+        wait_for_port(port, self.process, log=log)
+
+    @property
+    def base_url(self):
+        return 'https://localhost:%d/' % self.port
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.handle.close()
+
+
+NGINX_CONF = r'''
+worker_processes 1;
+daemon off;
+master_process on;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {folder}/access.log;
+    client_body_temp_path {folder}/tmp-body;
+    proxy_temp_path {folder}/tmp-proxy;
+    fastcgi_temp_path {folder}/tmp-fastcgi;
+    uwsgi_temp_path {folder}/tmp-uwsgi;
+    scgi_temp_path {folder}/tmp-scgi;
+    # The CN allow-list: DOV grants rights per CN.
+    map $ssl_client_s_dn $dov_allowed {{
+        default 0;
+        "~(^|,)CN={allowed_cn}(,|$)" 1;
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        ssl_certificate {pki}/server.pem;
+        ssl_certificate_key {pki}/server.key;
+        ssl_protocols {protocols};
+        ssl_client_certificate {pki}/client-ca.pem;
+        ssl_verify_client on;
+        ssl_verify_depth 2;
+        location = /dov-xdov-server/logs/chucknorris {{
+            if ($dov_allowed = 0) {{ return 403 "CN has no rights\n"; }}
+            default_type text/plain;
+            return 200 "Chuck Norris can upload boreholes without XML.\n";
+        }}
+        location = /dovinstrumentserver/chucknorris {{
+            if ($dov_allowed = 0) {{ return 403 "CN has no rights\n"; }}
+            default_type text/plain;
+            return 200 "Chuck Norris measures at infinite frequency.\n";
+        }}
+        location / {{ return 404; }}
+    }}
+}}
+'''
+
+
+def start_nginx(pki, folder, protocols='TLSv1.2 TLSv1.3', allowed_cn=GOOD_CN):
+    folder = str(folder)
+    os.makedirs(folder, exist_ok=True)
+    port = free_port()
+    conf = os.path.join(folder, 'nginx.conf')
+    with open(conf, 'w') as handle:
+        handle.write(NGINX_CONF.format(folder=folder, port=port, pki=pki.folder, protocols=protocols,
+                                       allowed_cn=allowed_cn.replace('.', r'\.')))
+    return Peer('nginx', [NGINX, '-p', folder, '-c', conf], port, folder, os.path.join(folder, 'error.log'))
+
+
+def start_s_server(pki, folder, version):
+    """openssl s_server that demands a client certificate (-Verify) and answers -www on one TLS version."""
+    folder = str(folder)
+    os.makedirs(folder, exist_ok=True)
+    port = free_port()
+    command = [OPENSSL, 's_server', '-accept', '127.0.0.1:%d' % port, '-cert', pki.path('server.pem'),
+               '-key', pki.path('server.key'), '-CAfile', pki.path('client-ca.pem'), '-Verify', '1', '-verify_return_error',
+               '-' + version, '-www', '-quiet']
+    return Peer('s_server', command, port, folder, os.path.join(folder, 's_server.log'))
+
+
+def start_tinyproxy(folder):
+    folder = str(folder)
+    os.makedirs(folder, exist_ok=True)
+    port = free_port()
+    conf = os.path.join(folder, 'tinyproxy.conf')
+    log = os.path.join(folder, 'tinyproxy.log')     # -d: tinyproxy logs to its stdout, captured here
+    lines = ['Port %d' % port, 'Listen 127.0.0.1', 'Timeout 30', 'MaxClients 20', 'LogLevel Info', 'Allow 127.0.0.1']
+    if os.geteuid() == 0:
+        lines += ['User nobody', 'Group nogroup']
+    # No ConnectPort line: CONNECT to any port is allowed (the test servers use high ports).
+    with open(conf, 'w') as handle:
+        handle.write('\n'.join(lines) + '\n')
+    return Peer('tinyproxy', [TINYPROXY, '-d', '-c', conf], port, folder, log)
