@@ -230,31 +230,47 @@ def _make_ca(now):
     return root_key, root, issuing_key, issuing
 
 
-def _load_csr(csr_pem):
+def load_signable_csr(csr_pem):
+    """The CSR (PEM or DER) if the lab CA would sign it: readable, self-signature valid, a CN, an RSA or EC key."""
+    if not HAS_CRYPTOGRAPHY:
+        raise DovError("The lab CA needs the Python library cryptography. Install it on the controller (pip install cryptography).")
     if isinstance(csr_pem, str):
         csr_pem = csr_pem.encode('utf-8')
     if not csr_pem or not csr_pem.strip():
         raise DovError("The certificate signing request is empty. Give the lab CA the CSR that the csr module wrote.")
     try:
         if b'-----BEGIN' in csr_pem:
-            return x509.load_pem_x509_csr(csr_pem)
-        return x509.load_der_x509_csr(csr_pem)
+            csr = x509.load_pem_x509_csr(csr_pem)
+        else:
+            csr = x509.load_der_x509_csr(csr_pem)
     except ValueError:
         raise DovError(
             "This is not a certificate signing request the lab CA can read (it holds no readable "
             "'CERTIFICATE REQUEST' block). Give the lab CA the CSR that the csr module wrote.")
+    if not csr.is_signature_valid:
+        raise DovError(
+            "The CSR's signature does not verify: it was altered or damaged after it was made. "
+            "Make the CSR again with the csr module and sign that one.")
+    if not csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        raise DovError("The CSR has no Common Name (CN). Make the CSR with the CN that DOV assigned.")
+    public_key = csr.public_key()
+    if not isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        raise DovError(
+            "The CSR holds a %s key; the lab CA signs RSA and EC keys only. Make an RSA 2048 key, "
+            "as VO-PKI issues." % type(public_key).__name__)
+    return csr
 
 
 def _positive_days(days, default):
     if days is None:
         return default
     try:
-        days = int(days)
+        number = int(days)
     except (TypeError, ValueError):
-        days = 0
-    if days < 1:
+        number = 0
+    if number < 1:
         raise DovError("A certificate must be valid for at least one day, not %r. Use a positive number of days." % (days,))
-    return days
+    return number
 
 
 class LabCA:
@@ -412,16 +428,8 @@ class LabCA:
         asks for is honoured, as with a real CA template. ``not_before`` (a datetime, UTC when
         naive) and ``days`` (default 1860) let tests make expired or not-yet-valid certificates.
         """
-        csr = _load_csr(csr_pem)
-        if not csr.is_signature_valid:
-            raise DovError(
-                "The CSR's signature does not verify: it was altered or damaged after it was made. "
-                "Make the CSR again with the csr module and sign that one.")
-        if not csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-            raise DovError("The CSR has no Common Name (CN). Make the CSR with the CN that DOV assigned.")
+        csr = load_signable_csr(csr_pem)
         public_key = csr.public_key()
-        if not isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
-            raise DovError("The CSR holds a %s key; the lab CA signs RSA and EC keys only. Make an RSA 2048 key, as VO-PKI issues." % type(public_key).__name__)
         start, end = self._validity(not_before, days, CLIENT_DAYS)
         builder = (self._builder(csr.subject, public_key, start, end)
                    .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(MS_CERTIFICATE_TEMPLATE_OID),
