@@ -1,0 +1,423 @@
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Install an issued certificate in ``dest_dir``: plan everything, then write it.
+
+``plan_install`` reads the certificate, the key and the CA bundle, runs every check
+(certs.check_certificate) and decides the new content of every target file, and which of
+them differ from what is on disk. It raises DovError before anything is written.
+``apply_install`` then writes: every new file first to a temporary name in ``dest_dir``
+(fsync'ed, final mode and owner set), and only when all of them are complete renames each
+over its target. A failure while writing (disk full, killed) leaves the previous set as it
+was; a failure between renames puts the previous files back from memory.
+
+Files in ``dest_dir`` (``FILES``): ``cert.pem`` (leaf), ``chain.pem`` (intermediates, no
+root; empty when none is known), ``fullchain.pem`` (leaf + intermediates) for the ``pem``
+format; ``bundle.p12`` for ``pkcs12``; ``keystore.jks`` for ``jks``.
+
+Several certificates, one process. Nothing here uses AnsibleModule, so a host-level module can
+install all of a host's certificates in one call::
+
+    plans = [plan_install(**spec) for spec in specs]   # every check, for all, before any write
+    if not check_mode:
+        backups = apply_plans(plans, backup=True)      # all or nothing: restores on failure
+
+Roll back after a failed verification (the role's verify phase)::
+
+    saved = snapshot(dest_dir)       # before apply: bytes, mode and owner of FILE_NAMES, in memory
+    apply_install(plan)
+    if not verified:
+        restore(saved)               # every file back as it was; files that did not exist are removed
+
+A Snapshot holds keystore bytes (which contain the encrypted key) in memory only; it never
+prints them.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import os
+import stat
+import tempfile
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, keyfiles, keystores, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+
+FORMATS = ('pem', 'pkcs12', 'jks')
+# (kind, file name, format)
+FILES = (
+    ('cert', 'cert.pem', 'pem'),
+    ('chain', 'chain.pem', 'pem'),
+    ('fullchain', 'fullchain.pem', 'pem'),
+    ('pkcs12', 'bundle.p12', 'pkcs12'),
+    ('jks', 'keystore.jks', 'jks'),
+)
+FILE_NAMES = tuple(file_name for _kind, file_name, _format in FILES)
+CERT_MODE = 0o644
+KEYSTORE_MODE = 0o600
+KEYSTORE_GROUP_MODE = 0o640
+FOLDER_MODE = 0o755
+DIFF_KEYS = ('subject', 'serial', 'not_after', 'fingerprint_sha256')
+
+
+# ---------------------------------------------------------------- options
+
+def parse_mode(mode):
+    """An int from ``'0644'``, ``'644'``, ``0o644`` or ``420``; None stays None."""
+    if mode is None or mode == '':
+        return None
+    try:
+        value = int(mode, 8) if isinstance(mode, str) else int(mode)
+    except ValueError:
+        raise DovError("The mode %r is not an octal number. Use for example '0644'." % (mode,))
+    if value < 0 or value > 0o7777:
+        raise DovError("The mode %r is out of range. Use for example '0644'." % (mode,))
+    return value
+
+
+def file_modes(mode=None, group=None, formats=('pem',)):
+    """(mode of the PEM files, mode of the keystores).
+
+    Without ``mode``: PEM files 0644, keystores 0600, or 0640 when ``group`` is set (so that the
+    application's group can read them). With ``mode``: that mode for every file; when a keystore
+    is written it may be at most 0640, because a keystore holds the private key.
+    """
+    value = parse_mode(mode)
+    if value is None:
+        return CERT_MODE, KEYSTORE_GROUP_MODE if group else KEYSTORE_MODE
+    if value & ~KEYSTORE_GROUP_MODE and set(formats) & set(('pkcs12', 'jks')):
+        raise DovError(
+            "The mode %04o is too open for the keystores, which hold the private key. Use '0600', or '0640' "
+            "with group set to the application's group (or leave mode out: certificates 0644, keystores 0600)."
+            % value)
+    return value, value
+
+
+def check_formats(formats):
+    formats = list(formats or ['pem'])
+    unknown = [item for item in formats if item not in FORMATS]
+    if unknown:
+        raise DovError("Unknown format(s): %s. Use one or more of: %s." % (', '.join(unknown), ', '.join(FORMATS)))
+    return formats
+
+
+def read_source(src=None, content=None):
+    """(bytes, how to name it in messages) from a file on this host or from text."""
+    if src is not None and content is not None:
+        raise DovError("Both src and content are set. Give the certificate one way: src (a file) or content (text).")
+    if src is None and content is None:
+        raise DovError("Neither src nor content is set. Give the certificate from VO-DCBaaS as src or content.")
+    if content is not None:
+        return (content.encode('utf-8') if isinstance(content, str) else content), 'content'
+    data = fsutil.read_bytes(src)
+    if data is None:
+        raise DovError("src %s does not exist. Put the certificate downloaded from VO-DCBaaS there, or give it as content."
+                       % src)
+    return data, 'src %s' % src
+
+
+def load_key(privatekey_path, passphrase=None):
+    data = fsutil.read_bytes(privatekey_path)
+    if data is None:
+        raise DovError(
+            "The private key %s does not exist. Point privatekey_path at the key the CSR was made with (the csr "
+            "module makes it)." % privatekey_path)
+    return pki.load_private_key(data, passphrase, path=privatekey_path)
+
+
+# ---------------------------------------------------------------- the plan
+
+class FileChange(object):
+    """One target file: ``action`` is 'create', 'update', 'retouch' (mode/owner only) or 'keep'."""
+
+    def __init__(self, kind, path, data, mode, action):
+        self.kind = kind
+        self.path = path
+        self.data = data
+        self.mode = mode
+        self.action = action
+
+    @property
+    def changed(self):
+        return self.action != 'keep'
+
+    @property
+    def writes(self):
+        return self.action in ('create', 'update')
+
+    def __repr__(self):  # never the bytes: keystores hold the key
+        return 'FileChange(%s, %s, %04o, %s)' % (self.kind, self.path, self.mode, self.action)
+
+
+class InstallPlan(object):
+    """What installing one certificate will do; built by ``plan_install``."""
+
+    def __init__(self, dest_dir, checked, uid_gid):
+        self.dest_dir = dest_dir
+        self.checked = checked
+        self.uid_gid = uid_gid
+        self.folders = []
+        self.files = []
+        self.diff = {'before': {}, 'after': {}}
+
+    @property
+    def changed(self):
+        return bool(self.folders) or any(change.changed for change in self.files)
+
+    @property
+    def names(self):
+        return [os.path.basename(change.path) for change in self.files]
+
+    def files_result(self):
+        """``{kind: {path, changed, mode}}`` — what was (or would be) written where."""
+        return dict((change.kind, {'path': change.path, 'changed': change.changed, 'mode': '%04o' % change.mode})
+                    for change in self.files)
+
+    def result(self):
+        """The module's return values for this certificate (``changed`` included)."""
+        result = self.checked.describe()
+        result['files'] = self.files_result()
+        result['changed'] = self.changed
+        return result
+
+
+def _existing_leaf(path):
+    data = fsutil.read_bytes(path)
+    if not data:
+        return None
+    try:
+        return certs.load_certificates(data, path)[0]
+    except DovError:
+        return None
+
+
+def _diff_view(cert, now):
+    described = certs.describe_certificate(cert, now)
+    return dict((key, described[key]) for key in DIFF_KEYS) if described else {}
+
+
+def plan_install(content, privatekey_path, expected_common_name, dest_dir, source='content',
+                 privatekey_passphrase=None, ca_bundle=None, formats=('pem',), pkcs12_password=None,
+                 jks_password=None, pkcs12_profile='modern', keystore_alias='dov-client', min_days_left=0,
+                 owner=None, group=None, mode=None, keytool=None, now=None):
+    """Check one certificate and decide every file; raise DovError before any write.
+
+    ``content`` is the certificate as bytes in any encoding ``certs.load_certificates`` reads
+    (``read_source`` gets it from ``src``/``content``); ``source`` names it in messages.
+    ``ca_bundle`` is a path (or None). ``now`` (aware UTC datetime) is for tests.
+    """
+    now = now or certs.utcnow()
+    formats = check_formats(formats)
+    if 'pkcs12' in formats:
+        keystores.check_password(pkcs12_password, 'pkcs12_password')
+        keystores.check_profile(pkcs12_profile)
+    if 'jks' in formats:
+        keystores.check_password(jks_password, 'jks_password', keystores.MIN_JKS_PASSWORD)
+    if 'pkcs12' in formats or 'jks' in formats:
+        keystores.check_alias(keystore_alias)
+    if 'jks' in formats:
+        keytool = keystores.find_keytool(keytool)
+    cert_mode, keystore_mode = file_modes(mode, group, formats)
+    uid, gid = keyfiles.resolve_owner(owner, group)
+    if min_days_left is None or int(min_days_left) < 0:
+        raise DovError("min_days_left is %r; it must be 0 or more days." % (min_days_left,))
+    ca_certs = None
+    if ca_bundle:
+        ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle)
+    key = load_key(privatekey_path, privatekey_passphrase)
+
+    found = certs.load_certificates(content, source)                        # 1
+    checked = certs.check_certificate(found, key, expected_common_name,     # 2..6
+                                      ca_certs=ca_certs, min_days_left=int(min_days_left), now=now,
+                                      key_path=privatekey_path)
+
+    plan = InstallPlan(dest_dir, checked, (uid, gid))
+    plan.folders = fsutil.missing_dirs(dest_dir)
+    leaf_pem = certs.dump_pem([checked.leaf])
+    chain_pem = certs.dump_pem(checked.chain)
+    wanted = {'cert': leaf_pem, 'chain': chain_pem, 'fullchain': leaf_pem + chain_pem}
+    for kind, file_name, file_format in FILES:
+        if file_format not in formats:
+            continue
+        path = os.path.join(dest_dir, file_name)
+        existing = None if plan.folders else fsutil.read_bytes(path)
+        if file_format == 'pem':
+            file_mode, data = cert_mode, wanted[kind]
+            same = existing == data
+        elif file_format == 'pkcs12':
+            file_mode = keystore_mode
+            same = existing is not None and keystores.pkcs12_matches(
+                existing, pkcs12_password, key, checked.leaf, checked.chain, keystore_alias, pkcs12_profile)
+            data = None if same else keystores.build_pkcs12(
+                key, checked.leaf, checked.chain, pkcs12_password, keystore_alias, pkcs12_profile)
+        else:
+            file_mode = keystore_mode
+            same = existing is not None and keystores.jks_matches(
+                existing, jks_password, key, checked.leaf, checked.chain, keystore_alias, keytool)
+            data = None if same else keystores.build_jks(
+                key, checked.leaf, checked.chain, jks_password, keystore_alias, keytool)
+        if existing is None:
+            action = 'create'
+        elif not same:
+            action = 'update'
+        elif keyfiles.attributes_differ(path, file_mode, uid, gid):
+            action = 'retouch'
+        else:
+            action = 'keep'
+        plan.files.append(FileChange(kind, path, data if action in ('create', 'update') else None, file_mode, action))
+
+    before = None if plan.folders else _existing_leaf(os.path.join(dest_dir, 'cert.pem'))
+    plan.diff = {'before': _diff_view(before, now), 'after': _diff_view(checked.leaf, now)}
+    return plan
+
+
+# ---------------------------------------------------------------- snapshot / restore
+
+class Snapshot(object):
+    """The previous state of some files in one folder, in memory: ``entries`` maps a file name
+    to (bytes, mode, uid, gid), or to None when the file did not exist."""
+
+    def __init__(self, dest_dir, entries):
+        self.dest_dir = dest_dir
+        self.entries = entries
+
+    def __repr__(self):  # never the bytes
+        return 'Snapshot(%s, %s)' % (self.dest_dir, sorted(self.entries))
+
+
+def snapshot(dest_dir, names=FILE_NAMES):
+    """Remember ``names`` in ``dest_dir`` (bytes, mode, owner) so that ``restore`` can put them back."""
+    entries = {}
+    for name in names:
+        path = os.path.join(dest_dir, name)
+        data = fsutil.read_bytes(path)
+        if data is None:
+            entries[name] = None
+        else:
+            info = os.stat(path)
+            entries[name] = (data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+    return Snapshot(dest_dir, entries)
+
+
+def restore(saved):
+    """Put every file of a Snapshot back as it was (atomically); remove those that did not exist.
+    Returns the paths restored or removed."""
+    touched = []
+    for name in sorted(saved.entries):
+        path = os.path.join(saved.dest_dir, name)
+        entry = saved.entries[name]
+        if entry is None:
+            if os.path.lexists(path):
+                os.unlink(path)
+                touched.append(path)
+            continue
+        data, mode, uid, gid = entry
+        info = os.stat(path) if os.path.exists(path) else None
+        if (info is not None and fsutil.read_bytes(path) == data and stat.S_IMODE(info.st_mode) == mode
+                and info.st_uid == uid and info.st_gid == gid):
+            continue
+        fsutil.atomic_write(path, data, mode=mode, uid=uid, gid=gid)
+        touched.append(path)
+    return touched
+
+
+# ---------------------------------------------------------------- apply
+
+def _write_temp(folder, name, data, mode, uid, gid):
+    descriptor, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=folder)  # 0600
+    try:
+        with os.fdopen(descriptor, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if uid != -1 or gid != -1:
+            os.chown(tmp, uid, gid)
+        os.chmod(tmp, mode)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+
+
+def _fsync_dir(folder):
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def apply_install(plan, backup=False):
+    """Write what ``plan`` decided. Returns the backups made (when ``backup``)."""
+    uid, gid = plan.uid_gid
+    for folder in plan.folders:
+        fsutil.ensure_dir(folder, FOLDER_MODE)
+        if uid != -1 or gid != -1:
+            os.chown(folder, uid, gid)
+    writes = [change for change in plan.files if change.writes]
+    pending = []
+    try:
+        for change in writes:
+            pending.append((_write_temp(plan.dest_dir, os.path.basename(change.path), change.data,
+                                        change.mode, uid, gid), change.path))
+    except (OSError, IOError) as exc:
+        for tmp, _path in pending:
+            _unlink(tmp)
+        raise DovError("Cannot write the new files in %s: %s. Nothing was replaced; free some space or fix the "
+                       "folder's permissions, then run again." % (plan.dest_dir, getattr(exc, 'strerror', None) or exc))
+    backups = []
+    if backup:
+        for change in writes:
+            made = fsutil.make_backup(change.path)
+            if made:
+                backups.append(made)
+    saved = snapshot(plan.dest_dir, [os.path.basename(change.path) for change in writes])
+    done = 0
+    try:
+        for tmp, path in pending:
+            os.rename(tmp, path)
+            done += 1
+    except (OSError, IOError) as exc:
+        for tmp, _path in pending[done:]:
+            _unlink(tmp)
+        restore(saved)
+        raise DovError("Cannot put the new files in place in %s: %s. The previous files were put back; fix the "
+                       "problem and run again." % (plan.dest_dir, getattr(exc, 'strerror', None) or exc))
+    _fsync_dir(plan.dest_dir)
+    for change in plan.files:
+        if change.action == 'retouch':
+            if uid != -1 or gid != -1:
+                os.chown(change.path, uid, gid)
+            os.chmod(change.path, change.mode)
+    return backups
+
+
+def apply_plans(plans, backup=False):
+    """Apply several plans (one host's certificates) all or nothing: when one fails, the ones
+    already applied are restored from snapshots and the error is raised. Returns all backups."""
+    applied = []
+    backups = []
+    try:
+        for plan in plans:
+            saved = snapshot(plan.dest_dir, plan.names)
+            backups.extend(apply_install(plan, backup=backup))
+            applied.append(saved)
+    except BaseException:
+        for saved in reversed(applied):
+            restore(saved)
+        raise
+    return backups
