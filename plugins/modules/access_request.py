@@ -19,7 +19,7 @@ description:
   - The mail is Dutch, plain text, UTF-8, RFC 5322. It names the organisation, the application,
     the id and its type, the description, and one line per certificate
     (organisation / dov-services / environment / application), and asks DOV to send back the CN(s).
-  - The file is a draft; it has no C(Date) or C(Message-ID) and carries C(X-Unsent: 1), so the
+  - The file is a draft; it has no C(Date) or C(Message-ID) and carries the header C(X-Unsent) set to 1, so the
     same input always gives the same bytes and a second run changes nothing. The sender adds the
     date and a Message-ID when the mail is sent.
   - With O(send=true) the mail goes out over SMTP and the send is recorded in C(<dest>.sent.json)
@@ -27,11 +27,18 @@ description:
     request, or O(force=true), is. An SMTP failure fails the task and records nothing.
   - Every option is checked before anything is written; a refusal leaves the files as they were.
 author:
-  - vlaanderen.dov developers
-extends_documentation_fragment:
-  - vlaanderen.dov.files.attributes
+  - vlaanderen.dov developers (!UNKNOWN)
 attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: Reports whether the file would change and whether the mail would be sent; writes and sends nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Shows the C(.eml) file before and after.
   idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
     details: The same input gives the same file, and a request already sent is not sent again.
 options:
