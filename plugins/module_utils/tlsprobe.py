@@ -869,9 +869,9 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
                     raise _Verdict('client_cert_rejected', "The server closed the connection right after the TLS 1.3 "
                                    "handshake without an answer, which is how a refused client certificate shows. "
                                    + client_cert_hint(None, identity, state['accepted'], state['acceptable']))
+                why = (' (%s)' % state['eof_error']) if state['eof_error'] else ''
                 raise _Verdict('http_error', "%s closed the connection without an HTTP answer%s. Check the URL; "
-                               "the service may be down." % (state['target'],
-                                                              (' (%s)' % state['eof_error']) if state['eof_error'] else ''))
+                               "the service may be down." % (state['target'], why))
             result['http_status'] = status
             result['response_excerpt'] = body[:EXCERPT_LENGTH]
             verdict, hint = verdict_for_status(status, body, expected_status, identity, state['accepted'], state['acceptable'])
