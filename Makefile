@@ -4,7 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .collections
-TREE := .tree/ansible_collections/vlaanderen/dov
+# ansible-test lists a collection's files with git; inside this (git) checkout the copy would be
+# ignored, so it lives outside, in a folder of its own per checkout.
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/vlaanderen-dov-sanity-$(shell printf '%s' "$(CURDIR)" | md5sum | cut -c1-8)
+TREE := $(SANITY_ROOT)/ansible_collections/vlaanderen/dov
+PIP_VERSION = $(shell sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -1)
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -53,10 +57,13 @@ unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit
 
 # ansible-test needs the collection inside an ansible_collections/<namespace>/<name> tree.
+# ansible-test bootstraps pip in its virtualenvs with a script it downloads from a host that CI
+# cannot reach; tests/sanity/get_pip.py does the same offline (see its docstring).
 sanity: $(BIN)/.installed
-	@mkdir -p $(TREE)
+	@mkdir -p $(TREE) $(HOME)/.ansible/test/cache
+	@cp tests/sanity/get_pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(PIP_VERSION)).py
 	rsync -a --delete --exclude-from=.sanity-exclude ./ $(TREE)/
-	cd $(TREE) && ../../../../$(BIN)/ansible-test sanity --venv --python 3.11 --color no
+	cd $(TREE) && $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
 
 lint: install
 	$(BIN)/ansible-lint --profile production --offline
@@ -70,4 +77,4 @@ bench: install deps
 	$(BIN)/python tests/bench/bench.py
 
 clean:
-	rm -rf .build .tree $(COLLECTIONS) .pytest_cache
+	rm -rf .build $(SANITY_ROOT) $(COLLECTIONS) .pytest_cache

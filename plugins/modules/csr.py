@@ -86,7 +86,7 @@ options:
     description:
       - V(never) keeps a valid existing key, whatever happens, and refuses one that does not fit.
       - V(always) makes a new key and CSR on every run. The certificate issued for the old key
-        stops matching: use it only to replace a compromised or wrong key, once.
+        stops matching, so use it only to replace a compromised or wrong key, once.
     type: str
     choices: [never, always]
     default: never
@@ -135,7 +135,7 @@ cn_parts:
   contains:
     organisation: {description: The organisation's domain name., type: str, sample: geolab.be}
     service: {description: Always C(dov-services)., type: str, sample: dov-services}
-    environment: {description: C(productie), C(oefen) or C(ontwikkel)., type: str, sample: oefen}
+    environment: {description: 'C(productie), C(oefen) or C(ontwikkel).', type: str, sample: oefen}
     application: {description: The calling application., type: str, sample: Geodrill}
 csr:
   description: The CSR in PEM, to upload in VO-DCBaaS.

@@ -106,7 +106,7 @@ class Ansible(object):
         command += list(args)
         extra = {'DOV_TEST_RESULTS': results}
         extra.update(env or {})
-        proc = subprocess.run(command, cwd=cwd or tmp, env=ansible_env(self.tmp_path, extra),
+        proc = subprocess.run(command, cwd=cwd or tmp, env=ansible_env(self.tmp_path, extra), check=False,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=900)
         records = []

@@ -12,7 +12,7 @@ CN = 'geolab.be/dov-services/oefen/Geodrill'
 
 
 def openssl(*args, **kwargs):
-    return subprocess.run(['openssl'] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.run(['openssl'] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
                           universal_newlines=True, **kwargs)
 
 
