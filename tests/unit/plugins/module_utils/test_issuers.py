@@ -6,7 +6,6 @@ import base64
 import os
 import stat
 import subprocess
-import sys
 import time
 
 import pytest
@@ -504,7 +503,8 @@ def test_lab_issues_with_a_ca_bundle_that_verifies_it(tmp_path, csr):
     assert result.source == 'lab: %s' % (tmp_path / 'lab-ca')
     assert 'not VO-PKI: for tests and demos only' in result.message
     (tmp_path / 'leaf.pem').write_bytes(result.certificate)
-    verify = subprocess.run(['openssl', 'verify', '-CAfile', bundle, str(tmp_path / 'leaf.pem')], capture_output=True, text=True)
+    verify = subprocess.run(['openssl', 'verify', '-CAfile', bundle, str(tmp_path / 'leaf.pem')],
+                            capture_output=True, text=True, check=False)
     assert verify.returncode == 0, verify.stderr
     again = issuers.issue('lab', str(tmp_path), APP, ENV, CN, csr)
     assert not again.changed
