@@ -936,13 +936,25 @@ def _context(ca_bundle, identity):
         raise DovError("The CA bundle %s holds no PEM certificate that OpenSSL can read. Give a PEM file with the CA "
                        "that issued the server's certificate." % ca_bundle)
     if identity is not None:
-        context.use_certificate(crypto.X509.from_cryptography(identity.cert))
-        for extra in identity.extra:
-            context.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
         try:
-            context.use_privatekey(crypto.PKey.from_cryptography_key(identity.key))
+            _use_identity(context, identity)
             context.check_privatekey()
         except (SSL.Error, TypeError, ValueError):
             raise DovError("The client key does not belong to the client certificate %s. Give the key this host made "
                            "the CSR with." % dn_string(identity.cert.subject))
     return context
+
+
+def _use_identity(context, identity):
+    """Certificate, intermediates and key into the context: cryptography objects where pyOpenSSL
+    takes them (24.3 and later), its own X509/PKey wrappers before that."""
+    try:
+        context.use_certificate(identity.cert)
+        for extra in identity.extra:
+            context.add_extra_chain_cert(extra)
+        context.use_privatekey(identity.key)
+    except TypeError:
+        context.use_certificate(crypto.X509.from_cryptography(identity.cert))
+        for extra in identity.extra:
+            context.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
+        context.use_privatekey(crypto.PKey.from_cryptography_key(identity.key))
