@@ -103,8 +103,8 @@ def _refuse(source, what, fix):
 
 
 def _refuse_csr(source):
-    _refuse(source, "is a certificate request (CSR), not the certificate",
-            "This is a certificate request, not the certificate: upload it in VO-DCBaaS and use what comes back.")
+    raise DovError("%s holds a CSR; this is a certificate request, not the certificate: upload it in VO-DCBaaS "
+                   "and use what comes back." % source)
 
 
 def _refuse_key(source):

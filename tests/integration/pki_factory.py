@@ -13,25 +13,13 @@ import datetime
 import os
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: F401 (hashes used by tests)
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 UTC = datetime.timezone.utc
 CN = 'lab.example/dov-services/oefen/Geodrill'
-
-_KEYS = []
-
-
-def new_key():
-    """RSA 2048 keys, reused from a small pool after the first few (generation is the slow part)."""
-    if len(_KEYS) < 6:
-        _KEYS.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-        return _KEYS[-1]
-    _KEYS.append(_KEYS.pop(0))
-    return _KEYS[-1]
-
 
 def fresh_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -143,7 +131,7 @@ def csr_pem(key, common_name=CN):
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
-class TestPki(object):
+class Pki(object):
     """Everything the certificate tests need, made once."""
 
     def __init__(self, now=None):
@@ -196,3 +184,13 @@ class TestPki(object):
         put('server.pem', pem(self.server, self.intermediate.cert))
         put('server-key.pem', key_pem(self.server_key), 0o600)
         return paths
+
+
+_SHARED = []
+
+
+def shared():
+    """One Pki per process (unit and integration tests share it; making RSA keys is the slow part)."""
+    if not _SHARED:
+        _SHARED.append(Pki())
+    return _SHARED[0]
