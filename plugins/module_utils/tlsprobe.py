@@ -638,6 +638,8 @@ def _classify_tls_error(error, state, stage):
     if any('certificate verify failed' in reason for reason in reasons) or state['verify_errors']:
         raise _server_untrusted(state)
     alert = alert_of(error)
+    if stage == 'exchange' and alert is None and state.get('tls_version') == 'TLSv1.3' and not state.get('got_data'):
+        raise _reset_after_tls13(state, ', '.join(reason for reason in reasons if reason) or 'connection reset')
     if alert in CLIENT_CERT_ALERTS or (alert == 'handshake failure' and state['acceptable_der'] and state['identity'] is None):
         state['alert'] = alert
         raise _Verdict('client_cert_rejected', client_cert_hint(
@@ -648,6 +650,37 @@ def _classify_tls_error(error, state, stage):
     detail = ("alert '%s'" % alert) if alert else (', '.join(reasons) or str(error))
     raise _Verdict('connect_error', "The TLS %s with %s failed (%s). Check that the URL points at the DOV services; "
                    "a proxy or firewall that inspects TLS can cause this." % (stage, state['target'], detail))
+
+
+def _reset_after_tls13(state, detail):
+    """TLS 1.3: the server checks the client certificate after the handshake finished on our side; when it
+    refuses, its alert can be lost in a TCP reset. Nothing but a refused certificate ends a call there."""
+    return _Verdict('client_cert_rejected', "The server broke off the connection right after the TLS 1.3 handshake, "
+                    "before any HTTP answer (%s), which is how a refused client certificate shows. %s"
+                    % (detail, client_cert_hint(None, state['identity'], state['accepted'], state['acceptable'])))
+
+
+def _await_refusal(connection, sock, clock, state, seconds):
+    """TLS 1.3: listen briefly before sending the request, so that a refusal alert is read before our
+    request makes the server's close a TCP reset. Session tickets are consumed on the way."""
+    end = time.monotonic() + min(seconds, max(clock.left(), 0))
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            return
+        try:
+            data = connection.recv(65536)
+        except SSL.WantReadError:
+            continue
+        except SSL.ZeroReturnError:
+            raise _reset_after_tls13(state, 'closed')
+        except SSL.SysCallError as error:
+            raise _reset_after_tls13(state, str(error.args[-1]))
+        except SSL.Error as error:
+            _classify_tls_error(error, state, 'exchange')
+        if data:
+            state['early_data'] = state.get('early_data', b'') + data
+            return
 
 
 def _server_untrusted(state):
@@ -682,7 +715,7 @@ def _server_untrusted(state):
 
 def _read_response(connection, sock, clock, state):
     """Read the HTTP answer until EOF, Content-Length or MAX_RESPONSE; return the raw bytes."""
-    data = b''
+    data = state.get('early_data', b'')
     while len(data) < MAX_RESPONSE:
         try:
             chunk = _retry(connection.recv, sock, clock, 65536)
@@ -697,6 +730,7 @@ def _read_response(connection, sock, clock, state):
         if not chunk:
             break
         data += chunk
+        state['got_data'] = True
         head, sep, body = data.partition(b'\r\n\r\n')
         if sep:
             length = _header(head, b'content-length')
@@ -830,6 +864,7 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
                 connection.set_tlsext_host_name(_idna(host).encode('ascii'))
             _openssl_host_check(connection, host)
             connection.set_connect_state()
+            handshake_start = time.monotonic()
             try:
                 _retry(connection.do_handshake, sock, clock)
             except SSL.Error as error:
@@ -845,6 +880,10 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
             if state['server_cert'] is None or not host_matches(state['server_cert'], host):
                 state['name_mismatch'] = True
                 raise _server_untrusted(state)
+            state['tls_version'] = result['tls_version']
+            if result['tls_version'] == 'TLSv1.3':
+                # About one round trip: the time the handshake took, within 0.1 .. 1 s.
+                _await_refusal(connection, sock, clock, state, min(max(time.monotonic() - handshake_start, 0.1), 1.0))
             request = ('GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\nConnection: close\r\n\r\n'
                        % (path, host if port == 443 else state['target'], USER_AGENT)).encode('utf-8')
             try:
@@ -865,10 +904,8 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
                 if data:
                     raise _Verdict('http_error', "%s answered something that is not HTTP (%r). Check the URL and port."
                                    % (state['target'], data[:60]))
-                if identity is not None and result['tls_version'] == 'TLSv1.3':
-                    raise _Verdict('client_cert_rejected', "The server closed the connection right after the TLS 1.3 "
-                                   "handshake without an answer, which is how a refused client certificate shows. "
-                                   + client_cert_hint(None, identity, state['accepted'], state['acceptable']))
+                if result['tls_version'] == 'TLSv1.3':
+                    raise _reset_after_tls13(state, state['eof_error'] or 'closed')
                 why = (' (%s)' % state['eof_error']) if state['eof_error'] else ''
                 raise _Verdict('http_error', "%s closed the connection without an HTTP answer%s. Check the URL; "
                                "the service may be down." % (state['target'], why))
