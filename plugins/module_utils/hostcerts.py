@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""All of one host's DOV certificates in one call: the role's two host-side phases.
+
+``prepare`` (one call per host, every run) is the cheap converge check and the csr phase: on
+the pair's key holder it makes the key and CSR when absent; on every host it reports the key's
+fingerprint and whether the certificate the controller knows is installed exactly as asked.
+``install`` (only on hosts with work) writes a shared key received from the holder, installs
+the certificate in every format, runs the mTLS check from the host, and puts the previous files
+back when the check fails. Each certificate's outcome is reported separately; one certificate's
+problem does not stop the others.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import shutil
+import tempfile
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, cn, fsutil, keyfiles, pki, tlsprobe
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+
+KEY_NAME = 'key.pem'
+CSR_NAME = 'csr.pem'
+
+
+def paths(entry):
+    """(key path, CSR path) of an entry: ``<dest_dir>/key.pem`` and ``csr.pem`` unless given."""
+    key_path = entry.get('privatekey_path') or os.path.join(entry['dest_dir'], KEY_NAME)
+    csr_path = entry.get('csr_path') or os.path.join(os.path.dirname(key_path), CSR_NAME)
+    return key_path, csr_path
+
+
+def _base(entry):
+    key_path, csr_path = paths(entry)
+    return {
+        'application': entry['application'],
+        'environment': entry['environment'],
+        'common_name': entry['common_name'],
+        'dest_dir': entry['dest_dir'],
+        'privatekey_path': key_path,
+        'csr_path': csr_path,
+        'changed': False,
+        'error': None,
+    }
+
+
+def installed_certificate(dest_dir):
+    """What ``<dest_dir>/cert.pem`` holds now (describe_certificate), or None."""
+    data = fsutil.read_bytes(os.path.join(dest_dir, 'cert.pem'))
+    if not data:
+        return None
+    try:
+        return certs.describe_certificate(certs.load_certificates(data, 'cert.pem')[0])
+    except DovError:
+        return None
+
+
+def _install_plan(entry, key_path, now=None):
+    options = entry.get('install') or {}
+    return certinstall.plan_install(
+        content=entry['certificate'].encode('ascii'), privatekey_path=key_path,
+        expected_common_name=entry['common_name'], dest_dir=entry['dest_dir'],
+        source='the certificate of %s/%s' % (entry['application'], entry['environment']),
+        privatekey_passphrase=entry.get('privatekey_passphrase'),
+        ca_bundle=options.get('ca_bundle'), formats=options.get('formats') or ['pem'],
+        pkcs12_password=options.get('pkcs12_password'), jks_password=options.get('jks_password'),
+        pkcs12_profile=options.get('pkcs12_profile') or 'modern',
+        keystore_alias=options.get('keystore_alias') or 'dov-client',
+        owner=entry.get('owner'), group=entry.get('group'), mode=options.get('mode'), now=now)
+
+
+def prepare(entry, check_mode=False):
+    """The csr phase and the converge check for one certificate entry (a dict, see the module)."""
+    result = _base(entry)
+    key_path, csr_path = paths(entry)
+    try:
+        cn.cn_parts(entry['common_name'], entry.get('cn_policy') or 'strict')
+        uid_gid = keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
+        if entry.get('key_holder'):
+            plan = keyfiles.plan_key_and_csr(
+                common_name=entry['common_name'], privatekey_path=key_path, csr_path=csr_path,
+                key_type=entry.get('key_type') or 'rsa', key_size=entry.get('key_size') or 2048,
+                curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
+                passphrase=entry.get('privatekey_passphrase'), key_mode=0o600, uid_gid=uid_gid)
+            if not check_mode:
+                keyfiles.apply_plan(plan)
+            result.update(changed=plan.changed, key_created=plan.key_created, key_fingerprint=plan.fingerprint,
+                          csr=plan.csr_pem.decode('ascii'))
+        else:
+            data = fsutil.read_bytes(key_path)
+            key = pki.load_private_key(data, entry.get('privatekey_passphrase'), path=key_path) if data else None
+            result.update(key_created=False, key_fingerprint=pki.public_key_fingerprint(key) if key else None,
+                          csr=None)
+        result['installed'] = installed_certificate(entry['dest_dir'])
+        result['converged'] = False
+        if entry.get('certificate') and os.path.exists(key_path):
+            try:
+                result['converged'] = not _install_plan(entry, key_path).changed
+            except DovError as error:
+                result['install_problem'] = str(error)
+    except DovError as error:
+        result['error'] = str(error)
+    return result
+
+
+def _write_key(entry, key_path, uid_gid):
+    """Put the shared key (received from the holder) at key_path; whether it changed."""
+    wanted = entry['privatekey_content'].encode('ascii')
+    key = pki.load_private_key(wanted, entry.get('privatekey_passphrase'), path='the key received from the key holder')
+    current = fsutil.read_bytes(key_path)
+    if current is not None:
+        try:
+            if pki.same_public_key(pki.load_private_key(current, entry.get('privatekey_passphrase'), path=key_path), key):
+                return False
+        except DovError:
+            pass
+    fsutil.ensure_dir(os.path.dirname(key_path), 0o700)
+    fsutil.atomic_write(key_path, wanted, mode=0o600, uid=uid_gid[0], gid=uid_gid[1])
+    return True
+
+
+def had_files(saved):
+    """Whether a Snapshot holds at least one file that existed."""
+    return saved is not None and any(entry is not None for entry in saved.entries.values())
+
+
+def identity_options(entry, key_path):
+    """How the mTLS check presents the installed certificate: cert.pem + key, or the PKCS#12 bundle."""
+    options = entry.get('install') or {}
+    formats = options.get('formats') or ['pem']
+    if 'pem' in formats:
+        return {'client_cert': os.path.join(entry['dest_dir'], 'cert.pem'), 'client_key': key_path,
+                'client_key_passphrase': entry.get('privatekey_passphrase')}
+    if 'pkcs12' in formats:
+        return {'pkcs12_path': os.path.join(entry['dest_dir'], 'bundle.p12'),
+                'pkcs12_password': options.get('pkcs12_password')}
+    return None
+
+
+def run_check(probe, check, identity):
+    """The mTLS check with ``identity``; ``check['ca_bundle_pem']`` (the server trust sent from
+    the controller) goes to a private temporary file for the call."""
+    options = dict((name, value) for name, value in check.items() if value is not None and name != 'ca_bundle_pem')
+    options.update(identity)
+    folder = None
+    try:
+        if check.get('ca_bundle_pem'):
+            folder = tempfile.mkdtemp(prefix='dov-check-')
+            options['ca_bundle'] = os.path.join(folder, 'server-ca.pem')
+            fsutil.atomic_write(options['ca_bundle'], check['ca_bundle_pem'].encode('ascii'), mode=0o600)
+        return probe(**options)
+    except DovError as error:
+        return {'verdict': 'error', 'hint': str(error)}
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def install(entry, check=None, check_mode=False, now=None, probe=None):
+    """Install one certificate entry and verify it; roll back when the check fails.
+
+    ``check`` is None (no verification) or a dict of tlsprobe.probe options without the client
+    identity (url, ca_bundle, proxy, timeout). When the check fails, the previous key and files
+    are put back if there were any (a first install stays, so that it can be inspected), and
+    the entry carries an ``error``. ``probe`` is for tests.
+    """
+    probe = probe or tlsprobe.probe
+    result = _base(entry)
+    key_path, _csr_path = paths(entry)
+    try:
+        uid_gid = keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
+        if check_mode:
+            if entry.get('privatekey_content') or not os.path.exists(key_path):
+                result.update(changed=True, key_received=True)
+                return result
+            plan = _install_plan(entry, key_path, now)
+            result.update(plan.result())
+            result['diff'] = plan.diff
+            return result
+        saved_key = certinstall.snapshot(os.path.dirname(key_path), [os.path.basename(key_path)])
+        saved_files = certinstall.snapshot(entry['dest_dir']) if os.path.isdir(entry['dest_dir']) else None
+        key_changed = _write_key(entry, key_path, uid_gid) if entry.get('privatekey_content') else False
+        try:
+            plan = _install_plan(entry, key_path, now)
+        except DovError:
+            if key_changed:
+                certinstall.restore(saved_key)
+            raise
+        certinstall.apply_install(plan)
+        result.update(plan.result())
+        result['diff'] = plan.diff
+        result['changed'] = plan.changed or key_changed
+        result['key_received'] = key_changed
+        identity = identity_options(entry, key_path)
+        if check is not None and identity is not None:
+            outcome = run_check(probe, check, identity)
+            result['check'] = outcome
+            if outcome['verdict'] != 'ok':
+                restored = []
+                if had_files(saved_files):
+                    restored = certinstall.restore(saved_files)
+                    if key_changed and had_files(saved_key):
+                        restored += certinstall.restore(saved_key)
+                result['rolled_back'] = restored
+                result['error'] = 'The mTLS check from this host gave %s: %s%s' % (
+                    outcome['verdict'], outcome.get('hint') or '',
+                    ' The previous files were put back.' if restored else '')
+    except DovError as error:
+        result['error'] = str(error)
+    return result

@@ -1,0 +1,244 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: host_certificates
+short_description: All of one host's DOV certificates in one call (the dov_cert role's host phases)
+version_added: 0.1.0
+description:
+  - The workhorse of the C(vlaanderen.dov.dov_cert) role. One call handles every DOV certificate
+    of the host it runs on, so that a run costs a few module executions per host, not per
+    certificate. For a single certificate, use M(vlaanderen.dov.csr), M(vlaanderen.dov.certificate)
+    and M(vlaanderen.dov.mtls_check), which share its code.
+  - O(phase=prepare) is the csr phase and the converge check. On the key holder of a pair it
+    makes the private key (when absent) and the CSR; on every host it reports the key's public
+    key fingerprint and whether the certificate in O(certificates[].certificate) is installed
+    exactly as asked (then nothing else needs to run).
+  - O(phase=install) writes a shared key received from the key holder, installs the certificate
+    in every format with all the checks of M(vlaanderen.dov.certificate), runs the mTLS check from
+    this host when O(certificates[].check) is given, and puts the previous files back when the
+    check fails.
+  - A problem with one certificate is reported in its entry (RV(certificates[].error)) and does not
+    stop the others; the module itself fails only on invalid options. The role turns entry errors
+    into a failed host after it has written the status.
+author:
+  - vlaanderen.dov developers
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and writes nothing.
+  diff_mode:
+    support: partial
+    description: Each installed entry carries a before/after view (subject, serial, not_after, fingerprint).
+options:
+  phase:
+    description: Which phase to run.
+    type: str
+    choices: [prepare, install]
+    required: true
+  certificates:
+    description: The host's certificates, one entry per application/environment.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      application: {description: The application name, as in dov_applications., type: str, required: true}
+      environment: {description: The environment (productie, oefen)., type: str, required: true}
+      common_name: {description: The CN DOV assigned., type: str, required: true}
+      cn_policy: {description: See M(vlaanderen.dov.csr)., type: str, choices: [strict, 'off'], default: strict}
+      dest_dir: {description: Folder of the installed files., type: path, required: true}
+      privatekey_path: {description: 'Path of the key; default C(<dest_dir>/key.pem).', type: path}
+      csr_path: {description: 'Path of the CSR; default C(csr.pem) beside the key.', type: path}
+      key_holder: {description: Whether this host makes the pair's key and CSR., type: bool, default: false}
+      key_type: {description: Type of a new key., type: str, choices: [rsa, ec], default: rsa}
+      key_size: {description: Size of a new RSA key., type: int, choices: [2048, 3072, 4096], default: 2048}
+      curve: {description: Curve of a new EC key., type: str, choices: [secp256r1, secp384r1], default: secp256r1}
+      subject: {description: Further CSR subject fields., type: dict, default: {}}
+      privatekey_passphrase: {description: Passphrase of the key., type: str}
+      privatekey_content:
+        description: The pair's key (PEM) from the key holder, for a host that does not have it yet. Never logged.
+        type: str
+      shared_key:
+        description: The pair (C(application/environment)) whose key this host receives, from O(shared_keys).
+        type: str
+      certificate: {description: The issued certificate (PEM) that this host should have., type: str}
+      owner: {description: Owner of the files., type: str}
+      group: {description: Group of the files., type: str}
+      notify: {description: Service to restart when this certificate's files change (returned in RV(notify))., type: str}
+      install:
+        description: How to install (see M(vlaanderen.dov.certificate)).
+        type: dict
+        default: {}
+        suboptions:
+          formats: {description: Formats to write., type: list, elements: str, choices: [pem, pkcs12, jks], default: [pem]}
+          ca_bundle: {description: CA certificates the certificate must chain to., type: path}
+          pkcs12_password: {description: Password of bundle.p12., type: str}
+          jks_password: {description: Password of keystore.jks., type: str}
+          pkcs12_profile: {description: PKCS#12 encryption profile., type: str, choices: [modern, legacy], default: modern}
+          keystore_alias: {description: Alias in the keystores., type: str, default: dov-client}
+          mode: {description: Mode of the keystores., type: raw}
+      check:
+        description: The mTLS check to run after installing (options of M(vlaanderen.dov.mtls_check)); none when absent.
+        type: dict
+        suboptions:
+          url: {description: Full URL of the health call., type: str, required: true}
+          ca_bundle: {description: Trust for the server certificate (a file on the host); default the system store., type: path}
+          ca_bundle_pem: {description: Trust for the server certificate as PEM text (from the controller)., type: str}
+          proxy: {description: HTTP CONNECT proxy., type: str}
+          timeout: {description: Seconds., type: float, default: 15}
+  pkcs12_password:
+    description: Password of every C(bundle.p12), unless an entry's O(certificates[].install.pkcs12_password) is set.
+    type: str
+  jks_password:
+    description: Password of every C(keystore.jks), unless an entry's O(certificates[].install.jks_password) is set.
+    type: str
+  shared_keys:
+    description:
+      - Keys received from the key holders, as C(application/environment) to base64 of the key file
+        (what M(ansible.builtin.slurp) returns). Never logged, never written on the controller.
+    type: dict
+    default: {}
+notes:
+  - Needs the Python libraries C(cryptography) and, for the check, C(pyOpenSSL) on the host;
+    C(keytool) for the jks format.
+'''
+
+EXAMPLES = r'''
+- name: Key and CSR for the pairs this host holds, and the converge check
+  vlaanderen.dov.host_certificates:
+    phase: prepare
+    certificates:
+      - application: Geodrill
+        environment: oefen
+        common_name: geolab.be/dov-services/oefen/Geodrill
+        dest_dir: /opt/geodrill/dov
+        key_holder: true
+'''
+
+RETURN = r'''
+certificates:
+  description: One result per entry, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    application: {description: The application., type: str, returned: always}
+    environment: {description: The environment., type: str, returned: always}
+    error: {description: What went wrong for this entry, or null., type: str, returned: always}
+    key_fingerprint: {description: SHA-256 of the key's public key, or null when there is no key., type: str, returned: phase prepare}
+    csr: {description: The CSR (PEM) on the key holder., type: str, returned: phase prepare}
+    converged: {description: Whether the certificate is installed exactly as asked., type: bool, returned: phase prepare}
+    installed: {description: What cert.pem holds now., type: dict, returned: phase prepare}
+    check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phase install with check}
+    rolled_back: {description: Files put back after a failed check., type: list, returned: when the check failed}
+errors:
+  description: The entries' errors, as C(application/environment - message).
+  returned: always
+  type: list
+  elements: str
+notify:
+  description: The services (O(certificates[].notify)) of the entries whose files changed.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import base64
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts, pki
+
+ENTRY = dict(
+    application=dict(type='str', required=True),
+    environment=dict(type='str', required=True),
+    common_name=dict(type='str', required=True),
+    cn_policy=dict(type='str', choices=['strict', 'off'], default='strict'),
+    dest_dir=dict(type='path', required=True),
+    privatekey_path=dict(type='path'),
+    csr_path=dict(type='path'),
+    key_holder=dict(type='bool', default=False),
+    key_type=dict(type='str', choices=['rsa', 'ec'], default='rsa'),
+    key_size=dict(type='int', choices=[2048, 3072, 4096], default=2048),
+    curve=dict(type='str', choices=['secp256r1', 'secp384r1'], default='secp256r1'),
+    subject=dict(type='dict', default={}),
+    privatekey_passphrase=dict(type='str', no_log=True),
+    privatekey_content=dict(type='str', no_log=True),
+    shared_key=dict(type='str', no_log=False),
+    certificate=dict(type='str'),
+    owner=dict(type='str'),
+    group=dict(type='str'),
+    notify=dict(type='str'),
+    install=dict(type='dict', default={}, options=dict(
+        formats=dict(type='list', elements='str', choices=['pem', 'pkcs12', 'jks'], default=['pem']),
+        ca_bundle=dict(type='path'),
+        pkcs12_password=dict(type='str', no_log=True),
+        jks_password=dict(type='str', no_log=True),
+        pkcs12_profile=dict(type='str', choices=['modern', 'legacy'], default='modern'),
+        keystore_alias=dict(type='str', default='dov-client'),
+        mode=dict(type='raw'),
+    )),
+    check=dict(type='dict', options=dict(
+        url=dict(type='str', required=True),
+        ca_bundle=dict(type='path'),
+        ca_bundle_pem=dict(type='str'),
+        proxy=dict(type='str'),
+        timeout=dict(type='float', default=15),
+    )),
+)
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec=dict(
+            phase=dict(type='str', choices=['prepare', 'install'], required=True),
+            certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
+            shared_keys=dict(type='dict', default={}, no_log=True),
+            pkcs12_password=dict(type='str', no_log=True),
+            jks_password=dict(type='str', no_log=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not pki.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
+
+    results = []
+    for entry in module.params['certificates']:
+        for name in ('pkcs12_password', 'jks_password'):
+            if not entry['install'].get(name) and module.params[name]:
+                entry['install'][name] = module.params[name]
+        if entry.get('shared_key'):
+            received = module.params['shared_keys'].get(entry['shared_key'])
+            if not received:
+                module.fail_json(msg='The key of %s was not received from its key holder. Run again; if it persists, '
+                                     'check that the key holder can be reached.' % entry['shared_key'])
+            entry['privatekey_content'] = to_text(base64.b64decode(received))
+        if module.params['phase'] == 'prepare':
+            results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
+        else:
+            results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
+
+    notify = []
+    for entry, result in zip(module.params['certificates'], results):
+        if result['changed'] and entry.get('notify') and entry['notify'] not in notify:
+            notify.append(entry['notify'])
+    module.exit_json(
+        changed=any(result['changed'] for result in results),
+        certificates=results,
+        errors=['%s/%s - %s' % (result['application'], result['environment'], result['error'])
+                for result in results if result['error']],
+        notify=notify,
+    )
+
+
+def main():
+    run_module()
+
+
+if __name__ == '__main__':
+    main()
