@@ -100,7 +100,10 @@ class ActionModule(ActionBase):
                 sender=smtp.get('sender'))
             built[name] = (request, os.path.join(state_dir, name, 'access-request.eml'))
         status = onboarding.load_status(state_dir)
-        if not check_mode:
+        mode = args.get('mode') or 'onboard'
+        if mode == 'status':
+            built = {}
+        elif not check_mode:
             self._lock(args).acquire(timeout=int(args.get('lock_timeout') or 0))
         for name, (request, dest) in sorted(built.items()):
             eml = request.eml
@@ -122,7 +125,19 @@ class ActionModule(ActionBase):
         pairs, hosts = onboarding.plan_hosts(inventory, state_dir, status, play_hosts, self._defaults(args))
         for info in pairs.values():
             messages.extend(info['messages'])
-        lab = self._lab(args, inventory, state_dir, check_mode)
+        lab = self._lab(args, inventory, state_dir, check_mode) if mode != 'status' else {}
+        template = self._check_template(args, lab)
+        health_path = args.get('health_path') or 'dov-xdov-server/logs/chucknorris'
+        for info in pairs.values():
+            if template is not None:
+                url = cn.endpoint(info['environment'], self._endpoints(args, lab))
+                info['check'] = dict(template, url=url.rstrip('/') + '/' + health_path.lstrip('/'))
+        if mode == 'verify':
+            for host, entries in hosts.items():
+                for entry in entries:
+                    entry.pop('certificate', None)
+                    entry['key_holder'] = False
+                    entry['check'] = pairs[onboarding.pair_key(entry['application'], entry['environment'])].get('check')
         return {'changed': changed, 'pairs': pairs, 'hosts': hosts, 'requests': requests, 'lab': lab,
                 'messages': messages, 'msg': '\n'.join(messages) or 'Inventory checked; %d pair(s).' % len(pairs)}
 
@@ -135,7 +150,9 @@ class ActionModule(ActionBase):
         """With dov_lab_standin: make sure the lab CA, the stand-in's server certificate, and the
         stand-in itself (started in the background, allowing every CN of the inventory)."""
         lab = args.get('lab') or {}
-        if not boolean(lab.get('standin') or False) or check_mode:
+        if not boolean(lab.get('standin') or False):
+            return {}
+        if check_mode and not os.path.isdir(issuers.lab_ca_folder(state_dir)):
             return {}
         folder = os.path.join(state_dir, 'lab-standin')
         ca = labca.LabCA.load_or_create(issuers.lab_ca_folder(state_dir))
@@ -179,15 +196,12 @@ class ActionModule(ActionBase):
         for host in task_vars.get('ansible_play_hosts') or []:
             registered = hostvars[host].get('dov_prepared') or {}
             prepared[host] = registered.get('certificates') or []
-        lab = plan.get('lab') or {}
         ca_bundle = args.get('ca_bundle')
         changed = onboarding.issue_pairs(
             inventory, pairs, prepared, state_dir, args.get('issuer') or 'manual', ca_bundle=ca_bundle,
             command=args.get('issuer_command'), allow_productie=boolean(args.get('lab_allow_productie') or False),
             renew_before_days=int(args.get('renew_before_days') or 60), renew=boolean(args.get('renew') or False),
             check_mode=self._task.check_mode)
-        check_template = self._check_template(args, lab)
-        health_path = args.get('health_path') or 'dov-xdov-server/logs/chucknorris'
         install = {}
         keys = {}
         for key, info in sorted(pairs.items()):
@@ -197,9 +211,8 @@ class ActionModule(ActionBase):
                 entry = onboarding._entry_for_prepare(pair, host, entries[host], info['holder'],
                                                       info.get('certificate_pem'), self._defaults(args))
                 entry.pop('key_holder', None)
-                if check_template is not None:
-                    url = cn.endpoint(pair.environment, self._endpoints(args, lab))
-                    entry['check'] = dict(check_template, url=url.rstrip('/') + '/' + health_path.lstrip('/'))
+                if info.get('check'):
+                    entry['check'] = info['check']
                 if needs_key:
                     holder_entry = entries[info['holder']]
                     holder_key = holder_entry.get('privatekey_path') or os.path.join(holder_entry['dest_dir'], 'key.pem')
@@ -249,29 +262,46 @@ class ActionModule(ActionBase):
         live = set(task_vars.get('ansible_play_hosts') or [])
         renew_before = int(args.get('renew_before_days') or 60)
         verify = boolean(args.get('verify', True))
+        mode = args.get('mode') or 'onboard'
+        registered_name = {'onboard': 'dov_installed', 'verify': 'dov_verified'}.get(mode)
         now = onboarding.utc_now().isoformat()
         host_errors = {}
         rows = []
+        host_rows = []
         for key in sorted(pairs):
             info = pairs[key]
             previous = (status['pairs'].get(key) or {})
+            if mode == 'status':
+                rows.append((info['application'], info['environment'], previous.get('state') or info.get('state') or 'unknown',
+                             len(info.get('hosts') or []), previous.get('days_left'), previous.get('verdict'),
+                             info.get('common_name')))
+                continue
             installed = []
             for host in info.get('hosts') or []:
                 if host not in live:
                     info['state'] = 'failed'
                     info.setdefault('messages', []).append('%s: the host failed or was unreachable this run.' % host)
                     continue
-                registered = hostvars[host].get('dov_installed') or {}
+                registered = hostvars[host].get(registered_name) or {}
                 for result in registered.get('certificates') or []:
                     if (result.get('application'), result.get('environment')) == (info['application'], info['environment']):
                         result = dict(result, host=host)
                         installed.append(result)
                         if result.get('error'):
                             host_errors.setdefault(host, []).append('%s: %s' % (key, result['error']))
-            state = onboarding.pair_state(info, installed, previous.get('state'), renew_before, verify)
+                        if mode == 'verify':
+                            host_rows.append((host, info['application'], info['environment'],
+                                              (result.get('check') or {}).get('verdict') or 'error',
+                                              (result.get('installed') or {}).get('days_left'), result.get('error') or ''))
+            certificate = info.get('certificate') or {}
+            if mode == 'verify':
+                state = onboarding.verified_state(info, installed, previous.get('state'), renew_before)
+                described = [result['installed'] for result in installed if result.get('installed')]
+                certificate = min(described, key=lambda item: item['days_left']) if described else {}
+            else:
+                state = onboarding.pair_state(info, installed, previous.get('state'), renew_before, verify)
             checks = [result['check'] for result in installed if result.get('check')]
             last = checks[-1] if checks else None
-            certificate = info.get('certificate') or {}
             entry = {
                 'state': state,
                 'application': info['application'],
@@ -296,18 +326,22 @@ class ActionModule(ActionBase):
             rows.append((info['application'], info['environment'], state, len(entry['hosts']), entry['days_left'],
                          entry['verdict'], entry['common_name']))
         changed = False
-        if not check_mode:
+        if not check_mode and mode != 'status':
             changed = onboarding.write_status(state_dir, status)
-            if boolean(args.get('release', True)):
-                self._lock(args).release()
-                lab = plan.get('lab') or {}
-                if lab.get('pidfile'):
-                    subprocess.run([sys.executable, STANDIN, 'stop', '--pidfile', lab['pidfile']],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
+        if not check_mode:
+            self._lock(args).release()
+        lab = plan.get('lab') or {}
+        if lab.get('pidfile'):
+            subprocess.run([sys.executable, STANDIN, 'stop', '--pidfile', lab['pidfile']],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
         states = dict((key, value['state']) for key, value in status['pairs'].items() if key in pairs)
         failed = sorted(key for key, state in states.items() if state == 'failed')
         waiting = sorted(key for key, state in states.items() if state in onboarding.WAITING)
-        messages = [message for key in sorted(pairs) for message in status['pairs'][key]['messages']]
-        return {'changed': changed, 'table': onboarding.table(rows), 'states': states, 'failed_pairs': failed,
+        messages = [message for key in sorted(pairs) for message in (status['pairs'].get(key) or {}).get('messages') or []]
+        if mode == 'verify':
+            table = onboarding.table(host_rows, ('host', 'application', 'environment', 'verdict', 'days left', 'problem'))
+        else:
+            table = onboarding.table(rows)
+        return {'changed': changed, 'table': table, 'states': states, 'failed_pairs': failed,
                 'waiting_pairs': waiting, 'host_errors': host_errors, 'messages': messages,
                 'status_file': os.path.join(state_dir, onboarding.STATUS_FILE)}

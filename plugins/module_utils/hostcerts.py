@@ -211,3 +211,23 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
     except DovError as error:
         result['error'] = str(error)
     return result
+
+
+def verify(entry, probe=None):
+    """The mTLS check with what is installed for one entry (read-only)."""
+    probe = probe or tlsprobe.probe
+    result = _base(entry)
+    key_path, _csr_path = paths(entry)
+    result['installed'] = installed_certificate(entry['dest_dir'])
+    identity = identity_options(entry, key_path)
+    if result['installed'] is None or identity is None:
+        result['error'] = 'No certificate is installed in %s. Run onboard.yml first.' % entry['dest_dir']
+        return result
+    if not entry.get('check'):
+        result['error'] = 'No check settings were given (dov_verify is false).'
+        return result
+    result['check'] = run_check(probe, entry['check'], identity)
+    if result['check']['verdict'] != 'ok':
+        result['error'] = 'The mTLS check from this host gave %s: %s' % (result['check']['verdict'],
+                                                                          result['check'].get('hint') or '')
+    return result

@@ -471,8 +471,22 @@ def pair_state(info, installed, previous, renew_before_days, verify):
     return state
 
 
-def table(rows):
-    headers = ('application', 'environment', 'state', 'hosts', 'days left', 'verdict', 'common name')
+def verified_state(info, results, previous, renew_before_days):
+    """The state after verify.yml: the checks of every host decide."""
+    if info.get('state') in WAITING:
+        return info['state']
+    if info.get('state') == 'failed' or any(result.get('error') for result in results):
+        return 'failed'
+    if not results:
+        return previous or 'waiting_for_certificate'
+    days = min((result.get('installed') or {}).get('days_left', 0) for result in results)
+    return 'renewal_due' if days <= renew_before_days else 'verified'
+
+
+PAIR_HEADERS = ('application', 'environment', 'state', 'hosts', 'days left', 'verdict', 'common name')
+
+
+def table(rows, headers=PAIR_HEADERS):
     lines = [headers] + [tuple('' if value is None else str(value) for value in row) for row in rows]
     widths = [max(len(line[index]) for line in lines) for index in range(len(headers))]
     text = ['  '.join(value.ljust(widths[index]) for index, value in enumerate(line)).rstrip() for line in lines]

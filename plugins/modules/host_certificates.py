@@ -23,6 +23,7 @@ description:
     in every format with all the checks of M(vlaanderen.dov.certificate), runs the mTLS check from
     this host when O(certificates[].check) is given, and puts the previous files back when the
     check fails.
+  - O(phase=verify) only runs the mTLS check with the installed files (read-only).
   - A problem with one certificate is reported in its entry (RV(certificates[].error)) and does not
     stop the others; the module itself fails only on invalid options. The role turns entry errors
     into a failed host after it has written the status.
@@ -39,7 +40,7 @@ options:
   phase:
     description: Which phase to run.
     type: str
-    choices: [prepare, install]
+    choices: [prepare, install, verify]
     required: true
   certificates:
     description: The host's certificates, one entry per application/environment.
@@ -134,7 +135,7 @@ certificates:
     csr: {description: The CSR (PEM) on the key holder., type: str, returned: phase prepare}
     converged: {description: Whether the certificate is installed exactly as asked., type: bool, returned: phase prepare}
     installed: {description: What cert.pem holds now., type: dict, returned: phase prepare}
-    check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phase install with check}
+    check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
     rolled_back: {description: Files put back after a failed check., type: list, returned: when the check failed}
 errors:
   description: The entries' errors, as C(application/environment - message).
@@ -196,7 +197,7 @@ ENTRY = dict(
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            phase=dict(type='str', choices=['prepare', 'install'], required=True),
+            phase=dict(type='str', choices=['prepare', 'install', 'verify'], required=True),
             certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
             shared_keys=dict(type='dict', default={}, no_log=True),
             pkcs12_password=dict(type='str', no_log=True),
@@ -220,6 +221,8 @@ def run_module():
             entry['privatekey_content'] = to_text(base64.b64decode(received))
         if module.params['phase'] == 'prepare':
             results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
+        elif module.params['phase'] == 'verify':
+            results.append(hostcerts.verify(entry))
         else:
             results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
 
