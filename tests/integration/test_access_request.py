@@ -371,3 +371,22 @@ def test_a_wrong_smtp_password_is_refused_without_showing_it(ansible, tmp_path, 
     assert wrong not in record['run'].stdout + record['run'].stderr
     assert inbox.mails == []
     assert not (tmp_path / 'r.eml.sent.json').exists()
+
+
+def test_a_folder_as_dest_and_a_corrupt_send_record_are_refused_and_nothing_changes(ansible, tmp_path):
+    folder = tmp_path / 'state'
+    folder.mkdir()
+    record = ansible.module(MODULE, request(folder))
+    assert record['status'] == 'failed'
+    assert 'dest %s is a folder' % folder in record['result']['msg']
+    assert 'access-request.eml' in record['result']['msg']
+    assert os.listdir(str(folder)) == []
+
+    dest = folder / 'access-request.eml'
+    (folder / 'access-request.eml.sent.json').write_text('{half a record')
+    before = snapshot(tmp_path)
+    record = ansible.module(MODULE, request(dest))
+    assert record['status'] == 'failed'
+    assert 'The send record %s.sent.json cannot be read' % dest in record['result']['msg']
+    assert 'Move it away' in record['result']['msg']
+    assert snapshot(tmp_path) == before
