@@ -4,7 +4,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import os
 import socket
 import ssl
@@ -450,7 +449,3 @@ def test_the_source_holds_no_switch_to_disable_verification():
         source = handle.read()
     for forbidden in ('VERIFY_NONE', 'CERT_NONE', 'verify=False', 'check_hostname = False'):
         assert forbidden not in source
-
-
-def _utc(**delta):
-    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(**delta)
