@@ -216,8 +216,6 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
         keystores.check_password(jks_password, 'jks_password', keystores.MIN_JKS_PASSWORD)
     if 'pkcs12' in formats or 'jks' in formats:
         keystores.check_alias(keystore_alias)
-    if 'jks' in formats:
-        keytool = keystores.find_keytool(keytool)
     cert_mode, keystore_mode = file_modes(mode, group, formats)
     uid, gid = keyfiles.resolve_owner(owner, group)
     if min_days_left is None or int(min_days_left) < 0:
@@ -254,7 +252,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
         else:
             file_mode = keystore_mode
             same = existing is not None and keystores.jks_matches(
-                existing, jks_password, key, checked.leaf, checked.chain, keystore_alias, keytool)
+                existing, jks_password, key, checked.leaf, checked.chain, keystore_alias)
             data = None if same else keystores.build_jks(
                 key, checked.leaf, checked.chain, jks_password, keystore_alias, keytool)
         if existing is None:

@@ -17,12 +17,15 @@ password.
 Both formats are randomised (salts, IVs), so "is the keystore up to date?" compares content:
 the existing keystore is opened with the password and its key, certificates and alias are
 compared (``pkcs12_matches``, ``jks_matches``). A keystore that does not open with the password
-is simply out of date.
+is simply out of date. Reading a JKS needs no Java: its format (Sun's JavaKeyStore, integrity
+digest and key protection) is read in Python, so only writing one starts keytool.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import binascii
+import hashlib
 import os
 import shutil
 import subprocess
@@ -33,6 +36,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils import certs
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 try:
+    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
     HAS_CRYPTOGRAPHY = True
@@ -221,37 +225,123 @@ def build_jks(key, leaf, chain, password, alias, keytool=None):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def read_jks(data, password, keytool=None):
-    """What a JKS file holds (as ``read_pkcs12``), converted back by keytool; None when it does not open."""
-    if not data or not data.startswith(JKS_MAGIC):
+class _Reader(object):
+    """Big-endian reads over bytes, as Java's DataInputStream writes them."""
+
+    def __init__(self, data):
+        self.data = data
+        self.offset = 0
+
+    def take(self, count):
+        if count < 0 or self.offset + count > len(self.data):
+            raise ValueError('truncated')
+        chunk = self.data[self.offset:self.offset + count]
+        self.offset += count
+        return chunk
+
+    def integer(self, size=4):
+        return int(binascii.hexlify(self.take(size)), 16)
+
+    def utf(self):
+        return self.take(self.integer(2)).decode('utf-8', 'replace')
+
+
+def _password_bytes(password):
+    return password.encode('utf-16-be')
+
+
+def _unprotect_jks_key(protected, password):
+    """The PKCS#8 DER of a JKS key entry (Sun's KeyProtector: SHA-1 keystream XOR), or None."""
+    outer = certs.der_header(protected)
+    if outer is None or outer[0] != 0x30:
         return None
-    keytool = find_keytool(keytool)
-    folder = _private_folder()
+    algorithm = certs.der_header(protected, outer[1])
+    if algorithm is None:
+        return None
+    offset = outer[1] + algorithm[1] + algorithm[2]
+    octets = certs.der_header(protected, offset)
+    if octets is None or octets[0] != 0x04:
+        return None
+    encrypted = protected[offset + octets[1]:offset + octets[1] + octets[2]]
+    if len(encrypted) < 41:
+        return None
+    salt, body, check = encrypted[:20], encrypted[20:-20], encrypted[-20:]
+    secret = _password_bytes(password)
+    stream = b''
+    digest = salt
+    while len(stream) < len(body):
+        digest = hashlib.sha1(secret + digest).digest()
+        stream += digest
+    plain = bytes(bytearray(a ^ b for a, b in zip(bytearray(body), bytearray(stream))))
+    if hashlib.sha1(secret + plain).digest() != check:
+        return None
+    return plain
+
+
+def read_jks(data, password):
+    """What a JKS file holds (as ``read_pkcs12``), read in Python; None when it is not a JKS
+    keystore that opens with ``password`` and holds one key entry.
+
+    The store's integrity digest (SHA-1 over the password, "Mighty Aphrodite" and the content) is
+    checked, and the key entry is decrypted, so a wrong password or a damaged file is None.
+    No Java is started: a re-run with nothing to do stays fast.
+    """
+    if not data or not data.startswith(JKS_MAGIC) or len(data) < 32 or not password:
+        return None
+    body, digest = data[:-20], data[-20:]
+    if hashlib.sha1(_password_bytes(password) + b'Mighty Aphrodite' + body).digest() != digest:
+        return None
     try:
-        source = os.path.join(folder, 'in.jks')
-        target = os.path.join(folder, 'out.p12')
-        descriptor = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, 'wb') as handle:
-            handle.write(data)
-        returncode, _output = _keytool(keytool, [
-            '-importkeystore', '-noprompt',
-            '-srckeystore', source, '-srcstoretype', 'JKS', '-srcstorepass:env', 'DOV_KEYSTORE_PASSWORD',
-            '-destkeystore', target, '-deststoretype', 'PKCS12', '-deststorepass:env', 'DOV_KEYSTORE_PASSWORD',
-        ], {'DOV_KEYSTORE_PASSWORD': password}, folder)
-        if returncode != 0 or not os.path.exists(target):
-            return None
-        with open(target, 'rb') as handle:
-            return read_pkcs12(handle.read(), password)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        reader = _Reader(body)
+        reader.take(4)
+        version = reader.integer()
+        count = reader.integer()
+        entries = []
+        for _index in range(count):
+            tag = reader.integer()
+            alias = reader.utf()
+            reader.take(8)  # creation date
+            if tag == 1:
+                protected = reader.take(reader.integer())
+                chain = []
+                for _cert in range(reader.integer()):
+                    if version == 2:
+                        reader.utf()  # certificate type, 'X.509'
+                    chain.append(reader.take(reader.integer()))
+                entries.append((alias, protected, chain))
+            elif tag == 2:
+                if version == 2:
+                    reader.utf()
+                reader.take(reader.integer())
+            else:
+                return None
+    except ValueError:
+        return None
+    if len(entries) != 1 or not entries[0][2]:
+        return None
+    alias, protected, chain = entries[0]
+    plain = _unprotect_jks_key(protected, password)
+    if plain is None:
+        return None
+    try:
+        key = serialization.load_der_private_key(plain, password=None)
+        loaded = [x509.load_der_x509_certificate(item) for item in chain]
+    except (ValueError, TypeError):
+        return None
+    return {
+        'key': certs.public_key_fingerprint(key),
+        'certificate': certs.fingerprint_sha256(loaded[0]),
+        'chain': sorted(certs.fingerprint_sha256(cert) for cert in loaded[1:]),
+        'alias': alias,
+    }
 
 
-def jks_matches(data, password, key, leaf, chain, alias, keytool=None):
+def jks_matches(data, password, key, leaf, chain, alias):
     """Whether an existing JKS file opens with ``password`` and holds exactly this.
 
     JKS stores aliases in lower case, so the alias is compared without regard to case.
     """
-    found = read_jks(data, password, keytool)
+    found = read_jks(data, password)
     if found is None:
         return False
     wanted = content_of(key, leaf, chain, alias)

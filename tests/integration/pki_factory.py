@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 UTC = datetime.timezone.utc
 CN = 'lab.example/dov-services/oefen/Geodrill'
 
+
 def fresh_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 

@@ -180,8 +180,10 @@ def test_openssl_verifies_the_chain_from_chain_pem_and_fullchain_pem(installed, 
     assert 'BEGIN CERTIFICATE' not in (dest / 'chain.pem').read_text().split('END CERTIFICATE')[1]  # no root
 
 
-@pytest.mark.parametrize('name, storetype, password', [('bundle.p12', 'PKCS12', P12_PASSWORD),
-                                                        ('keystore.jks', 'JKS', JKS_PASSWORD)])
+@pytest.mark.parametrize('name, storetype, password', [
+    ('bundle.p12', 'PKCS12', P12_PASSWORD),
+    ('keystore.jks', 'JKS', JKS_PASSWORD),
+])
 def test_keytool_opens_the_keystores_with_the_key_entry_and_chain(installed, name, storetype, password):
     listed = run('keytool', '-list', '-v', '-keystore', str(installed['dest'] / name), '-storetype', storetype,
                  '-storepass:env', 'STOREPASS', env=dict(os.environ, STOREPASS=password))

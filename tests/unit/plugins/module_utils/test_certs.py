@@ -161,16 +161,16 @@ def test_the_leaf_is_found_by_key_wherever_it_is(pki):
 
 
 def test_without_key_the_leaf_is_the_non_ca_certificate(pki):
-    leaf, _ = certs.pick_leaf([pki.root.cert, pki.intermediate.cert, pki.leaf])
+    leaf, _others = certs.pick_leaf([pki.root.cert, pki.intermediate.cert, pki.leaf])
     assert leaf == pki.leaf
-    leaf, _ = certs.pick_leaf([pki.root.cert, pki.intermediate.cert])
+    leaf, _others = certs.pick_leaf([pki.root.cert, pki.intermediate.cert])
     assert leaf == pki.root.cert  # no candidate: the first one
     with pytest.raises(DovError, match='No certificate'):
         certs.pick_leaf([])
 
 
 def test_with_a_key_that_matches_none_the_first_non_ca_is_kept_for_the_message(pki):
-    leaf, _ = certs.pick_leaf([pki.intermediate.cert, pki.leaf], pki.other_key)
+    leaf, _others = certs.pick_leaf([pki.intermediate.cert, pki.leaf], pki.other_key)
     assert leaf == pki.leaf
 
 

@@ -152,6 +152,7 @@ def test_a_pkcs12_file_is_not_taken_for_a_jks(pki):
     data = keystores.build_pkcs12(pki.key, pki.leaf, [], PASSWORD, 'dov-client')
     assert keystores.read_jks(data, PASSWORD) is None
     assert keystores.read_jks(b'', PASSWORD) is None
+    assert keystores.read_jks(keystores.JKS_MAGIC + b'\x00' * 40, PASSWORD) is None
 
 
 def test_without_keytool_jks_fails_saying_install_a_jre_or_use_pkcs12(monkeypatch):
@@ -195,10 +196,36 @@ def test_the_password_reaches_keytool_in_its_environment_never_its_arguments(pki
     assert os.listdir(str(tmp_path / 'tmp')) == []
 
 
-def test_a_keytool_that_cannot_convert_back_means_not_matching(pki, tmp_path):
-    keytool, _log = fake_keytool(tmp_path, exit_code=1)
-    assert keystores.read_jks(keystores.JKS_MAGIC + b'\x00' * 20, PASSWORD, keytool) is None
-    assert not keystores.jks_matches(keystores.JKS_MAGIC, PASSWORD, pki.key, pki.leaf, [], 'dov-client', keytool)
+@needs_keytool
+def test_jks_is_read_without_java_and_a_wrong_password_or_a_changed_byte_is_refused(pki, monkeypatch):
+    data = keystores.build_jks(pki.key, pki.leaf, [pki.intermediate.cert], PASSWORD, 'dov-client')
+    monkeypatch.setattr(keystores.subprocess, 'run', None)  # reading starts no process
+    assert keystores.read_jks(data, PASSWORD)['alias'] == 'dov-client'
+    assert keystores.read_jks(data, 'wrong-password') is None
+    assert keystores.read_jks(data, '') is None
+    for position in (40, len(data) // 2, len(data) - 30, len(data) - 1):
+        tampered = bytearray(data)
+        tampered[position] ^= 0x01
+        assert keystores.read_jks(bytes(tampered), PASSWORD) is None
+    assert keystores.read_jks(data[:-25], PASSWORD) is None
+
+
+@needs_keytool
+def test_a_jks_with_only_a_trusted_certificate_is_not_a_client_keystore(pki, tmp_path):
+    cert = tmp_path / 'root.pem'
+    cert.write_bytes(factory.pem(pki.root.cert))
+    store = tmp_path / 'trust.jks'
+    made = subprocess.run(['keytool', '-importcert', '-noprompt', '-alias', 'root', '-file', str(cert), '-keystore',
+                           str(store), '-storetype', 'JKS', '-storepass:env', 'PW'], env=dict(os.environ, PW=PASSWORD),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    assert made.returncode == 0, made.stdout
+    assert keystores.read_jks(store.read_bytes(), PASSWORD) is None
+
+
+def test_jks_key_protection_rejects_what_is_not_a_protected_key():
+    assert keystores._unprotect_jks_key(b'\x04\x00', PASSWORD) is None
+    assert keystores._unprotect_jks_key(b'\x30\x05\x30\x00\x04\x01\x00', PASSWORD) is None
+    assert keystores._unprotect_jks_key(b'\x30\x04\x30\x00\x02\x00', PASSWORD) is None
 
 
 def test_a_keytool_that_cannot_start_is_reported(pki, tmp_path):
