@@ -92,8 +92,9 @@ options:
     description:
       - Which files to write. V(pem) writes C(cert.pem), C(chain.pem), C(fullchain.pem);
         V(pkcs12) writes C(bundle.p12); V(jks) writes C(keystore.jks).
-      - V(jks) needs Java's C(keytool) on the host (C($JAVA_HOME/bin/keytool) or on C(PATH)). Without
-        it the module fails and says to install a Java runtime or to use V(pkcs12), which Java reads too.
+      - V(jks) needs Java's C(keytool) on the host (C($JAVA_HOME/bin/keytool) or on C(PATH)) whenever
+        C(keystore.jks) must be written. Without it the module fails and says to install a Java runtime
+        or to use V(pkcs12), which Java reads too. An up-to-date C(keystore.jks) is checked without Java.
       - Files of a format that is no longer listed are left alone.
     type: list
     elements: str
