@@ -34,8 +34,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
     details: Reports what would change and writes nothing.
   diff_mode:
     support: full
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     details: Shows before/after of what matters (subject, serial, dates, fingerprints), never key material.
 '''

@@ -228,6 +228,6 @@ def verify(entry, probe=None):
         return result
     result['check'] = run_check(probe, entry['check'], identity)
     if result['check']['verdict'] != 'ok':
-        result['error'] = 'The mTLS check from this host gave %s: %s' % (result['check']['verdict'],
-                                                                          result['check'].get('hint') or '')
+        outcome = result['check']
+        result['error'] = 'The mTLS check from this host gave %s: %s' % (outcome['verdict'], outcome.get('hint') or '')
     return result

@@ -150,8 +150,8 @@ class Inventory(object):
                 dest_dir = entry.get('dest_dir')
                 if not dest_dir or not os.path.isabs(str(dest_dir)):
                     problems.append("Host %s, %s: dest_dir %r is not an absolute path. Give the folder where the "
-                                    "application reads its certificate, e.g. /opt/%s/dov." % (host, key, dest_dir,
-                                                                                             str(application).lower()))
+                                    "application reads its certificate, e.g. /opt/%s/dov."
+                                    % (host, key, dest_dir, str(application).lower()))
                     continue
                 formats = entry.get('formats') or ['pem']
                 unknown = [f for f in formats if f not in FORMATS]

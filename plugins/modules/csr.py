@@ -20,13 +20,14 @@ description:
     message; O(regenerate=always) is the only way to replace it.
   - The CSR is written when it is absent, or when its subject or key no longer match.
 author:
-  - vlaanderen.dov developers
+  - vlaanderen.dov developers (!UNKNOWN)
 extends_documentation_fragment:
   - vlaanderen.dov.files
   - vlaanderen.dov.files.attributes
 attributes:
   idempotent:
     support: full
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     details: A second run with the same options changes nothing and keeps the key byte-identical.
 options:
   common_name:

@@ -28,7 +28,7 @@ description:
     stop the others; the module itself fails only on invalid options. The role turns entry errors
     into a failed host after it has written the status.
 author:
-  - vlaanderen.dov developers
+  - vlaanderen.dov developers (!UNKNOWN)
 attributes:
   check_mode:
     support: full
@@ -48,8 +48,8 @@ options:
     elements: dict
     required: true
     suboptions:
-      application: {description: The application name, as in dov_applications., type: str, required: true}
-      environment: {description: The environment (productie, oefen)., type: str, required: true}
+      application: {description: 'The application name, as in dov_applications.', type: str, required: true}
+      environment: {description: 'The environment: productie or oefen.', type: str, required: true}
       common_name: {description: The CN DOV assigned., type: str, required: true}
       cn_policy: {description: See M(vlaanderen.dov.csr)., type: str, choices: [strict, 'off'], default: strict}
       dest_dir: {description: Folder of the installed files., type: path, required: true}
@@ -130,8 +130,8 @@ certificates:
   contains:
     application: {description: The application., type: str, returned: always}
     environment: {description: The environment., type: str, returned: always}
-    error: {description: What went wrong for this entry, or null., type: str, returned: always}
-    key_fingerprint: {description: SHA-256 of the key's public key, or null when there is no key., type: str, returned: phase prepare}
+    error: {description: 'What went wrong for this entry, or null.', type: str, returned: always}
+    key_fingerprint: {description: "SHA-256 of the key's public key, or null when there is no key.", type: str, returned: phase prepare}
     csr: {description: The CSR (PEM) on the key holder., type: str, returned: phase prepare}
     converged: {description: Whether the certificate is installed exactly as asked., type: bool, returned: phase prepare}
     installed: {description: What cert.pem holds now., type: dict, returned: phase prepare}
@@ -181,7 +181,7 @@ ENTRY = dict(
         pkcs12_password=dict(type='str', no_log=True),
         jks_password=dict(type='str', no_log=True),
         pkcs12_profile=dict(type='str', choices=['modern', 'legacy'], default='modern'),
-        keystore_alias=dict(type='str', default='dov-client'),
+        keystore_alias=dict(type='str', default='dov-client', no_log=False),
         mode=dict(type='raw'),
     )),
     check=dict(type='dict', options=dict(

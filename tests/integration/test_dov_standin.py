@@ -21,7 +21,7 @@ MODULE = 'vlaanderen.dov.mtls_check'
 
 def standin(*args):
     return subprocess.run([sys.executable, STANDIN] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=30)
+                          universal_newlines=True, timeout=30, check=False)
 
 
 @pytest.fixture(scope='module')
