@@ -409,6 +409,26 @@ def write_record(dest, record, entry, mode=0o644):
     return record
 
 
+def write_draft(dest, eml, check_mode=False):
+    """Write ``eml`` to ``dest`` (0644, atomically, missing folders 0700) unless it is there already.
+
+    Checks first that ``dest`` is not a folder and that its send record is readable, so a
+    refusal changes nothing. Returns ``{'changed': bool, 'before': bytes or None}``.
+    """
+    if os.path.isdir(dest):
+        raise DovError("dest %s is a folder. Give the path of the .eml file, for example %s."
+                       % (dest, os.path.join(dest, 'access-request.eml')))
+    folder = os.path.dirname(os.path.abspath(dest))
+    before = fsutil.read_bytes(dest)
+    load_record(dest)
+    fsutil.missing_dirs(folder)
+    changed = before != eml
+    if changed and not check_mode:
+        fsutil.ensure_dir(folder)
+        fsutil.atomic_write(dest, eml, mode=0o644)
+    return {'changed': changed, 'before': before}
+
+
 def send_once(dest, eml, server, force=False, check_mode=False, now=None):
     """Send ``eml`` (the content of ``dest``) unless this exact content was sent before.
 

@@ -215,10 +215,8 @@ msg:
   type: str
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -281,23 +279,12 @@ def run_module():
                 host=params['smtp_host'], port=params['smtp_port'], starttls=params['smtp_starttls'],
                 username=params['smtp_username'], password=params['smtp_password'],
                 ca_bundle=params['smtp_ca_bundle'])
-        if os.path.isdir(dest):
-            raise DovError("dest %s is a folder. Give the path of the .eml file, for example %s."
-                           % (dest, os.path.join(dest, 'access-request.eml')))
         eml = request.eml
-        before = fsutil.read_bytes(dest)
-        record = accessmail.load_record(dest)
-        new_dirs = fsutil.missing_dirs(os.path.dirname(os.path.abspath(dest)))
-        earlier = accessmail.previous_send(record, request.sha256)
-        outcome = {'sent': False, 'would_send': False, 'message_id': None,
+        written = accessmail.write_draft(dest, eml, check_mode=module.check_mode)
+        earlier = accessmail.previous_send(accessmail.load_record(dest), request.sha256)
+        outcome = {'sent': False, 'would_send': False,
                    'sent_at': earlier['sent_at'] if earlier else None,
                    'already_sent_at': earlier['sent_at'] if earlier else None}
-        file_changed = before != eml
-
-        if not module.check_mode:
-            fsutil.ensure_dir(os.path.dirname(os.path.abspath(dest)))
-            if file_changed:
-                fsutil.atomic_write(dest, eml, mode=0o644)
     except DovError as error:
         module.fail_json(msg=str(error), dest=dest)
     if server is not None:
@@ -305,10 +292,10 @@ def run_module():
             outcome = accessmail.send_once(dest, eml, server, force=params['force'], check_mode=module.check_mode)
         except DovError as error:
             module.fail_json(msg="%s The request is written to %s; fix the cause and run again, or send it by hand."
-                             % (error, dest), dest=dest, changed=file_changed, sent=False)
+                             % (error, dest), dest=dest, changed=written['changed'], sent=False)
 
     result = dict(
-        changed=bool(file_changed or new_dirs or outcome['sent'] or (module.check_mode and outcome['would_send'])),
+        changed=bool(written['changed'] or outcome['sent'] or (module.check_mode and outcome['would_send'])),
         msg=_summary(dest, params['send'], outcome),
         message=request.body,
         subject=request.subject,
@@ -320,7 +307,7 @@ def run_module():
     if module._diff:
         result['diff'] = dict(
             before_header=dest, after_header=dest,
-            before=before.decode('utf-8', 'replace') if before is not None else '',
+            before=written['before'].decode('utf-8', 'replace') if written['before'] is not None else '',
             after=eml.decode('utf-8'))
     module.exit_json(**result)
 

@@ -441,3 +441,33 @@ def test_starttls_with_the_ca_bundle_delivers(tls_smtp):
     controller, inbox, ca = tls_smtp
     accessmail.SmtpServer('127.0.0.1', controller.port, ca_bundle=ca).send(make().eml)
     assert len(inbox.envelopes) == 1
+
+
+# --- the draft file ------------------------------------------------------------------------------
+
+def test_write_draft_writes_once_then_changes_nothing(tmp_path):
+    dest = str(tmp_path / 'state' / 'Geodrill' / 'access-request.eml')
+    eml = make().eml
+    assert accessmail.write_draft(dest, eml) == {'changed': True, 'before': None}
+    assert open(dest, 'rb').read() == eml
+    assert oct(os.stat(dest).st_mode & 0o777) == '0o644'
+    assert oct(os.stat(str(tmp_path / 'state')).st_mode & 0o777) == '0o700'
+    mtime = os.stat(dest).st_mtime_ns
+    assert accessmail.write_draft(dest, eml)['changed'] is False
+    assert os.stat(dest).st_mtime_ns == mtime
+
+
+def test_write_draft_in_check_mode_writes_nothing(tmp_path):
+    dest = str(tmp_path / 'state' / 'r.eml')
+    assert accessmail.write_draft(dest, make().eml, check_mode=True)['changed'] is True
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_write_draft_refuses_a_folder_and_a_corrupt_record_before_writing(tmp_path):
+    with pytest.raises(DovError) as error:
+        accessmail.write_draft(str(tmp_path), make().eml)
+    assert 'is a folder' in str(error.value)
+    (tmp_path / 'r.eml.sent.json').write_text('garbage')
+    with pytest.raises(DovError):
+        accessmail.write_draft(str(tmp_path / 'r.eml'), make().eml)
+    assert sorted(os.listdir(str(tmp_path))) == ['r.eml.sent.json']
