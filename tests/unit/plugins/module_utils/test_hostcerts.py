@@ -1,0 +1,418 @@
+# -*- coding: utf-8 -*-
+"""hostcerts: the host side of dov_cert (prepare = key + CSR + converge check; install with mTLS
+check and roll back; verify).
+
+Real keys, CSRs and lab CA certificates in tmp_path; the mTLS check's network peer is a fake
+``probe`` with the signature of tlsprobe.probe (the real one is covered by integration tests).
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import os
+import stat
+
+import pytest
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, hostcerts, labca, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+
+APP = 'Geodrill'
+CN = 'geolab.be/dov-services/oefen/Geodrill'
+URL = 'https://127.0.0.1:18443/dov-xdov-server/logs/chucknorris'
+SERVER_CA = '-----BEGIN CERTIFICATE-----\nserver trust\n-----END CERTIFICATE-----\n'
+P12_PASSWORD = 'p12-Secret-pw'
+CERT_FILES = ('cert.pem', 'chain.pem', 'fullchain.pem')
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
+
+
+@pytest.fixture(scope='module')
+def key1():
+    return pki.generate_private_key()
+
+
+@pytest.fixture(scope='module')
+def key2():
+    return pki.generate_private_key()
+
+
+def key_text(key):
+    return pki.dump_private_key(key).decode('ascii')
+
+
+def certificate_for(lab, key, **options):
+    """What the controller keeps and sends: leaf + issuing CA (PEM text)."""
+    csr = pki.dump_csr(pki.build_csr(key, CN))
+    return (lab.sign_csr(csr, **options) + lab.issuing_pem()).decode('ascii')
+
+
+def make_entry(dest, lab=None, holder=False, formats=('pem',), **more):
+    item = {'application': APP, 'environment': 'oefen', 'common_name': CN, 'cn_policy': 'strict',
+            'dest_dir': str(dest), 'key_holder': holder, 'install': {'formats': list(formats)}}
+    if lab is not None:
+        item['install']['ca_bundle'] = lab.bundle_path
+    item.update(more)
+    return item
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(str(path)).st_mode)
+
+
+def files_of(folder):
+    """Every file in ``folder`` with its bytes and mode, or None when the folder does not exist."""
+    if not os.path.isdir(str(folder)):
+        return None
+    found = {}
+    for name in sorted(os.listdir(str(folder))):
+        path = os.path.join(str(folder), name)
+        with open(path, 'rb') as handle:
+            found[name] = (handle.read(), mode_of(path))
+    return found
+
+
+def fingerprint_of_file(path):
+    with open(str(path), 'rb') as handle:
+        return pki.public_key_fingerprint(pki.load_private_key(handle.read()))
+
+
+class FakeProbe(object):
+    """Stands in for tlsprobe.probe: records what it was given and what was on disk at the time."""
+
+    def __init__(self, verdict='ok', hint=None, raises=None):
+        self.verdict = verdict
+        self.hint = hint
+        self.raises = raises
+        self.calls = []
+
+    def __call__(self, url, client_cert=None, client_key=None, client_key_passphrase=None, pkcs12_path=None,
+                 pkcs12_password=None, ca_bundle=None, proxy=None, timeout=15, expected_status=(200,)):
+        seen = {'url': url, 'client_cert': client_cert, 'client_key': client_key,
+                'client_key_passphrase': client_key_passphrase, 'pkcs12_path': pkcs12_path,
+                'pkcs12_password': pkcs12_password, 'ca_bundle': ca_bundle, 'proxy': proxy, 'timeout': timeout,
+                'expected_status': expected_status}
+        if ca_bundle:
+            with open(ca_bundle) as handle:
+                seen['ca_bundle_text'] = handle.read()
+            seen['ca_bundle_mode'] = mode_of(ca_bundle)
+        if client_cert:
+            with open(client_cert, 'rb') as handle:
+                seen['cert_at_call'] = handle.read()
+        self.calls.append(seen)
+        if self.raises:
+            raise DovError(self.raises)
+        return {'verdict': self.verdict, 'hint': self.hint}
+
+
+CHECK = {'url': URL, 'timeout': 5.0, 'ca_bundle_pem': SERVER_CA, 'proxy': None}
+
+
+# ---------------------------------------------------------------- paths
+
+def test_key_and_csr_live_in_dest_dir_unless_given():
+    assert hostcerts.paths({'dest_dir': '/opt/geodrill/dov'}) == ('/opt/geodrill/dov/key.pem', '/opt/geodrill/dov/csr.pem')
+    assert hostcerts.paths({'dest_dir': '/opt/d', 'privatekey_path': '/etc/geodrill/private/dov.key'}) == (
+        '/etc/geodrill/private/dov.key', '/etc/geodrill/private/csr.pem')
+    assert hostcerts.paths({'dest_dir': '/opt/d', 'csr_path': '/tmp/x.csr'}) == ('/opt/d/key.pem', '/tmp/x.csr')
+
+
+# ---------------------------------------------------------------- prepare
+
+def test_prepare_on_the_key_holder_makes_a_0600_key_and_a_csr_once(tmp_path):
+    dest = tmp_path / 'geodrill' / 'dov'
+    result = hostcerts.prepare(make_entry(dest, holder=True))
+    assert result['error'] is None
+    assert result['changed'] is True and result['key_created'] is True
+    assert mode_of(dest / 'key.pem') == 0o600
+    assert result['key_fingerprint'] == fingerprint_of_file(dest / 'key.pem')
+    csr = pki.load_csr((dest / 'csr.pem').read_bytes())
+    assert pki.common_names(csr.subject) == [CN]
+    assert pki.public_key_fingerprint(csr.public_key()) == result['key_fingerprint']
+    assert result['csr'] == (dest / 'csr.pem').read_text()
+    assert result['installed'] is None and result['converged'] is False
+    assert (result['privatekey_path'], result['csr_path']) == (str(dest / 'key.pem'), str(dest / 'csr.pem'))
+
+    key_bytes = (dest / 'key.pem').read_bytes()
+    again = hostcerts.prepare(make_entry(dest, holder=True))
+    assert again['changed'] is False and again['key_created'] is False
+    assert again['key_fingerprint'] == result['key_fingerprint'] and again['csr'] == result['csr']
+    assert (dest / 'key.pem').read_bytes() == key_bytes
+
+
+def test_prepare_in_check_mode_writes_nothing_but_reports_the_key_and_csr_it_would_make(tmp_path):
+    dest = tmp_path / 'dov'
+    result = hostcerts.prepare(make_entry(dest, holder=True), check_mode=True)
+    assert result['error'] is None and result['changed'] is True and result['key_created'] is True
+    assert result['key_fingerprint'] and '-----BEGIN CERTIFICATE REQUEST-----' in result['csr']
+    assert not dest.exists()
+
+
+def test_prepare_on_a_host_without_the_key_reports_none_and_writes_nothing(tmp_path):
+    dest = tmp_path / 'dov'
+    result = hostcerts.prepare(make_entry(dest))
+    assert result['error'] is None and result['changed'] is False
+    assert (result['key_fingerprint'], result['csr'], result['key_created']) == (None, None, False)
+    assert result['converged'] is False and result['installed'] is None
+    assert not dest.exists()
+
+
+def test_prepare_on_a_host_with_a_key_reports_its_fingerprint(tmp_path, key1):
+    dest = tmp_path / 'dov'
+    dest.mkdir()
+    (dest / 'key.pem').write_text(key_text(key1))
+    result = hostcerts.prepare(make_entry(dest))
+    assert result['error'] is None
+    assert result['key_fingerprint'] == pki.public_key_fingerprint(key1)
+    assert result['csr'] is None
+
+
+def test_a_garbage_key_is_an_entry_error_and_is_left_alone(tmp_path):
+    for holder in (False, True):
+        dest = tmp_path / ('holder' if holder else 'other')
+        dest.mkdir()
+        (dest / 'key.pem').write_bytes(b'this is not a key\n')
+        result = hostcerts.prepare(make_entry(dest, holder=holder))
+        assert result['error'] == (
+            "%s is not a PEM private key (it does not hold a '-----BEGIN ... PRIVATE KEY-----' block). Point "
+            "privatekey_path at the key, or move this file away to have a new key made." % (dest / 'key.pem'))
+        assert (dest / 'key.pem').read_bytes() == b'this is not a key\n'
+        assert sorted(os.listdir(str(dest))) == ['key.pem']
+
+
+def test_a_cn_that_is_not_a_dov_cn_is_an_entry_error(tmp_path):
+    result = hostcerts.prepare(make_entry(tmp_path / 'dov', holder=True, common_name='geolab.be/Geodrill'))
+    assert "has 2 parts separated by '/', not 4" in result['error']
+    assert not (tmp_path / 'dov').exists()
+
+
+def test_an_unknown_owner_is_an_entry_error(tmp_path):
+    result = hostcerts.prepare(make_entry(tmp_path / 'dov', holder=True, owner='no-such-user-dov'))
+    assert result['error'] == "The user 'no-such-user-dov' does not exist on this host. Create it first or set another owner."
+    assert not (tmp_path / 'dov').exists()
+
+
+def test_prepare_is_converged_after_an_install_of_the_same_certificate(tmp_path, lab):
+    dest = tmp_path / 'dov'
+    first = hostcerts.prepare(make_entry(dest, lab, holder=True))
+    certificate = (lab.sign_csr(first['csr']) + lab.issuing_pem()).decode('ascii')
+    not_yet = hostcerts.prepare(make_entry(dest, lab, holder=True, certificate=certificate))
+    assert not_yet['converged'] is False and 'install_problem' not in not_yet
+    installed = hostcerts.install(make_entry(dest, lab, certificate=certificate))
+    assert installed['error'] is None and installed['changed'] is True
+    result = hostcerts.prepare(make_entry(dest, lab, holder=True, certificate=certificate))
+    assert result['converged'] is True and result['changed'] is False
+    assert result['installed']['common_name'] == CN
+    renewed = (lab.sign_csr(first['csr']) + lab.issuing_pem()).decode('ascii')  # same key, another certificate
+    assert hostcerts.prepare(make_entry(dest, lab, holder=True, certificate=renewed))['converged'] is False
+
+
+def test_a_certificate_that_cannot_be_installed_is_reported_as_an_install_problem(tmp_path, lab, key1, key2):
+    dest = tmp_path / 'dov'
+    dest.mkdir()
+    (dest / 'key.pem').write_text(key_text(key1))
+    result = hostcerts.prepare(make_entry(dest, lab, certificate=certificate_for(lab, key2)))
+    assert result['error'] is None and result['converged'] is False
+    assert 'was issued for another key' in result['install_problem']
+
+
+# ---------------------------------------------------------------- install
+
+def test_install_writes_the_shared_key_0600_and_the_certificate(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
+    result = hostcerts.install(entry)
+    assert result['error'] is None
+    assert result['changed'] is True and result['key_received'] is True
+    assert mode_of(dest / 'key.pem') == 0o600
+    assert fingerprint_of_file(dest / 'key.pem') == pki.public_key_fingerprint(key1)
+    assert sorted(os.listdir(str(dest))) == ['cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
+    leaf = certs.load_certificates((dest / 'cert.pem').read_bytes())
+    assert len(leaf) == 1 and certs.public_key_fingerprint(leaf[0].public_key()) == pki.public_key_fingerprint(key1)
+    assert result['common_name'] == CN and result['files']['cert']['changed'] is True
+    assert 'check' not in result  # no check settings: no mTLS check
+
+    again = hostcerts.install(entry)
+    assert again['error'] is None
+    assert again['changed'] is False and again['key_received'] is False
+
+
+def test_install_runs_the_mtls_check_with_the_installed_files_and_the_server_trust(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    probe = FakeProbe('ok')
+    entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
+    result = hostcerts.install(entry, check=dict(CHECK), probe=probe)
+    assert result['error'] is None
+    assert result['check'] == {'verdict': 'ok', 'hint': None}
+    assert len(probe.calls) == 1
+    call = probe.calls[0]
+    assert call['url'] == URL and call['timeout'] == 5.0 and call['proxy'] is None
+    assert (call['client_cert'], call['client_key']) == (str(dest / 'cert.pem'), str(dest / 'key.pem'))
+    assert call['cert_at_call'] == (dest / 'cert.pem').read_bytes()  # checked after the install
+    assert call['ca_bundle_text'] == SERVER_CA and call['ca_bundle_mode'] == 0o600
+    assert not os.path.exists(call['ca_bundle'])  # the temporary trust file is gone
+    assert not os.path.exists(os.path.dirname(call['ca_bundle']))
+
+
+def test_install_with_pkcs12_only_presents_the_bundle_to_the_check(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    probe = FakeProbe('ok')
+    entry = make_entry(dest, lab, formats=['pkcs12'], certificate=certificate_for(lab, key1),
+                       privatekey_content=key_text(key1))
+    entry['install']['pkcs12_password'] = P12_PASSWORD
+    result = hostcerts.install(entry, check={'url': URL}, probe=probe)
+    assert result['error'] is None
+    assert (probe.calls[0]['pkcs12_path'], probe.calls[0]['pkcs12_password']) == (str(dest / 'bundle.p12'), P12_PASSWORD)
+    assert probe.calls[0]['client_cert'] is None and probe.calls[0]['ca_bundle'] is None
+
+
+def test_a_failed_check_puts_the_previous_key_and_files_back_byte_identical(tmp_path, lab, key1, key2):
+    dest = tmp_path / 'dov'
+    previous = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
+    assert hostcerts.install(previous, check=dict(CHECK), probe=FakeProbe('ok'))['error'] is None
+    before = files_of(dest)
+    assert sorted(before) == ['cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
+
+    probe = FakeProbe('forbidden', hint='DOV answered 403: this CN is not allowed.')
+    entry = make_entry(dest, lab, certificate=certificate_for(lab, key2), privatekey_content=key_text(key2))
+    result = hostcerts.install(entry, check=dict(CHECK), probe=probe)
+    assert fingerprint_of_file(dest / 'key.pem') != pki.public_key_fingerprint(key2)
+    assert files_of(dest) == before
+    assert probe.calls[0]['cert_at_call'] != before['cert.pem'][0]  # the new certificate was the one checked
+    assert sorted(os.path.basename(path) for path in result['rolled_back']) == ['cert.pem', 'fullchain.pem', 'key.pem']
+    assert result['error'] == ('The mTLS check from this host gave forbidden: DOV answered 403: this CN is not allowed. '
+                               'The previous files were put back.')
+    assert result['check']['verdict'] == 'forbidden'
+
+
+def test_a_failed_check_of_a_renewed_certificate_puts_the_old_certificate_back_and_keeps_the_key(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    holder = hostcerts.prepare(make_entry(dest, lab, holder=True))
+    old = (lab.sign_csr(holder['csr']) + lab.issuing_pem()).decode('ascii')
+    assert hostcerts.install(make_entry(dest, lab, certificate=old))['error'] is None
+    before = files_of(dest)
+    renewed = (lab.sign_csr(holder['csr']) + lab.issuing_pem()).decode('ascii')
+    result = hostcerts.install(make_entry(dest, lab, certificate=renewed), check={'url': URL},
+                               probe=FakeProbe('tls_error', hint='The handshake failed.'))
+    assert files_of(dest) == before
+    assert sorted(os.path.basename(path) for path in result['rolled_back']) == ['cert.pem', 'fullchain.pem']
+    assert result['key_received'] is False
+    assert result['error'].endswith('The previous files were put back.')
+
+
+def test_a_check_that_raises_counts_as_a_failed_check(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    assert hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1),
+                                        privatekey_content=key_text(key1)))['error'] is None
+    before = files_of(dest)
+    result = hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1)), check={'url': URL},
+                               probe=FakeProbe(raises='The CA bundle /nope does not exist.'))
+    assert result['check'] == {'verdict': 'error', 'hint': 'The CA bundle /nope does not exist.'}
+    assert result['error'] == ('The mTLS check from this host gave error: The CA bundle /nope does not exist. '
+                               'The previous files were put back.')
+    assert files_of(dest) == before
+
+
+def test_a_first_install_with_a_failed_check_keeps_its_files_and_reports_the_error(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
+    result = hostcerts.install(entry, check=dict(CHECK), probe=FakeProbe('forbidden', hint='DOV answered 403.'))
+    assert result['rolled_back'] == []
+    assert result['error'] == 'The mTLS check from this host gave forbidden: DOV answered 403.'
+    assert sorted(os.listdir(str(dest))) == ['cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']  # kept for inspection
+    assert result['changed'] is True
+
+
+def test_a_refused_certificate_installs_nothing_and_takes_the_received_key_back(tmp_path, lab, key1, key2):
+    dest = tmp_path / 'dov'
+    probe = FakeProbe('ok')
+    entry = make_entry(dest, lab, certificate=certificate_for(lab, key2), privatekey_content=key_text(key1))
+    result = hostcerts.install(entry, check={'url': URL}, probe=probe)
+    assert 'was issued for another key' in result['error']
+    assert probe.calls == []
+    assert files_of(dest) == {}
+
+
+def test_a_refused_certificate_leaves_a_previous_install_as_it_was(tmp_path, lab, key1, key2):
+    dest = tmp_path / 'dov'
+    assert hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1),
+                                        privatekey_content=key_text(key1)))['error'] is None
+    before = files_of(dest)
+    expired = certificate_for(lab, key2, not_before=certs.utcnow() - datetime.timedelta(days=400), days=30)
+    result = hostcerts.install(make_entry(dest, lab, certificate=expired, privatekey_content=key_text(key2)))
+    assert 'expired on' in result['error']
+    assert files_of(dest) == before
+
+
+def test_install_in_check_mode_writes_nothing(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
+    probe = FakeProbe('ok')
+    result = hostcerts.install(entry, check={'url': URL}, check_mode=True, probe=probe)
+    assert result['changed'] is True and result['key_received'] is True and result['error'] is None
+    assert not dest.exists() and probe.calls == []
+
+
+def test_install_in_check_mode_on_the_key_holder_shows_the_diff_and_writes_nothing(tmp_path, lab):
+    dest = tmp_path / 'dov'
+    holder = hostcerts.prepare(make_entry(dest, lab, holder=True))
+    before = files_of(dest)
+    certificate = (lab.sign_csr(holder['csr']) + lab.issuing_pem()).decode('ascii')
+    probe = FakeProbe('ok')
+    result = hostcerts.install(make_entry(dest, lab, certificate=certificate), check={'url': URL}, check_mode=True,
+                               probe=probe)
+    assert result['error'] is None and result['changed'] is True
+    assert result['diff']['before'] == {} and result['diff']['after']['subject'].startswith('CN=')
+    assert files_of(dest) == before and probe.calls == []
+
+
+# ---------------------------------------------------------------- verify
+
+def test_verify_reports_an_error_when_nothing_is_installed(tmp_path):
+    probe = FakeProbe('ok')
+    result = hostcerts.verify(make_entry(tmp_path / 'dov', check={'url': URL}), probe=probe)
+    assert result['error'] == 'No certificate is installed in %s. Run onboard.yml first.' % (tmp_path / 'dov')
+    assert result['installed'] is None and probe.calls == []
+
+
+def test_verify_checks_what_is_installed_and_reports_the_verdict(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    assert hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1),
+                                        privatekey_content=key_text(key1)))['error'] is None
+    before = files_of(dest)
+    probe = FakeProbe('ok')
+    result = hostcerts.verify(make_entry(dest, check=dict(CHECK)), probe=probe)
+    assert result['error'] is None and result['changed'] is False
+    assert result['check'] == {'verdict': 'ok', 'hint': None}
+    assert result['installed']['common_name'] == CN and result['installed']['days_left'] > 1800
+    assert probe.calls[0]['client_cert'] == str(dest / 'cert.pem') and probe.calls[0]['ca_bundle_text'] == SERVER_CA
+
+    failed = hostcerts.verify(make_entry(dest, check={'url': URL}), probe=FakeProbe('forbidden', hint='DOV answered 403.'))
+    assert failed['error'] == 'The mTLS check from this host gave forbidden: DOV answered 403.'
+    assert files_of(dest) == before  # verify never changes anything
+
+
+def test_verify_without_check_settings_is_an_error(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1)))
+    result = hostcerts.verify(make_entry(dest), probe=FakeProbe('ok'))
+    assert result['error'] == 'No check settings were given (dov_verify is false).'
+
+
+@pytest.mark.xfail(strict=True, reason='BUG: verify() looks for cert.pem only, so a pkcs12-only install is reported as not installed')
+def test_verify_checks_a_pkcs12_only_install(tmp_path, lab, key1):
+    dest = tmp_path / 'dov'
+    entry = make_entry(dest, lab, formats=['pkcs12'], certificate=certificate_for(lab, key1),
+                       privatekey_content=key_text(key1))
+    entry['install']['pkcs12_password'] = P12_PASSWORD
+    assert hostcerts.install(entry)['error'] is None
+    assert sorted(os.listdir(str(dest))) == ['bundle.p12', 'key.pem']
+    probe = FakeProbe('ok')
+    checked = make_entry(dest, formats=['pkcs12'], check={'url': URL})
+    checked['install']['pkcs12_password'] = P12_PASSWORD
+    result = hostcerts.verify(checked, probe=probe)
+    assert result['error'] is None
+    assert probe.calls and probe.calls[0]['pkcs12_path'] == str(dest / 'bundle.p12')
