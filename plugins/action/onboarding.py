@@ -122,7 +122,8 @@ class ActionModule(ActionBase):
                     changed = True
                     messages.append('%s: the access request was sent to meldpunt@dov.vlaanderen.be.' % name)
         play_hosts = list(task_vars.get('ansible_play_hosts') or [])
-        pairs, hosts = onboarding.plan_hosts(inventory, state_dir, status, play_hosts, self._defaults(args))
+        pairs, hosts, notes = onboarding.plan_hosts(inventory, state_dir, status, play_hosts, self._defaults(args))
+        messages.extend(notes)
         for info in pairs.values():
             messages.extend(info['messages'])
         lab = self._lab(args, inventory, state_dir, check_mode) if mode != 'status' else {}
@@ -170,6 +171,9 @@ class ActionModule(ActionBase):
                    '--logfile', os.path.join(folder, 'standin.log')]
         for name in allowed:
             command += ['--allow', name]
+        # A stand-in left by an interrupted run may allow other CNs: always start afresh.
+        subprocess.run([sys.executable, STANDIN, 'stop', '--pidfile', os.path.join(folder, 'standin.pid')],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
         self._standin(command)
         url = 'https://127.0.0.1:%d/' % port
         return {'endpoints': {'productie': url, 'oefen': url, 'ontwikkel': url}, 'server_ca_bundle': ca.bundle_path,
@@ -201,7 +205,8 @@ class ActionModule(ActionBase):
             inventory, pairs, prepared, state_dir, args.get('issuer') or 'manual', ca_bundle=ca_bundle,
             command=args.get('issuer_command'), allow_productie=boolean(args.get('lab_allow_productie') or False),
             renew_before_days=int(args.get('renew_before_days') or 60), renew=boolean(args.get('renew') or False),
-            check_mode=self._task.check_mode)
+            check_mode=self._task.check_mode, verify=boolean(args.get('verify', True)),
+            previous_states=dict((key, value.get('state')) for key, value in onboarding.load_status(state_dir)['pairs'].items()))
         install = {}
         keys = {}
         for key, info in sorted(pairs.items()):
@@ -342,6 +347,7 @@ class ActionModule(ActionBase):
             table = onboarding.table(host_rows, ('host', 'application', 'environment', 'verdict', 'days left', 'problem'))
         else:
             table = onboarding.table(rows)
-        return {'changed': changed, 'table': table, 'states': states, 'failed_pairs': failed,
+        lost = sorted(set(host for info in pairs.values() for host in info.get('hosts') or [] if host not in live))
+        return {'changed': changed, 'table': table, 'lost_hosts': lost, 'states': states, 'failed_pairs': failed,
                 'waiting_pairs': waiting, 'host_errors': host_errors, 'messages': messages,
                 'status_file': os.path.join(state_dir, onboarding.STATUS_FILE)}

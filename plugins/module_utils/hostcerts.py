@@ -15,15 +15,39 @@ problem does not stop the others.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import binascii
+import datetime
+import hashlib
+import json
 import os
 import shutil
+import stat
 import tempfile
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, cn, fsutil, keyfiles, pki, tlsprobe
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 KEY_NAME = 'key.pem'
 CSR_NAME = 'csr.pem'
+MANIFEST = '.dov-manifest.json'
+
+
+class _Lazy(object):
+    """The crypto-heavy helpers, imported on first use: a re-run whose manifest shows that
+    nothing changed never loads cryptography or pyOpenSSL (most of a module call's time)."""
+
+    def __getattr__(self, name):
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, keyfiles, pki, tlsprobe
+        modules = {'certinstall': certinstall, 'certs': certs, 'keyfiles': keyfiles, 'pki': pki, 'tlsprobe': tlsprobe}
+        if name not in modules:
+            raise AttributeError(name)
+        if name != 'tlsprobe' and not pki.HAS_CRYPTOGRAPHY:
+            raise DovError('The Python library cryptography is needed on this host. Install it (pip install '
+                           'cryptography, or the python3-cryptography package).')
+        return modules[name]
+
+
+_lib = _Lazy()
 
 
 def paths(entry):
@@ -47,20 +71,27 @@ def _base(entry):
     }
 
 
-def installed_certificate(dest_dir):
-    """What ``<dest_dir>/cert.pem`` holds now (describe_certificate), or None."""
+def installed_certificate(dest_dir, options=None):
+    """What is installed in ``dest_dir`` now (describe_certificate): ``cert.pem``, else the
+    certificate in ``bundle.p12`` (with ``options['pkcs12_password']``); None when neither."""
     data = fsutil.read_bytes(os.path.join(dest_dir, 'cert.pem'))
-    if not data:
-        return None
     try:
-        return certs.describe_certificate(certs.load_certificates(data, 'cert.pem')[0])
-    except DovError:
+        if data:
+            return _lib.certs.describe_certificate(_lib.certs.load_certificates(data, 'cert.pem')[0])
+        data = fsutil.read_bytes(os.path.join(dest_dir, 'bundle.p12'))
+        password = (options or {}).get('pkcs12_password')
+        if data and password:
+            from cryptography.hazmat.primitives.serialization import pkcs12
+            leaf = pkcs12.load_key_and_certificates(data, password.encode('utf-8'))[1]
+            return _lib.certs.describe_certificate(leaf) if leaf is not None else None
+    except (DovError, ValueError):
         return None
+    return None
 
 
 def _install_plan(entry, key_path, now=None):
     options = entry.get('install') or {}
-    return certinstall.plan_install(
+    return _lib.certinstall.plan_install(
         content=entry['certificate'].encode('ascii'), privatekey_path=key_path,
         expected_common_name=entry['common_name'], dest_dir=entry['dest_dir'],
         source='the certificate of %s/%s' % (entry['application'], entry['environment']),
@@ -72,29 +103,138 @@ def _install_plan(entry, key_path, now=None):
         owner=entry.get('owner'), group=entry.get('group'), mode=options.get('mode'), now=now)
 
 
+# ---------------------------------------------------------------- the manifest
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _secret_digest(value, salt):
+    """A salted, slow digest of a password, so that a changed password is noticed without
+    keeping the password (the manifest is 0600 besides)."""
+    if not value:
+        return None
+    return binascii.hexlify(hashlib.pbkdf2_hmac('sha256', value.encode('utf-8'), salt.encode('ascii'), 20000)).decode('ascii')
+
+
+def _wanted(entry, salt):
+    """Everything that decides the installed files, as the manifest records it."""
+    options = entry.get('install') or {}
+    return {
+        'common_name': entry['common_name'],
+        'certificate_sha256': _sha256(entry['certificate'].encode('ascii')) if entry.get('certificate') else None,
+        'key_holder': bool(entry.get('key_holder')),
+        'key': [entry.get('key_type') or 'rsa', entry.get('key_size') or 2048, entry.get('curve') or 'secp256r1',
+                entry.get('subject') or {}, entry.get('cn_policy') or 'strict'],
+        'formats': sorted(options.get('formats') or ['pem']),
+        'pkcs12_profile': options.get('pkcs12_profile') or 'modern',
+        'keystore_alias': options.get('keystore_alias') or 'dov-client',
+        'mode': str(options.get('mode')) if options.get('mode') is not None else None,
+        'owner': entry.get('owner'),
+        'group': entry.get('group'),
+        'pkcs12_password': _secret_digest(options.get('pkcs12_password'), salt),
+        'jks_password': _secret_digest(options.get('jks_password'), salt),
+        'passphrase': _secret_digest(entry.get('privatekey_passphrase'), salt),
+    }
+
+
+def _file_record(path):
+    data = fsutil.read_bytes(path)
+    if data is None:
+        return None
+    info = os.stat(path)
+    return [_sha256(data), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid]
+
+
+def _manifest_files(entry):
+    key_path, csr_path = paths(entry)
+    names = [os.path.join(entry['dest_dir'], name) for name in _lib.certinstall.FILE_NAMES] + [key_path]
+    if entry.get('key_holder'):
+        names.append(csr_path)
+    return names
+
+
+def write_manifest(entry, key_fingerprint, installed):
+    """Record what ``install`` left in dest_dir, for the next run's cheap converge check."""
+    salt = binascii.hexlify(os.urandom(8)).decode('ascii')
+    files = {}
+    for path in _manifest_files(entry):
+        record = _file_record(path)
+        if record is not None:
+            files[path] = record
+    manifest = {'version': 1, 'salt': salt, 'wanted': _wanted(entry, salt), 'files': files,
+                'key_fingerprint': key_fingerprint, 'installed': installed}
+    fsutil.atomic_write(os.path.join(entry['dest_dir'], MANIFEST),
+                        (json.dumps(manifest, sort_keys=True) + '\n').encode('utf-8'), mode=0o600)
+
+
+def _days_left_now(installed):
+    """The manifest's description of the certificate with days_left counted from now."""
+    installed = dict(installed or {})
+    try:
+        end = datetime.datetime.strptime(installed['not_after'], '%Y-%m-%dT%H:%M:%SZ')
+    except (KeyError, TypeError, ValueError):
+        return installed
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    installed['days_left'] = (end - now).days
+    return installed
+
+
+def converged_by_manifest(entry):
+    """The manifest when dest_dir is exactly as the last install left it for this same entry
+    (same certificate, options, passwords; every file byte-identical, same mode and owner);
+    else None. No cryptography needed."""
+    if not entry.get('certificate'):
+        return None
+    data = fsutil.read_bytes(os.path.join(entry['dest_dir'], MANIFEST))
+    try:
+        manifest = json.loads(data.decode('utf-8')) if data else None
+    except ValueError:
+        return None
+    if not manifest or manifest.get('version') != 1:
+        return None
+    if manifest.get('wanted') != json.loads(json.dumps(_wanted(entry, manifest.get('salt') or ''))):
+        return None
+    files = manifest.get('files') or {}
+    key_path, csr_path = paths(entry)
+    if key_path not in files or (entry.get('key_holder') and csr_path not in files):
+        return None
+    for path, record in files.items():
+        if _file_record(path) != record:
+            return None
+    return manifest
+
+
 def prepare(entry, check_mode=False):
     """The csr phase and the converge check for one certificate entry (a dict, see the module)."""
     result = _base(entry)
     key_path, csr_path = paths(entry)
     try:
         cn.cn_parts(entry['common_name'], entry.get('cn_policy') or 'strict')
-        uid_gid = keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
+        manifest = converged_by_manifest(entry)
+        if manifest is not None:
+            csr = fsutil.read_bytes(csr_path) if entry.get('key_holder') else None
+            result.update(key_created=False, key_fingerprint=manifest['key_fingerprint'],
+                          csr=csr.decode('ascii') if csr else None, installed=_days_left_now(manifest['installed']),
+                          converged=True)
+            return result
+        uid_gid = _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
         if entry.get('key_holder'):
-            plan = keyfiles.plan_key_and_csr(
+            plan = _lib.keyfiles.plan_key_and_csr(
                 common_name=entry['common_name'], privatekey_path=key_path, csr_path=csr_path,
                 key_type=entry.get('key_type') or 'rsa', key_size=entry.get('key_size') or 2048,
                 curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
                 passphrase=entry.get('privatekey_passphrase'), key_mode=0o600, uid_gid=uid_gid)
             if not check_mode:
-                keyfiles.apply_plan(plan)
+                _lib.keyfiles.apply_plan(plan)
             result.update(changed=plan.changed, key_created=plan.key_created, key_fingerprint=plan.fingerprint,
                           csr=plan.csr_pem.decode('ascii'))
         else:
             data = fsutil.read_bytes(key_path)
-            key = pki.load_private_key(data, entry.get('privatekey_passphrase'), path=key_path) if data else None
-            result.update(key_created=False, key_fingerprint=pki.public_key_fingerprint(key) if key else None,
+            key = _lib.pki.load_private_key(data, entry.get('privatekey_passphrase'), path=key_path) if data else None
+            result.update(key_created=False, key_fingerprint=_lib.pki.public_key_fingerprint(key) if key else None,
                           csr=None)
-        result['installed'] = installed_certificate(entry['dest_dir'])
+        result['installed'] = installed_certificate(entry['dest_dir'], entry.get('install'))
         result['converged'] = False
         if entry.get('certificate') and os.path.exists(key_path):
             try:
@@ -109,11 +249,11 @@ def prepare(entry, check_mode=False):
 def _write_key(entry, key_path, uid_gid):
     """Put the shared key (received from the holder) at key_path; whether it changed."""
     wanted = entry['privatekey_content'].encode('ascii')
-    key = pki.load_private_key(wanted, entry.get('privatekey_passphrase'), path='the key received from the key holder')
+    key = _lib.pki.load_private_key(wanted, entry.get('privatekey_passphrase'), path='the key received from the key holder')
     current = fsutil.read_bytes(key_path)
     if current is not None:
         try:
-            if pki.same_public_key(pki.load_private_key(current, entry.get('privatekey_passphrase'), path=key_path), key):
+            if _lib.pki.same_public_key(_lib.pki.load_private_key(current, entry.get('privatekey_passphrase'), path=key_path), key):
                 return False
         except DovError:
             pass
@@ -167,11 +307,11 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
     are put back if there were any (a first install stays, so that it can be inspected), and
     the entry carries an ``error``. ``probe`` is for tests.
     """
-    probe = probe or tlsprobe.probe
+    probe = probe or _lib.tlsprobe.probe
     result = _base(entry)
     key_path, _csr_path = paths(entry)
     try:
-        uid_gid = keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
+        uid_gid = _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
         if check_mode:
             if entry.get('privatekey_content') or not os.path.exists(key_path):
                 result.update(changed=True, key_received=True)
@@ -180,16 +320,17 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
             result.update(plan.result())
             result['diff'] = plan.diff
             return result
-        saved_key = certinstall.snapshot(os.path.dirname(key_path), [os.path.basename(key_path)])
-        saved_files = certinstall.snapshot(entry['dest_dir']) if os.path.isdir(entry['dest_dir']) else None
+        saved_key = _lib.certinstall.snapshot(os.path.dirname(key_path), [os.path.basename(key_path)])
+        saved_files = (_lib.certinstall.snapshot(entry['dest_dir'], _lib.certinstall.FILE_NAMES + (MANIFEST,))
+                       if os.path.isdir(entry['dest_dir']) else None)
         key_changed = _write_key(entry, key_path, uid_gid) if entry.get('privatekey_content') else False
         try:
             plan = _install_plan(entry, key_path, now)
         except DovError:
             if key_changed:
-                certinstall.restore(saved_key)
+                _lib.certinstall.restore(saved_key)
             raise
-        certinstall.apply_install(plan)
+        _lib.certinstall.apply_install(plan)
         result.update(plan.result())
         result['diff'] = plan.diff
         result['changed'] = plan.changed or key_changed
@@ -201,13 +342,16 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
             if outcome['verdict'] != 'ok':
                 restored = []
                 if had_files(saved_files):
-                    restored = certinstall.restore(saved_files)
+                    restored = _lib.certinstall.restore(saved_files)
                     if key_changed and had_files(saved_key):
-                        restored += certinstall.restore(saved_key)
+                        restored += _lib.certinstall.restore(saved_key)
                 result['rolled_back'] = restored
                 result['error'] = 'The mTLS check from this host gave %s: %s%s' % (
                     outcome['verdict'], outcome.get('hint') or '',
                     ' The previous files were put back.' if restored else '')
+        if not result.get('error'):
+            write_manifest(entry, _lib.certs.public_key_fingerprint(plan.checked.leaf.public_key()),
+                           plan.checked.describe())
     except DovError as error:
         result['error'] = str(error)
     return result
@@ -215,12 +359,16 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
 
 def verify(entry, probe=None):
     """The mTLS check with what is installed for one entry (read-only)."""
-    probe = probe or tlsprobe.probe
+    probe = probe or _lib.tlsprobe.probe
     result = _base(entry)
     key_path, _csr_path = paths(entry)
-    result['installed'] = installed_certificate(entry['dest_dir'])
+    result['installed'] = installed_certificate(entry['dest_dir'], entry.get('install'))
     identity = identity_options(entry, key_path)
-    if result['installed'] is None or identity is None:
+    if identity is None:
+        result['error'] = ('The check needs the pem or the pkcs12 format; %s has only jks. Add pkcs12 to its formats '
+                           '(Java reads PKCS#12 too).' % entry['dest_dir'])
+        return result
+    if result['installed'] is None:
         result['error'] = 'No certificate is installed in %s. Run onboard.yml first.' % entry['dest_dir']
         return result
     if not entry.get('check'):

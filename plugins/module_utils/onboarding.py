@@ -34,6 +34,7 @@ FORMATS = ('pem', 'pkcs12', 'jks')
 STATUS_FILE = 'status.json'
 LOCK_FILE = '.lock'
 CERTIFICATE_FILE = 'certificate.pem'
+CLOCK_SKEW = 300    # seconds a freshly issued certificate may start in the future
 
 
 def utc_now():
@@ -127,6 +128,7 @@ class Inventory(object):
                 problems.append("Host %s: dov_certificates must be a list of {application, environment, dest_dir}." % host)
                 continue
             seen = set()
+            used_dirs = {}
             for entry in entries:
                 if not isinstance(entry, dict):
                     problems.append("Host %s: each dov_certificates item is a dict with application, environment and "
@@ -148,6 +150,12 @@ class Inventory(object):
                     continue
                 seen.add(key)
                 dest_dir = entry.get('dest_dir')
+                if dest_dir in used_dirs:
+                    problems.append("Host %s: %s and %s both use dest_dir %s. Each certificate needs its own folder "
+                                    "(they would share one key.pem and overwrite each other's files)."
+                                    % (host, used_dirs[dest_dir], key, dest_dir))
+                    continue
+                used_dirs[dest_dir] = key
                 if not dest_dir or not os.path.isabs(str(dest_dir)):
                     problems.append("Host %s, %s: dest_dir %r is not an absolute path. Give the folder where the "
                                     "application reads its certificate, e.g. /opt/%s/dov."
@@ -176,6 +184,9 @@ def load_status(state_dir):
     except ValueError:
         raise DovError("%s is not valid JSON. Move it away (the next run writes a new one) or restore it."
                        % os.path.join(state_dir, STATUS_FILE))
+    if not isinstance(status, dict) or not isinstance(status.get('pairs', {}), dict):
+        raise DovError("%s does not hold a status (a JSON object with 'pairs'). Move it away (the next run writes "
+                       "a new one) or restore it." % os.path.join(state_dir, STATUS_FILE))
     status.setdefault('pairs', {})
     return status
 
@@ -210,9 +221,14 @@ class Lock(object):
         except (IOError, OSError, ValueError):
             return None
 
-    @staticmethod
-    def _alive(info):
-        if not info or info.get('host') != socket.gethostname():
+    def _alive(self, info):
+        if not info:
+            # Being written this very moment, or left empty by a crash: give it a minute.
+            try:
+                return time.time() - os.stat(self.path).st_mtime < 60
+            except OSError:
+                return False
+        if info.get('host') != socket.gethostname():
             return True
         try:
             os.kill(int(info.get('pid')), 0)
@@ -302,6 +318,7 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
     """Per pair: hosts, key holder; per host: the entries of its prepare call."""
     hosts = dict((host, []) for host in play_hosts)
     pairs = {}
+    messages = []
     for key in sorted(inventory.pairs):
         pair = inventory.pairs[key]
         names = [host for host, _entry in pair.hosts]
@@ -316,6 +333,10 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
                 % (key, os.path.join(state_dir, pair.application, 'access-request.eml'), pair.application,
                    pair.environment))
             continue
+        if not names:
+            del pairs[key]
+            messages.append("%s has a CN but no host lists it in dov_certificates; nothing to do for it." % key)
+            continue
         recorded = (status['pairs'].get(key) or {}).get('key_holder')
         live = [host for host in names if host in play_hosts]
         holder = recorded if recorded in live else (live[0] if live else None)
@@ -324,7 +345,7 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
         for host, entry in pair.hosts:
             if host in hosts:
                 hosts[host].append(_entry_for_prepare(pair, host, entry, holder, certificate, defaults))
-    return pairs, hosts
+    return pairs, hosts, messages
 
 
 # ---------------------------------------------------------------- issue
@@ -346,21 +367,26 @@ def check_issued(data, csr_pem, common_name, ca_certs, source, now=None):
                        "of this pair in VO-DCBaaS and use the certificate that comes back." % (source, have, want))
     certs.check_common_name(leaf, common_name)
     certs.check_client_auth(leaf)
+    now = now or certs.utcnow()
+    start = certs.not_before(leaf)
+    if now < start <= now + datetime.timedelta(seconds=CLOCK_SKEW):
+        now = start     # just issued by a CA whose clock is a little ahead: not a reason to refuse
     certs.check_validity(leaf, now)
     chain = certs.build_chain(leaf, others, ca_certs, now)
     return certs.dump_pem([leaf] + chain).decode('ascii'), certs.describe_certificate(leaf, now)
 
 
 def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, command=None,
-                allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None):
+                allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
+                previous_states=None, verify=True):
     """After the prepare calls: get a certificate for each pair that needs one.
 
     ``prepared`` maps host -> the prepare result entries. Returns changed (bool). Fills each
     pair's ``state`` (when decided), ``certificate`` (description) and ``messages``; and each
     pair's ``install`` list of (host, needs_key) for hosts that must run the install phase.
     """
-    now = now or certs.utcnow()
     changed = False
+    previous_states = previous_states or {}
     ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle) if ca_bundle else None
     for key in sorted(pairs):
         info = pairs[key]
@@ -387,11 +413,14 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             try:
                 found = certs.load_certificates(stored.encode('ascii'), 'the stored certificate')
                 leaf = found[0]
-                if certs.public_key_fingerprint(leaf.public_key()) == fingerprint:
-                    current = certs.describe_certificate(leaf, now)
+                if (certs.public_key_fingerprint(leaf.public_key()) == fingerprint
+                        and certs.common_names(leaf.subject) == [pair.common_name]):
+                    current = certs.describe_certificate(leaf, now or certs.utcnow())
             except DovError:
                 current = None
-        if current is not None and current['days_left'] > 0 and not (renew and current['days_left'] <= renew_before_days):
+        renewing = current is not None and renew and current['days_left'] <= renew_before_days
+        fresh = False
+        if current is not None and current['days_left'] > 0 and not renewing:
             info['certificate'] = current
         else:
             if check_mode:
@@ -415,13 +444,20 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
             try:
                 pem, described = check_issued(outcome.certificate, csr_pem, pair.common_name, bundle,
-                                              'The certificate from %s' % outcome.source, now)
+                                              'The certificate from %s' % outcome.source, now or certs.utcnow())
             except DovError as error:
                 info['state'] = 'failed'
                 hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
                 info['messages'].append('%s: %s%s' % (key, error, hint))
                 continue
+            if renewing and pem == stored:
+                info['state'] = 'waiting_for_certificate'
+                info['certificate'] = current
+                info['messages'].append('%s: waiting for the renewed certificate (%s still gives the current one).'
+                                        % (key, outcome.source))
+                continue
             if pem != stored:
+                fresh = True
                 fsutil.ensure_dir(folder, 0o700)
                 fsutil.atomic_write(os.path.join(folder, CERTIFICATE_FILE), pem.encode('ascii'), mode=0o644)
                 changed = True
@@ -429,12 +465,15 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             info['certificate'] = described
             stored = pem
         info['certificate_pem'] = stored
+        # Hosts that are up to date skip the install phase, unless the pair was not verified
+        # last time (a failed or unchecked run): then they install (a no-op) and check again.
+        recheck = verify and previous_states.get(key) not in ('verified', 'renewal_due')
         for host in info['hosts']:
             result = results.get(host)
             if result is None:
                 continue
             needs_key = result.get('key_fingerprint') != fingerprint
-            if needs_key or not result.get('converged'):
+            if needs_key or fresh or not result.get('converged') or recheck:
                 info['install'].append((host, needs_key))
     return changed
 

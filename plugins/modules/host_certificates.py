@@ -151,9 +151,9 @@ notify:
 
 import base64
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts
 
 ENTRY = dict(
     application=dict(type='str', required=True),
@@ -205,11 +205,9 @@ def run_module():
         ),
         supports_check_mode=True,
     )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
-
     results = []
     for entry in module.params['certificates']:
+        entry = dict(entry, install=dict(entry['install']))    # never put secrets back into module.params
         for name in ('pkcs12_password', 'jks_password'):
             if not entry['install'].get(name) and module.params[name]:
                 entry['install'][name] = module.params[name]
@@ -219,6 +217,7 @@ def run_module():
                 module.fail_json(msg='The key of %s was not received from its key holder. Run again; if it persists, '
                                      'check that the key holder can be reached.' % entry['shared_key'])
             entry['privatekey_content'] = to_text(base64.b64decode(received))
+            module.no_log_values.add(entry['privatekey_content'])
         if module.params['phase'] == 'prepare':
             results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
         elif module.params['phase'] == 'verify':

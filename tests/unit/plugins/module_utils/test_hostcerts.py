@@ -229,7 +229,7 @@ def test_install_writes_the_shared_key_0600_and_the_certificate(tmp_path, lab, k
     assert result['changed'] is True and result['key_received'] is True
     assert mode_of(dest / 'key.pem') == 0o600
     assert fingerprint_of_file(dest / 'key.pem') == pki.public_key_fingerprint(key1)
-    assert sorted(os.listdir(str(dest))) == ['cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
+    assert sorted(os.listdir(str(dest))) == ['.dov-manifest.json', 'cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
     leaf = certs.load_certificates((dest / 'cert.pem').read_bytes())
     assert len(leaf) == 1 and certs.public_key_fingerprint(leaf[0].public_key()) == pki.public_key_fingerprint(key1)
     assert result['common_name'] == CN and result['files']['cert']['changed'] is True
@@ -274,7 +274,7 @@ def test_a_failed_check_puts_the_previous_key_and_files_back_byte_identical(tmp_
     previous = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
     assert hostcerts.install(previous, check=dict(CHECK), probe=FakeProbe('ok'))['error'] is None
     before = files_of(dest)
-    assert sorted(before) == ['cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
+    assert sorted(before) == ['.dov-manifest.json', 'cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
 
     probe = FakeProbe('forbidden', hint='DOV answered 403: this CN is not allowed.')
     entry = make_entry(dest, lab, certificate=certificate_for(lab, key2), privatekey_content=key_text(key2))
@@ -402,14 +402,13 @@ def test_verify_without_check_settings_is_an_error(tmp_path, lab, key1):
     assert result['error'] == 'No check settings were given (dov_verify is false).'
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: verify() looks for cert.pem only, so a pkcs12-only install is reported as not installed')
 def test_verify_checks_a_pkcs12_only_install(tmp_path, lab, key1):
     dest = tmp_path / 'dov'
     entry = make_entry(dest, lab, formats=['pkcs12'], certificate=certificate_for(lab, key1),
                        privatekey_content=key_text(key1))
     entry['install']['pkcs12_password'] = P12_PASSWORD
     assert hostcerts.install(entry)['error'] is None
-    assert sorted(os.listdir(str(dest))) == ['bundle.p12', 'key.pem']
+    assert sorted(os.listdir(str(dest))) == ['.dov-manifest.json', 'bundle.p12', 'key.pem']
     probe = FakeProbe('ok')
     checked = make_entry(dest, formats=['pkcs12'], check={'url': URL})
     checked['install']['pkcs12_password'] = P12_PASSWORD
