@@ -139,7 +139,7 @@ def serve(options):
     signal.signal(signal.SIGINT, stop)
     log('listening on https://%s:%d/, allowed CNs: %s' % (options.listen[0], options.listen[1], ', '.join(options.allow) or 'none'))
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval=0.05)   # a stop is noticed at once, not after 0.5 s
     finally:
         server.server_close()
         if options.pidfile and read_pid(options.pidfile) == os.getpid():

@@ -11,6 +11,9 @@ Steps: ``plan`` (validate, lock, access requests, what each host's prepare call 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import argparse
+import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -29,6 +32,15 @@ display = Display()
 
 STANDIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'lab', 'dov_standin.py')
 RUN_ID = uuid.uuid4().hex   # one per ansible-playbook process: the lock's owner
+
+
+def stop_standin(pidfile):
+    """Stop the lab stand-in of ``pidfile`` in-process (its own ``stop``, without starting a Python)."""
+    spec = importlib.util.spec_from_file_location('dov_standin', STANDIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with open(os.devnull, 'w') as quiet, contextlib.redirect_stdout(quiet):
+        module.stop(argparse.Namespace(pidfile=pidfile))
 
 
 class ActionModule(ActionBase):
@@ -172,8 +184,7 @@ class ActionModule(ActionBase):
         for name in allowed:
             command += ['--allow', name]
         # A stand-in left by an interrupted run may allow other CNs: always start afresh.
-        subprocess.run([sys.executable, STANDIN, 'stop', '--pidfile', os.path.join(folder, 'standin.pid')],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
+        stop_standin(os.path.join(folder, 'standin.pid'))
         self._standin(command)
         url = 'https://127.0.0.1:%d/' % port
         return {'endpoints': {'productie': url, 'oefen': url, 'ontwikkel': url}, 'server_ca_bundle': ca.bundle_path,
@@ -208,7 +219,7 @@ class ActionModule(ActionBase):
             check_mode=self._task.check_mode, verify=boolean(args.get('verify', True)),
             previous_states=dict((key, value.get('state')) for key, value in onboarding.load_status(state_dir)['pairs'].items()))
         install = {}
-        keys = {}
+        keys = []
         for key, info in sorted(pairs.items()):
             pair = inventory.pairs[key]
             entries = dict((host, entry) for host, entry in pair.hosts)
@@ -221,12 +232,12 @@ class ActionModule(ActionBase):
                 if needs_key:
                     holder_entry = entries[info['holder']]
                     holder_key = holder_entry.get('privatekey_path') or os.path.join(holder_entry['dest_dir'], 'key.pem')
-                    keys.setdefault(host, []).append({'pair': key, 'holder': info['holder'], 'key_path': holder_key})
+                    keys.append({'host': host, 'pair': key, 'holder': info['holder'], 'key_path': holder_key})
                     entry['shared_key'] = key
                 install.setdefault(host, []).append(entry)
             info.pop('certificate_pem', None)
         messages = [message for info in pairs.values() for message in info['messages']]
-        return {'changed': changed, 'pairs': pairs, 'install': install, 'keys_needed': keys,
+        return {'changed': changed, 'pairs': pairs, 'install': install, 'key_transfers': keys,
                 'messages': messages, 'msg': '\n'.join(messages) or 'Nothing to issue.'}
 
     @staticmethod
@@ -337,8 +348,7 @@ class ActionModule(ActionBase):
             self._lock(args).release()
         lab = plan.get('lab') or {}
         if lab.get('pidfile'):
-            subprocess.run([sys.executable, STANDIN, 'stop', '--pidfile', lab['pidfile']],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
+            stop_standin(lab['pidfile'])
         states = dict((key, value['state']) for key, value in status['pairs'].items() if key in pairs)
         failed = sorted(key for key, state in states.items() if state == 'failed')
         waiting = sorted(key for key, state in states.items() if state in onboarding.WAITING)

@@ -123,7 +123,6 @@ def _wanted(entry, salt):
     return {
         'common_name': entry['common_name'],
         'certificate_sha256': _sha256(entry['certificate'].encode('ascii')) if entry.get('certificate') else None,
-        'key_holder': bool(entry.get('key_holder')),
         'key': [entry.get('key_type') or 'rsa', entry.get('key_size') or 2048, entry.get('curve') or 'secp256r1',
                 entry.get('subject') or {}, entry.get('cn_policy') or 'strict'],
         'formats': sorted(options.get('formats') or ['pem']),
@@ -147,11 +146,8 @@ def _file_record(path):
 
 
 def _manifest_files(entry):
-    key_path, csr_path = paths(entry)
-    names = [os.path.join(entry['dest_dir'], name) for name in _lib.certinstall.FILE_NAMES] + [key_path]
-    if entry.get('key_holder'):
-        names.append(csr_path)
-    return names
+    key_path, _csr_path = paths(entry)
+    return [os.path.join(entry['dest_dir'], name) for name in _lib.certinstall.FILE_NAMES] + [key_path]
 
 
 def write_manifest(entry, key_fingerprint, installed):
@@ -196,8 +192,8 @@ def converged_by_manifest(entry):
     if manifest.get('wanted') != json.loads(json.dumps(_wanted(entry, manifest.get('salt') or ''))):
         return None
     files = manifest.get('files') or {}
-    key_path, csr_path = paths(entry)
-    if key_path not in files or (entry.get('key_holder') and csr_path not in files):
+    key_path, _csr_path = paths(entry)
+    if key_path not in files:
         return None
     for path, record in files.items():
         if _file_record(path) != record:
@@ -216,7 +212,7 @@ def prepare(entry, check_mode=False):
             csr = fsutil.read_bytes(csr_path) if entry.get('key_holder') else None
             result.update(key_created=False, key_fingerprint=manifest['key_fingerprint'],
                           csr=csr.decode('ascii') if csr else None, installed=_days_left_now(manifest['installed']),
-                          converged=True)
+                          converged=True, converged_by='manifest')
             return result
         uid_gid = _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
         if entry.get('key_holder'):

@@ -384,7 +384,27 @@ def lab_issue(state_dir, csr_pem, environment, allow_productie=False):
         for common_name in pki.common_names(csr.subject):
             if cn.cn_parts(common_name, policy='off')['environment'] == 'productie':
                 _refuse_productie("the CN %r is a productie CN" % common_name)
-    return LabCA.load_or_create(lab_ca_folder(state_dir)).sign_csr(csr_pem)
+    return _lab_ca(lab_ca_folder(state_dir)).sign_csr(csr_pem)
+
+
+_LAB_CAS = {}
+
+
+def _lab_ca(folder):
+    """The lab CA of ``folder``, loaded once per process while its files stay the same: loading
+    (and validating) its two RSA keys costs far more than signing, and one issue step signs
+    for every pair."""
+    try:
+        stamp = tuple(os.stat(os.path.join(folder, name)).st_mtime_ns for name in sorted(LAB_CA_FILES.values()))
+    except OSError:
+        stamp = None
+    cached = _LAB_CAS.get(folder)
+    if stamp is not None and cached is not None and cached[0] == stamp:
+        return cached[1]
+    ca = LabCA.load_or_create(folder)
+    stamp = tuple(os.stat(os.path.join(folder, name)).st_mtime_ns for name in sorted(LAB_CA_FILES.values()))
+    _LAB_CAS[folder] = (stamp, ca)
+    return ca
 
 
 # ---------------------------------------------------------------- the entry point
