@@ -15,8 +15,10 @@ import argparse
 import contextlib
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
 
 from ansible.errors import AnsibleActionFail
@@ -87,7 +89,7 @@ class ActionModule(ActionBase):
 
     def _lock(self, args):
         return onboarding.Lock(self._state_dir(args), {'run': RUN_ID, 'pid': os.getpid(),
-                                                       'host': __import__('socket').gethostname(),
+                                                       'host': socket.gethostname(),
                                                        'started': onboarding.utc_now().isoformat()})
 
     # ------------------------------------------------------------ plan
@@ -146,6 +148,7 @@ class ActionModule(ActionBase):
                 url = cn.endpoint(info['environment'], self._endpoints(args, lab))
                 info['check'] = dict(template, url=url.rstrip('/') + '/' + health_path.lstrip('/'))
         if mode == 'verify':
+            self.await_standin(lab)
             for host, entries in hosts.items():
                 for entry in entries:
                     entry.pop('certificate', None)
@@ -168,9 +171,11 @@ class ActionModule(ActionBase):
         if check_mode and not os.path.isdir(issuers.lab_ca_folder(state_dir)):
             return {}
         folder = os.path.join(state_dir, 'lab-standin')
-        ca = labca.LabCA.load_or_create(issuers.lab_ca_folder(state_dir))
+        ca_folder = issuers.lab_ca_folder(state_dir)
+        bundle_path = os.path.join(ca_folder, labca.FILES['bundle'])
         cert_path, key_path = os.path.join(folder, 'server.pem'), os.path.join(folder, 'server-key.pem')
-        if not os.path.exists(cert_path):
+        if not os.path.exists(cert_path) or not os.path.exists(bundle_path):
+            ca = labca.LabCA.load_or_create(ca_folder)
             key_pem, cert_pem = ca.issue_server_certificate(['localhost', '127.0.0.1'])
             fsutil.ensure_dir(folder, 0o700)
             fsutil.atomic_write(key_path, key_pem, mode=0o600)
@@ -178,24 +183,40 @@ class ActionModule(ActionBase):
         port = int(lab.get('port') or 18443)
         allowed = sorted(pair.common_name for pair in inventory.pairs.values()
                          if pair.common_name and pair.application not in (lab.get('deny') or []))
-        command = [sys.executable, STANDIN, 'start', '--listen', '127.0.0.1:%d' % port, '--cert', cert_path,
-                   '--key', key_path, '--client-ca', ca.bundle_path, '--pidfile', os.path.join(folder, 'standin.pid'),
-                   '--logfile', os.path.join(folder, 'standin.log')]
+        logfile = os.path.join(folder, 'standin.log')
+        command = [sys.executable, STANDIN, 'run', '--listen', '127.0.0.1:%d' % port, '--cert', cert_path,
+                   '--key', key_path, '--client-ca', bundle_path, '--pidfile', os.path.join(folder, 'standin.pid'),
+                   '--logfile', logfile]
         for name in allowed:
             command += ['--allow', name]
-        # A stand-in left by an interrupted run may allow other CNs: always start afresh.
+        # A stand-in left by an interrupted run may allow other CNs: always start afresh. It comes up
+        # in the background while the hosts make their keys; the issue step waits for its port.
         stop_standin(os.path.join(folder, 'standin.pid'))
-        self._standin(command)
+        with open(os.devnull, 'rb') as devnull, open(logfile, 'ab') as log:
+            subprocess.Popen(command, stdin=devnull, stdout=log, stderr=log,  # pylint: disable=consider-using-with
+                             start_new_session=True, close_fds=True)
         url = 'https://127.0.0.1:%d/' % port
-        return {'endpoints': {'productie': url, 'oefen': url, 'ontwikkel': url}, 'server_ca_bundle': ca.bundle_path,
-                'pidfile': os.path.join(folder, 'standin.pid')}
+        return {'endpoints': {'productie': url, 'oefen': url, 'ontwikkel': url}, 'server_ca_bundle': bundle_path,
+                'pidfile': os.path.join(folder, 'standin.pid'), 'port': port, 'logfile': logfile}
 
     @staticmethod
-    def _standin(command):
-        proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
-        if proc.returncode != 0:
-            raise DovError("The lab DOV stand-in did not start: %s. Check that the port is free (dov_lab_standin_port)."
-                           % to_text(proc.stdout).strip()[-500:])
+    def await_standin(lab, timeout=15):
+        """Wait until the lab stand-in answers on its port; a clear error with its log when it does not."""
+        if not lab.get('port'):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', lab['port']), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        tail = ''
+        if os.path.exists(lab['logfile']):
+            with open(lab['logfile']) as handle:
+                tail = handle.read()[-800:]
+        raise DovError("The lab DOV stand-in did not come up on 127.0.0.1:%d. Check that the port is free "
+                       "(dov_lab_standin_port). Its log:\n%s" % (lab['port'], tail))
 
     # ------------------------------------------------------------ issue
 
@@ -212,6 +233,7 @@ class ActionModule(ActionBase):
             registered = hostvars[host].get('dov_prepared') or {}
             prepared[host] = registered.get('certificates') or []
         ca_bundle = args.get('ca_bundle')
+        self.await_standin(plan.get('lab') or {})
         changed = onboarding.issue_pairs(
             inventory, pairs, prepared, state_dir, args.get('issuer') or 'manual', ca_bundle=ca_bundle,
             command=args.get('issuer_command'), allow_productie=boolean(args.get('lab_allow_productie') or False),

@@ -231,6 +231,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
                                       key_path=privatekey_path)
 
     plan = InstallPlan(dest_dir, checked, (uid, gid))
+    plan.key = key      # for a caller that uses the identity right away (a key object: prints no key material)
     plan.folders = fsutil.missing_dirs(dest_dir)
     leaf_pem = certs.dump_pem([checked.leaf])
     chain_pem = certs.dump_pem(checked.chain)

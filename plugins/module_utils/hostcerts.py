@@ -33,18 +33,29 @@ MANIFEST = '.dov-manifest.json'
 
 
 class _Lazy(object):
-    """The crypto-heavy helpers, imported on first use: a re-run whose manifest shows that
-    nothing changed never loads cryptography or pyOpenSSL (most of a module call's time)."""
+    """The crypto-heavy helpers, each imported on first use: a re-run whose manifest shows that
+    nothing changed never loads cryptography, and only the install phase loads pyOpenSSL."""
 
     def __getattr__(self, name):
-        from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, keyfiles, pki, tlsprobe
-        modules = {'certinstall': certinstall, 'certs': certs, 'keyfiles': keyfiles, 'pki': pki, 'tlsprobe': tlsprobe}
-        if name not in modules:
+        # Written out (not importlib) so that Ansible packs these module_utils with the module.
+        if name == 'pki':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import pki as module
+        elif name == 'keyfiles':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import keyfiles as module
+        elif name == 'certs':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import certs as module
+        elif name == 'certinstall':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall as module
+        elif name == 'tlsprobe':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import tlsprobe as module
+            return module
+        else:
             raise AttributeError(name)
-        if name != 'tlsprobe' and not pki.HAS_CRYPTOGRAPHY:
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import pki
+        if not pki.HAS_CRYPTOGRAPHY:
             raise DovError('The Python library cryptography is needed on this host. Install it (pip install '
                            'cryptography, or the python3-cryptography package).')
-        return modules[name]
+        return module
 
 
 _lib = _Lazy()
@@ -332,6 +343,10 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
         result['changed'] = plan.changed or key_changed
         result['key_received'] = key_changed
         identity = identity_options(entry, key_path)
+        if identity is not None and 'client_cert' in identity:
+            # The files just written hold exactly this key and chain: check with them in memory
+            # rather than loading (and validating) the key once more.
+            identity = {'identity': _lib.tlsprobe.Identity(plan.checked.leaf, plan.key, plan.checked.chain)}
         if check is not None and identity is not None:
             outcome = run_check(probe, check, identity)
             result['check'] = outcome

@@ -384,6 +384,9 @@ class _Identity(object):
         return [self.cert] + self.extra
 
 
+Identity = _Identity     # a client identity (cert, key, chain) already in memory, for probe(identity=...)
+
+
 def _read(path, what):
     try:
         with open(path, 'rb') as handle:
@@ -811,7 +814,7 @@ def _empty_result(url):
 
 
 def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pkcs12_path=None,
-          pkcs12_password=None, ca_bundle=None, proxy=None, timeout=15, expected_status=(200,)):
+          pkcs12_password=None, ca_bundle=None, proxy=None, timeout=15, expected_status=(200,), identity=None):
     """Call ``url`` once with the client certificate and return the verdict and what was seen.
 
     Raises DovError for local input a person must fix (see load_identity); everything else
@@ -821,7 +824,8 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
         raise DovError("The Python libraries pyOpenSSL and cryptography are needed on this host. Install them "
                        "(pip install pyOpenSSL, or the python3-openssl package).")
     host, port, path = _split_target(url)
-    identity = load_identity(client_cert, client_key, client_key_passphrase, pkcs12_path, pkcs12_password)
+    if identity is None:
+        identity = load_identity(client_cert, client_key, client_key_passphrase, pkcs12_path, pkcs12_password)
     if ca_bundle and not os.path.exists(ca_bundle):
         raise DovError("The CA bundle %s does not exist. Give the PEM file with the CA that issued the server's "
                        "certificate, or leave ca_bundle out for the system store." % ca_bundle)
@@ -882,8 +886,9 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
                 raise _server_untrusted(state)
             state['tls_version'] = result['tls_version']
             if result['tls_version'] == 'TLSv1.3':
-                # About one round trip: the time the handshake took, within 0.1 .. 1 s.
-                _await_refusal(connection, sock, clock, state, min(max(time.monotonic() - handshake_start, 0.1), 1.0))
+                # About two round trips (the handshake's time), within 0.03 .. 1 s; a refusal that
+                # comes later still shows as a reset, which is classified the same way.
+                _await_refusal(connection, sock, clock, state, min(max(2 * (time.monotonic() - handshake_start), 0.03), 1.0))
             request = ('GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\nConnection: close\r\n\r\n'
                        % (path, host if port == 443 else state['target'], USER_AGENT)).encode('utf-8')
             try:

@@ -13,6 +13,7 @@ import os
 import stat
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, hostcerts, labca, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
@@ -90,8 +91,8 @@ class FakeProbe(object):
         self.calls = []
 
     def __call__(self, url, client_cert=None, client_key=None, client_key_passphrase=None, pkcs12_path=None,
-                 pkcs12_password=None, ca_bundle=None, proxy=None, timeout=15, expected_status=(200,)):
-        seen = {'url': url, 'client_cert': client_cert, 'client_key': client_key,
+                 pkcs12_password=None, ca_bundle=None, proxy=None, timeout=15, expected_status=(200,), identity=None):
+        seen = {'url': url, 'client_cert': client_cert, 'client_key': client_key, 'identity': identity,
                 'client_key_passphrase': client_key_passphrase, 'pkcs12_path': pkcs12_path,
                 'pkcs12_password': pkcs12_password, 'ca_bundle': ca_bundle, 'proxy': proxy, 'timeout': timeout,
                 'expected_status': expected_status}
@@ -102,6 +103,8 @@ class FakeProbe(object):
         if client_cert:
             with open(client_cert, 'rb') as handle:
                 seen['cert_at_call'] = handle.read()
+        if identity is not None:
+            seen['cert_at_call'] = identity.cert.public_bytes(serialization.Encoding.PEM)
         self.calls.append(seen)
         if self.raises:
             raise DovError(self.raises)
@@ -250,8 +253,10 @@ def test_install_runs_the_mtls_check_with_the_installed_files_and_the_server_tru
     assert len(probe.calls) == 1
     call = probe.calls[0]
     assert call['url'] == URL and call['timeout'] == 5.0 and call['proxy'] is None
-    assert (call['client_cert'], call['client_key']) == (str(dest / 'cert.pem'), str(dest / 'key.pem'))
+    # The identity is the installed certificate and key, passed in memory (not loaded again).
+    assert call['identity'] is not None and call['client_cert'] is None
     assert call['cert_at_call'] == (dest / 'cert.pem').read_bytes()  # checked after the install
+    assert pki.public_key_fingerprint(call['identity'].key) == pki.public_key_fingerprint(key1)
     assert call['ca_bundle_text'] == SERVER_CA and call['ca_bundle_mode'] == 0o600
     assert not os.path.exists(call['ca_bundle'])  # the temporary trust file is gone
     assert not os.path.exists(os.path.dirname(call['ca_bundle']))
