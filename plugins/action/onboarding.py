@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import argparse
 import contextlib
+import difflib
 import importlib.util
 import os
 import socket
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import time
 import uuid
+
+import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -32,8 +35,28 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovEr
 
 display = Display()
 
-STANDIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'lab', 'dov_standin.py')
+COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STANDIN = os.path.join(COLLECTION, 'lab', 'dov_standin.py')
+ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
 RUN_ID = uuid.uuid4().hex   # one per ansible-playbook process: the lock's owner
+
+
+def misspelled_variables(names):
+    """(name, the role variable it most likely means) for every dov_* name that is not a role
+    variable but looks like one: Ansible ignores a variable nobody reads, so a typo in an inventory
+    (dov_isuer) would silently run with the default."""
+    try:
+        with open(ARGUMENT_SPECS) as handle:
+            known = set(yaml.safe_load(handle)['argument_specs']['main']['options'])
+    except (IOError, OSError, KeyError, TypeError, yaml.YAMLError):
+        return []
+    found = []
+    for name in sorted(names):
+        if name.startswith('dov_') and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+            if close:
+                found.append((name, close[0]))
+    return found
 
 
 def stop_standin(pidfile):
@@ -96,6 +119,11 @@ class ActionModule(ActionBase):
 
     def _plan(self, args, task_vars):
         state_dir = self._state_dir(args)
+        typos = misspelled_variables(task_vars)
+        if typos:
+            raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
+                           "name (or, for a variable of your own, use a name that does not look like one of the role's)."
+                           % ', '.join('%s (did you mean %s?)' % pair for pair in typos))
         inventory = self._inventory(args, task_vars)
         check_mode = self._task.check_mode
         changed = False
@@ -374,7 +402,8 @@ class ActionModule(ActionBase):
         states = dict((key, value['state']) for key, value in status['pairs'].items() if key in pairs)
         failed = sorted(key for key, state in states.items() if state == 'failed')
         waiting = sorted(key for key, state in states.items() if state in onboarding.WAITING)
-        messages = [message for key in sorted(pairs) for message in (status['pairs'].get(key) or {}).get('messages') or []]
+        # This run's notes only: status.json keeps those of the run that last changed a pair.
+        messages = [message for key in sorted(pairs) for message in pairs[key].get('messages') or []]
         if mode == 'verify':
             table = onboarding.table(host_rows, ('host', 'application', 'environment', 'verdict', 'days left', 'problem'))
         else:

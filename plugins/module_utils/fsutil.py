@@ -47,16 +47,24 @@ def missing_dirs(path):
     return missing
 
 
-def ensure_dir(path, mode=0o700):
-    """Create ``path`` and its missing parents with ``mode``; return the folders created."""
+def ensure_dir(path, mode=0o700, uid=-1, gid=-1, parent_mode=None):
+    """Create ``path`` and its missing parents with ``mode``; return the folders created.
+
+    With ``uid``/``gid``, the folder ``path`` itself (when created here) is given to that owner,
+    so that the application's user can reach its files; parents stay the connecting user's, with
+    ``parent_mode`` (default ``mode``)."""
     created = missing_dirs(path)
+    leaf = os.path.abspath(path)
     for folder in created:
+        folder_mode = mode if folder == leaf or parent_mode is None else parent_mode
         try:
-            os.mkdir(folder, mode)
+            os.mkdir(folder, folder_mode)
         except OSError as exc:
             if exc.errno != errno.EEXIST:
                 raise DovError("Cannot create the folder %s: %s." % (folder, exc.strerror))
-        os.chmod(folder, mode)  # mkdir's mode is masked by the umask
+        os.chmod(folder, folder_mode)  # mkdir's mode is masked by the umask
+    if created and (uid != -1 or gid != -1) and os.path.abspath(path) in created:
+        os.chown(path, uid, gid)
     return created
 
 

@@ -233,7 +233,7 @@ def prepare(entry, check_mode=False):
                 curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
                 passphrase=entry.get('privatekey_passphrase'), key_mode=0o600, uid_gid=uid_gid)
             if not check_mode:
-                _lib.keyfiles.apply_plan(plan)
+                _lib.keyfiles.apply_plan(plan, parent_mode=0o755)
             result.update(changed=plan.changed, key_created=plan.key_created, key_fingerprint=plan.fingerprint,
                           csr=plan.csr_pem.decode('ascii'))
         else:
@@ -264,7 +264,8 @@ def _write_key(entry, key_path, uid_gid):
                 return False
         except DovError:
             pass
-    fsutil.ensure_dir(os.path.dirname(key_path), 0o700)
+    fsutil.ensure_dir(os.path.dirname(key_path), 0o750 if uid_gid[1] != -1 else 0o700, uid_gid[0], uid_gid[1],
+                      parent_mode=0o755)
     fsutil.atomic_write(key_path, wanted, mode=0o600, uid=uid_gid[0], gid=uid_gid[1])
     return True
 

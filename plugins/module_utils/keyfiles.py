@@ -117,11 +117,15 @@ def plan_key_and_csr(common_name, privatekey_path, csr_path, key_type='rsa', key
     return plan
 
 
-def apply_plan(plan, backup=False):
+def apply_plan(plan, backup=False, parent_mode=0o700):
     """Write what the plan says. Returns the backups made."""
     uid, gid = plan.uid_gid
-    for folder in plan.folders:
-        fsutil.ensure_dir(folder, 0o700)
+    leaves = [folder for folder in plan.folders if not any(other.startswith(folder + os.sep) for other in plan.folders)]
+    for folder in leaves:
+        # The key's own folder goes to the key's owner (and group: 0750, so that it can read the
+        # keystores next to it); missing parents are made ``parent_mode`` and stay the connecting
+        # user's (the csr module: 0700; the role, whose application users must reach dest_dir: 0755).
+        fsutil.ensure_dir(folder, 0o750 if gid != -1 else 0o700, uid, gid, parent_mode=parent_mode)
     backups = []
     for path, data, mode in plan.writes:
         made = fsutil.atomic_write(path, data, mode=mode, uid=uid, gid=gid, backup=backup)

@@ -339,6 +339,12 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
             continue
         recorded = (status['pairs'].get(key) or {}).get('key_holder')
         live = [host for host in names if host in play_hosts]
+        if recorded in names and recorded not in play_hosts and live:
+            # (--limit) Electing another holder would make a new key and certificate: wait for the holder.
+            del pairs[key]
+            messages.append("%s: its key holder %s is not in this run (--limit?); the pair is left as it was."
+                            % (key, recorded))
+            continue
         holder = recorded if recorded in live else (live[0] if live else None)
         info['holder'] = holder
         certificate = stored_certificate(state_dir, pair)

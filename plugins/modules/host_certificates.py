@@ -34,8 +34,8 @@ attributes:
     support: full
     description: Reports what would change and writes nothing.
   diff_mode:
-    support: partial
-    description: Each installed entry carries a before/after view (subject, serial, not_after, fingerprint).
+    support: full
+    description: Each changed certificate shows a before/after view (subject, serial, not_after, fingerprint), never key material.
 options:
   phase:
     description: Which phase to run.
@@ -229,12 +229,17 @@ def run_module():
     for entry, result in zip(module.params['certificates'], results):
         if result['changed'] and entry.get('notify') and entry['notify'] not in notify:
             notify.append(entry['notify'])
+    diffs = [dict(result['diff'], before_header='%s/%s' % (result['application'], result['environment']),
+                  after_header='%s/%s' % (result['application'], result['environment']))
+             for result in results if result.get('diff') and result['changed']]
+    extra = {'diff': diffs} if module._diff and diffs else {}
     module.exit_json(
         changed=any(result['changed'] for result in results),
         certificates=results,
         errors=['%s/%s - %s' % (result['application'], result['environment'], result['error'])
                 for result in results if result['error']],
         notify=notify,
+        **extra
     )
 
 

@@ -378,7 +378,6 @@ def test_the_recorded_key_holder_stays_while_it_is_listed_and_live(tmp_path):
 
 @pytest.mark.parametrize('recorded, play_hosts, holder', [
     ('app-9', ['app-1', 'app-2'], 'app-1'),     # no longer listed for the pair
-    ('app-1', ['app-2'], 'app-2'),              # listed but unreachable this run
     (None, [], None),                           # nobody live
 ])
 def test_another_key_holder_is_chosen_when_the_recorded_one_is_gone(tmp_path, recorded, play_hosts, holder):
@@ -386,6 +385,15 @@ def test_another_key_holder_is_chosen_when_the_recorded_one_is_gone(tmp_path, re
     pairs, hosts, _notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), status, play_hosts, {})
     assert pairs[PAIR]['holder'] == holder
     assert sorted(hosts) == sorted(play_hosts)  # hosts outside the play get no prepare call
+
+
+def test_a_pair_whose_key_holder_is_left_out_of_the_run_is_left_as_it_was(tmp_path):
+    # --limit app-2: electing app-2 would make a second key and certificate for the pair.
+    status = {'pairs': {PAIR: {'key_holder': 'app-1'}}}
+    pairs, hosts, notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), status, ['app-2'], {})
+    assert PAIR not in pairs
+    assert hosts == {'app-2': []}
+    assert notes == ['%s: its key holder app-1 is not in this run (--limit?); the pair is left as it was.' % PAIR]
 
 
 def test_the_certificate_kept_in_the_state_folder_goes_to_every_host_entry(tmp_path):
