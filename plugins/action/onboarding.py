@@ -41,6 +41,12 @@ ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument
 RUN_ID = uuid.uuid4().hex   # one per ansible-playbook process: the lock's owner
 
 
+# The role's own registered and derived names, and the playbooks' and the lab inventory's.
+INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys', 'dov_installed', 'dov_verified',
+                      'dov_report', 'dov_received', 'dov_with_services', 'dov_install_defaults', 'dov_mode',
+                      'dov_hosts', 'dov_lab_dir'))
+
+
 def misspelled_variables(names):
     """(name, the role variable it most likely means) for every dov_* name that is not a role
     variable but looks like one: Ansible ignores a variable nobody reads, so a typo in an inventory
@@ -52,7 +58,7 @@ def misspelled_variables(names):
         return []
     found = []
     for name in sorted(names):
-        if name.startswith('dov_') and name not in known:
+        if name.startswith('dov_') and name not in known and name not in INTERNAL:
             close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
             if close:
                 found.append((name, close[0]))
@@ -99,12 +105,17 @@ class ActionModule(ActionBase):
         return os.path.abspath(os.path.expanduser(state_dir))
 
     @staticmethod
-    def _host_certificates(task_vars):
-        hostvars = task_vars['hostvars']
-        found = {}
+    def _inventory_hosts(task_vars):
+        """Every host of the inventory, in order (not only this run's: --limit must not hide a key holder)."""
+        hosts = list((task_vars.get('groups') or {}).get('all') or [])
         for host in task_vars.get('ansible_play_hosts_all') or []:
-            found[host] = hostvars[host].get('dov_certificates') or []
-        return found
+            if host not in hosts:
+                hosts.append(host)
+        return hosts
+
+    def _host_certificates(self, task_vars):
+        hostvars = task_vars['hostvars']
+        return dict((host, hostvars[host].get('dov_certificates') or []) for host in self._inventory_hosts(task_vars))
 
     def _inventory(self, args, task_vars):
         return onboarding.Inventory(args.get('organisation'), args.get('applications'),
@@ -119,7 +130,10 @@ class ActionModule(ActionBase):
 
     def _plan(self, args, task_vars):
         state_dir = self._state_dir(args)
-        typos = misspelled_variables(task_vars)
+        names = set(task_vars)
+        for host in self._inventory_hosts(task_vars):
+            names.update(task_vars['hostvars'][host].keys())
+        typos = misspelled_variables(names)
         if typos:
             raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
                            "name (or, for a variable of your own, use a name that does not look like one of the role's)."
@@ -220,6 +234,13 @@ class ActionModule(ActionBase):
         # A stand-in left by an interrupted run may allow other CNs: always start afresh. It comes up
         # in the background while the hosts make their keys; the issue step waits for its port.
         stop_standin(os.path.join(folder, 'standin.pid'))
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
+        except OSError:
+            pass
+        else:
+            raise DovError("Port %d on 127.0.0.1 is already in use by another program, so the lab DOV stand-in cannot "
+                           "listen there. Set dov_lab_standin_port to a free port." % port)
         with open(os.devnull, 'rb') as devnull, open(logfile, 'ab') as log:
             subprocess.Popen(command, stdin=devnull, stdout=log, stderr=log,  # pylint: disable=consider-using-with
                              start_new_session=True, close_fds=True)
@@ -324,8 +345,8 @@ class ActionModule(ActionBase):
                                                            or plan.get('pairs') or {}).items())
         status = onboarding.load_status(state_dir)
         hostvars = task_vars['hostvars']
-        all_hosts = list(task_vars.get('ansible_play_hosts_all') or [])
         live = set(task_vars.get('ansible_play_hosts') or [])
+        in_run = set(task_vars.get('ansible_play_hosts_all') or [])
         renew_before = int(args.get('renew_before_days') or 60)
         verify = boolean(args.get('verify', True))
         mode = args.get('mode') or 'onboard'
@@ -344,6 +365,8 @@ class ActionModule(ActionBase):
                 continue
             installed = []
             for host in info.get('hosts') or []:
+                if host not in in_run:
+                    continue        # not in this run (--limit): it keeps what it has
                 if host not in live:
                     info['state'] = 'failed'
                     info.setdefault('messages', []).append('%s: the host failed or was unreachable this run.' % host)
@@ -408,7 +431,7 @@ class ActionModule(ActionBase):
             table = onboarding.table(host_rows, ('host', 'application', 'environment', 'verdict', 'days left', 'problem'))
         else:
             table = onboarding.table(rows)
-        lost = sorted(set(host for info in pairs.values() for host in info.get('hosts') or [] if host not in live))
+        lost = sorted(set(host for info in pairs.values() for host in info.get('hosts') or [] if host in in_run and host not in live))
         return {'changed': changed, 'table': table, 'lost_hosts': lost, 'states': states, 'failed_pairs': failed,
                 'waiting_pairs': waiting, 'host_errors': host_errors, 'messages': messages,
                 'status_file': os.path.join(state_dir, onboarding.STATUS_FILE)}

@@ -381,6 +381,8 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
                     if key_changed and had_files(saved_key):
                         restored += _lib.certinstall.restore(saved_key)
                 result['rolled_back'] = restored
+                if restored:
+                    result['changed'] = False     # the previous files are back: nothing to restart for
                 result['error'] = 'The mTLS check from this host gave %s: %s%s' % (
                     outcome['verdict'], outcome.get('hint') or '',
                     ' The previous files were put back.' if restored else '')

@@ -339,6 +339,9 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
             continue
         recorded = (status['pairs'].get(key) or {}).get('key_holder')
         live = [host for host in names if host in play_hosts]
+        if not live:
+            del pairs[key]      # none of its hosts is in this run (--limit): it keeps its state
+            continue
         if recorded in names and recorded not in play_hosts and live:
             # (--limit) Electing another holder would make a new key and certificate: wait for the holder.
             del pairs[key]
@@ -471,9 +474,10 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             info['certificate'] = described
             stored = pem
         info['certificate_pem'] = stored
-        # Hosts that are up to date skip the install phase, unless the pair was not verified
-        # last time (a failed or unchecked run): then they install (a no-op) and check again.
-        recheck = verify and previous_states.get(key) not in ('verified', 'renewal_due')
+        # Hosts that are up to date skip the install phase, unless the pair failed (or has no
+        # record) last time: then they install (a no-op) and check again, so that a fixed problem
+        # shows as verified. 'installed' (nothing to check with, e.g. jks only) is not re-checked.
+        recheck = verify and previous_states.get(key) not in ('verified', 'renewal_due', 'installed')
         for host in info['hosts']:
             result = results.get(host)
             if result is None:

@@ -226,3 +226,30 @@ def test_a_second_run_on_the_same_state_folder_stops_with_a_clear_message(lab):
     assert 'Another run is working on' in run.stdout and str(os.getpid()) in run.stdout
     assert not (lab.dir / 'hosts').exists()
     assert json.loads(lock.read_text())['run'] == 'other'
+
+
+def test_limit_to_a_host_without_the_key_does_not_make_a_second_key_and_a_typo_is_refused(lab, tmp_path):
+    assert lab.run().rc == 0
+    stored = (lab.state / 'Geodrill' / 'oefen' / 'certificate.pem').read_bytes()
+    second = lab.host('app-oefen-2', 'Geodrill')
+    for path in second.iterdir():
+        path.unlink()
+    limited = lab.run(args=['--limit', 'app-oefen-2'])
+    assert limited.rc == 0, limited
+    assert 'its key holder app-oefen-1 is not in this run' in limited.stdout
+    assert not (second / 'key.pem').exists()
+    assert (lab.state / 'Geodrill' / 'oefen' / 'certificate.pem').read_bytes() == stored
+    assert lab.status()['Geodrill/oefen']['key_holder'] == 'app-oefen-1'
+    full = lab.run()
+    assert full.rc == 0, full
+    assert (second / 'cert.pem').read_bytes() == (lab.host('app-oefen-1', 'Geodrill') / 'cert.pem').read_bytes()
+    assert (lab.state / 'Geodrill' / 'oefen' / 'certificate.pem').read_bytes() == stored
+
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(open(LAB_INVENTORY).read().replace('    app-oefen-2:\n      dov_certificates:',
+                                                            '    app-oefen-2:\n      dov_certficates:'))
+    before = snapshot(lab.dir)
+    typo = lab.run(inventory=str(inventory))
+    assert typo.rc != 0
+    assert 'dov_certficates (did you mean dov_certificates?)' in typo.stdout
+    assert snapshot(lab.dir) == before

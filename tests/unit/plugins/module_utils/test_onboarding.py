@@ -378,13 +378,18 @@ def test_the_recorded_key_holder_stays_while_it_is_listed_and_live(tmp_path):
 
 @pytest.mark.parametrize('recorded, play_hosts, holder', [
     ('app-9', ['app-1', 'app-2'], 'app-1'),     # no longer listed for the pair
-    (None, [], None),                           # nobody live
+    (None, ['app-2'], 'app-2'),                 # no record: the first host of the run
 ])
 def test_another_key_holder_is_chosen_when_the_recorded_one_is_gone(tmp_path, recorded, play_hosts, holder):
     status = {'pairs': {PAIR: {'key_holder': recorded}}}
     pairs, hosts, _notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), status, play_hosts, {})
     assert pairs[PAIR]['holder'] == holder
     assert sorted(hosts) == sorted(play_hosts)  # hosts outside the play get no prepare call
+
+
+def test_a_pair_with_no_host_in_the_run_is_left_out(tmp_path):
+    pairs, hosts, notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), {'pairs': {}}, [], {})
+    assert PAIR not in pairs and hosts == {} and notes == []
 
 
 def test_a_pair_whose_key_holder_is_left_out_of_the_run_is_left_as_it_was(tmp_path):
@@ -539,7 +544,7 @@ class World(object):
         if previous is not None:
             options['previous_states'] = {PAIR: previous}
         self.pairs, _hosts, _notes = onboarding.plan_hosts(self.inventory, self.state_dir, status or {'pairs': {}},
-                                                   list(play_hosts), {})
+                                                           list(play_hosts), {})
         changed = onboarding.issue_pairs(self.inventory, self.pairs, prepared, self.state_dir, issuer, **options)
         return changed, self.pairs[PAIR]
 
@@ -593,7 +598,7 @@ def test_only_hosts_that_are_not_converged_or_lack_the_key_install(world, key1, 
     assert info['install'] == [('app-1', False)]
 
 
-@pytest.mark.parametrize('previous', [None, 'installed', 'failed', 'waiting_for_certificate'])
+@pytest.mark.parametrize('previous', [None, 'failed', 'waiting_for_certificate'])
 def test_converged_hosts_of_a_pair_not_verified_last_run_install_again_to_be_checked(world, key1, previous):
     csr = csr_pem(key1)
     world.issue({'app-1': [prepared_result(key1, csr)], 'app-2': [prepared_result()]})
@@ -602,6 +607,14 @@ def test_converged_hosts_of_a_pair_not_verified_last_run_install_again_to_be_che
                                  'app-2': [prepared_result(key1, converged=True)]}, previous=previous)
     assert changed is False and world.stored() == before
     assert info['install'] == [('app-1', False), ('app-2', False)]
+
+
+def test_converged_hosts_of_a_pair_installed_without_a_check_are_left_alone(world, key1):
+    csr = csr_pem(key1)
+    world.issue({'app-1': [prepared_result(key1, csr)], 'app-2': [prepared_result()]})
+    _changed, info = world.issue({'app-1': [prepared_result(key1, csr, converged=True)],
+                                  'app-2': [prepared_result(key1, converged=True)]}, previous='installed')
+    assert info['install'] == []
 
 
 def test_without_verification_converged_hosts_are_not_rechecked(world, key1):
