@@ -367,7 +367,7 @@ def _refuse_productie(what):
     raise DovError(
         "The lab issuer does not issue for productie (%s): DOV does not trust the lab CA, so the "
         "certificate could never work there. Use dov_issuer manual or command for productie, or "
-        "allow the lab explicitly (allow_productie) for a demo that only imitates productie." % what)
+        "allow the lab explicitly (dov_lab_allow_productie in the role, allow_productie here) for a demo that only imitates productie." % what)
 
 
 def lab_issue(state_dir, csr_pem, environment, allow_productie=False):

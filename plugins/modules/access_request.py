@@ -27,7 +27,7 @@ description:
     request, or O(force=true), is. An SMTP failure fails the task and records nothing.
   - Every option is checked before anything is written; a refusal leaves the files as they were.
 author:
-  - vlaanderen.dov developers (!UNKNOWN)
+  - vlaanderen.dov developers (@vlaanderen)
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.

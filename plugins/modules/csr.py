@@ -20,7 +20,7 @@ description:
     message; O(regenerate=always) is the only way to replace it.
   - The CSR is written when it is absent, or when its subject or key no longer match.
 author:
-  - vlaanderen.dov developers (!UNKNOWN)
+  - vlaanderen.dov developers (@vlaanderen)
 extends_documentation_fragment:
   - vlaanderen.dov.files
   - vlaanderen.dov.files.attributes

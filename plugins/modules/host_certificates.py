@@ -28,7 +28,7 @@ description:
     stop the others; the module itself fails only on invalid options. The role turns entry errors
     into a failed host after it has written the status.
 author:
-  - vlaanderen.dov developers (!UNKNOWN)
+  - vlaanderen.dov developers (@vlaanderen)
 attributes:
   check_mode:
     support: full

@@ -26,7 +26,7 @@ description:
   - O(step=report) gives each pair one state, writes C(status.json), releases the lock and returns
     the table.
 author:
-  - vlaanderen.dov developers (!UNKNOWN)
+  - vlaanderen.dov developers (@vlaanderen)
 attributes:
   check_mode:
     support: full
