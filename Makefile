@@ -27,7 +27,8 @@ $(BIN)/.installed: requirements.txt requirements-test.txt
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
-# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync.
+# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync; the demo
+# needs keytool (the lab writes a JKS keystore).
 deps:
 	@missing=""; \
 	for pair in nginx:nginx-light sshd:openssh-server tinyproxy:tinyproxy keytool:default-jre-headless \
@@ -50,7 +51,7 @@ install: $(BIN)/.installed
 	$(BIN)/ansible-galaxy collection install --force -p $(COLLECTIONS) $(TARBALL) >/dev/null
 	@echo "vlaanderen.dov $(VERSION) installed in $(COLLECTIONS)"
 
-demo: install
+demo: install deps
 	$(BIN)/ansible-playbook onboard.yml
 
 unit: $(BIN)/.installed
