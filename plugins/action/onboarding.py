@@ -133,6 +133,10 @@ class ActionModule(ActionBase):
         names = set(task_vars)
         for host in self._inventory_hosts(task_vars):
             names.update(task_vars['hostvars'][host].keys())
+        if str(task_vars.get('dov_key_home', 'host')) != 'host':
+            raise DovError("dov_key_home=%s is not supported: every pair's key stays on its hosts (made on the key holder "
+                           "and copied to the pair's other hosts through Ansible's connection, in memory). Remove "
+                           "dov_key_home." % task_vars.get('dov_key_home'))
         typos = misspelled_variables(names)
         if typos:
             raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
