@@ -182,7 +182,7 @@ class ActionModule(ActionBase):
                     changed = True
                     messages.append('%s: the access request was sent to meldpunt@dov.vlaanderen.be.' % name)
         play_hosts = list(task_vars.get('ansible_play_hosts') or [])
-        pairs, hosts, notes = onboarding.plan_hosts(inventory, state_dir, status, play_hosts, self._defaults(args))
+        pairs, hosts, notes = onboarding.plan_hosts(inventory, state_dir, status, play_hosts, args.get('defaults') or {})
         messages.extend(notes)
         for info in pairs.values():
             messages.extend(info['messages'])
@@ -202,11 +202,6 @@ class ActionModule(ActionBase):
                     entry['check'] = pairs[onboarding.pair_key(entry['application'], entry['environment'])].get('check')
         return {'changed': changed, 'pairs': pairs, 'hosts': hosts, 'requests': requests, 'lab': lab,
                 'messages': messages, 'msg': '\n'.join(messages) or 'Inventory checked; %d pair(s).' % len(pairs)}
-
-    @staticmethod
-    def _defaults(args):
-        defaults = dict(args.get('defaults') or {})
-        return defaults
 
     def _lab(self, args, inventory, state_dir, check_mode):
         """With dov_lab_standin: make sure the lab CA, the stand-in's server certificate, and the
@@ -299,8 +294,8 @@ class ActionModule(ActionBase):
             pair = inventory.pairs[key]
             entries = dict((host, entry) for host, entry in pair.hosts)
             for host, needs_key in info.pop('install', []):
-                entry = onboarding._entry_for_prepare(pair, host, entries[host], info['holder'],
-                                                      info.get('certificate_pem'), self._defaults(args))
+                entry = onboarding.host_entry(pair, host, entries[host], info['holder'],
+                                              info.get('certificate_pem'), args.get('defaults') or {})
                 entry.pop('key_holder', None)
                 if info.get('check'):
                     entry['check'] = info['check']

@@ -36,10 +36,8 @@ prints them.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import errno
 import os
 import stat
-import tempfile
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, keyfiles, keystores, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
@@ -323,43 +321,6 @@ def restore(saved):
 
 # ---------------------------------------------------------------- apply
 
-def _write_temp(folder, name, data, mode, uid, gid):
-    descriptor, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=folder)  # 0600
-    try:
-        with os.fdopen(descriptor, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if uid != -1 or gid != -1:
-            os.chown(tmp, uid, gid)
-        os.chmod(tmp, mode)
-    except BaseException:
-        _unlink(tmp)
-        raise
-    return tmp
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-
-
-def _fsync_dir(folder):
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
 def apply_install(plan, backup=False):
     """Write what ``plan`` decided. Returns the backups made (when ``backup``)."""
     uid, gid = plan.uid_gid
@@ -371,11 +332,11 @@ def apply_install(plan, backup=False):
     pending = []
     try:
         for change in writes:
-            pending.append((_write_temp(plan.dest_dir, os.path.basename(change.path), change.data,
-                                        change.mode, uid, gid), change.path))
+            pending.append((fsutil.write_temp(plan.dest_dir, os.path.basename(change.path), change.data,
+                                              change.mode, uid, gid), change.path))
     except (OSError, IOError) as exc:
         for tmp, _path in pending:
-            _unlink(tmp)
+            fsutil.remove(tmp)
         raise DovError("Cannot write the new files in %s: %s. Nothing was replaced; free some space or fix the "
                        "folder's permissions, then run again." % (plan.dest_dir, getattr(exc, 'strerror', None) or exc))
     backups = []
@@ -392,11 +353,11 @@ def apply_install(plan, backup=False):
             done += 1
     except (OSError, IOError) as exc:
         for tmp, _path in pending[done:]:
-            _unlink(tmp)
+            fsutil.remove(tmp)
         restore(saved)
         raise DovError("Cannot put the new files in place in %s: %s. The previous files were put back; fix the "
                        "problem and run again." % (plan.dest_dir, getattr(exc, 'strerror', None) or exc))
-    _fsync_dir(plan.dest_dir)
+    fsutil.fsync_dir(plan.dest_dir)
     for change in plan.files:
         if change.action == 'retouch':
             if uid != -1 or gid != -1:

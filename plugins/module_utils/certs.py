@@ -30,6 +30,8 @@ import re
 import traceback
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+# One definition of each, shared with the key/CSR code (callers also use them as certs.*).
+from ansible_collections.vlaanderen.dov.plugins.module_utils.pki import common_names, public_key_fingerprint
 
 try:
     from cryptography import x509
@@ -274,10 +276,6 @@ def serial_hex(cert):
     return text if len(text) % 2 == 0 else '0' + text
 
 
-def common_names(name):
-    return [attribute.value for attribute in name.get_attributes_for_oid(NameOID.COMMON_NAME)]
-
-
 def subject_text(name):
     """RFC 4514 text of a name, with emailAddress spelled as openssl does."""
     return name.rfc4514_string({NameOID.EMAIL_ADDRESS: 'emailAddress'})
@@ -304,15 +302,6 @@ def describe_certificate(cert, now=None):
         'days_left': days_left(cert, now),
         'fingerprint_sha256': fingerprint_sha256(cert),
     }
-
-
-def public_key_fingerprint(key):
-    """SHA-256 of the DER SubjectPublicKeyInfo (the same as pki.public_key_fingerprint)."""
-    public_key = key.public_key() if hasattr(key, 'public_key') else key
-    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(der)
-    return ':'.join('%02X' % byte for byte in bytearray(digest.finalize()))
 
 
 # ---------------------------------------------------------------- picking the leaf

@@ -87,7 +87,8 @@ def make_backup(path):
     return dest
 
 
-def _fsync_dir(folder):
+def fsync_dir(folder):
+    """Make a rename in ``folder`` durable (best effort: not every file system allows it)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -100,14 +101,19 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
-def atomic_write(path, data, mode=0o600, uid=-1, gid=-1, backup=False):
-    """Write ``data`` (bytes) to ``path`` atomically with ``mode`` and owner ``uid``/``gid``.
+def remove(path):
+    """Remove ``path``; a file that is already gone is fine."""
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
 
-    Returns the backup's path when ``backup`` is true and there was a file to back up.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    backup_file = make_backup(path) if backup else None
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=folder)
+
+def write_temp(folder, name, data, mode=0o600, uid=-1, gid=-1):
+    """Write ``data`` to a new temporary file in ``folder`` (named after ``name``), fsync'ed and with
+    its final mode and owner; return its path. Nothing is left behind when this fails."""
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=folder)  # 0600 from the start
     try:
         with os.fdopen(fd, 'wb') as handle:
             handle.write(data)
@@ -116,12 +122,24 @@ def atomic_write(path, data, mode=0o600, uid=-1, gid=-1, backup=False):
         if uid != -1 or gid != -1:
             os.chown(tmp, uid, gid)
         os.chmod(tmp, mode)
+    except BaseException:
+        remove(tmp)
+        raise
+    return tmp
+
+
+def atomic_write(path, data, mode=0o600, uid=-1, gid=-1, backup=False):
+    """Write ``data`` (bytes) to ``path`` atomically with ``mode`` and owner ``uid``/``gid``.
+
+    Returns the backup's path when ``backup`` is true and there was a file to back up.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    backup_file = make_backup(path) if backup else None
+    tmp = write_temp(folder, os.path.basename(path), data, mode, uid, gid)
+    try:
         os.rename(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        remove(tmp)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return backup_file

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
+import contextlib
 import datetime
 import hashlib
 import json
@@ -288,43 +289,48 @@ def identity_options(entry, key_path):
     return None
 
 
-def run_check(probe, check, identity):
-    """The mTLS check with ``identity``; ``check['ca_bundle_pem']`` (the server trust sent from
-    the controller) goes to a private temporary file for the call."""
-    options = dict((name, value) for name, value in check.items() if value is not None and name != 'ca_bundle_pem')
-    options.update(identity)
-    folder = None
+@contextlib.contextmanager
+def server_trust(check):
+    """The server trust for a check as a file: ``check['ca_bundle_pem']`` (sent from the controller)
+    in a private temporary folder for the duration, else ``check['ca_bundle']`` (or None)."""
+    if not check.get('ca_bundle_pem'):
+        yield check.get('ca_bundle')
+        return
+    folder = tempfile.mkdtemp(prefix='dov-check-')
     try:
-        if check.get('ca_bundle_pem'):
-            folder = tempfile.mkdtemp(prefix='dov-check-')
-            options['ca_bundle'] = os.path.join(folder, 'server-ca.pem')
-            fsutil.atomic_write(options['ca_bundle'], check['ca_bundle_pem'].encode('ascii'), mode=0o600)
+        path = os.path.join(folder, 'server-ca.pem')
+        fsutil.atomic_write(path, check['ca_bundle_pem'].encode('ascii'), mode=0o600)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_check(probe, check, identity, ca_bundle=None):
+    """The full mTLS check (tlsprobe.probe) with ``identity`` and the server trust ``ca_bundle``;
+    a problem with the local input becomes the verdict ``error``."""
+    options = dict((name, value) for name, value in check.items()
+                   if value is not None and name not in ('ca_bundle_pem', 'ca_bundle'))
+    options.update(identity)
+    options['ca_bundle'] = ca_bundle
+    try:
         return probe(**options)
     except DovError as error:
         return {'verdict': 'error', 'hint': str(error)}
-    finally:
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
-def quick_then_full(check, key_path, entry, identity, probe):
-    """The role's check after an install: the fast path (Python's ssl, no pyOpenSSL) when it can
-    say ok, else the full tlsprobe.probe with its diagnosis."""
-    from ansible_collections.vlaanderen.dov.plugins.module_utils import quickcheck
-    folder = None
-    try:
-        ca_bundle = check.get('ca_bundle')
-        if check.get('ca_bundle_pem'):
-            folder = tempfile.mkdtemp(prefix='dov-check-')
-            ca_bundle = os.path.join(folder, 'server-ca.pem')
-            fsutil.atomic_write(ca_bundle, check['ca_bundle_pem'].encode('ascii'), mode=0o600)
-        quick = quickcheck.quick_check(check['url'], os.path.join(entry['dest_dir'], 'cert.pem'), key_path,
-                                       entry.get('privatekey_passphrase'), ca_bundle, check.get('timeout') or 15,
-                                       proxy=check.get('proxy'))
-    finally:
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
-    return quick if quick is not None else run_check(probe or _lib.tlsprobe.probe, check, identity)
+def checked(probe, check, identity, quick=None):
+    """The check of an entry: with ``quick`` (the installed cert.pem, key path and passphrase) the
+    fast path first (Python's ssl, no pyOpenSSL), which only ever says ok; else, or when it cannot
+    say ok, the full probe with its diagnosis."""
+    with server_trust(check) as ca_bundle:
+        if quick is not None:
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import quickcheck
+            cert_path, key_path, passphrase = quick
+            outcome = quickcheck.quick_check(check['url'], cert_path, key_path, passphrase, ca_bundle,
+                                             check.get('timeout') or 15, proxy=check.get('proxy'))
+            if outcome is not None:
+                return outcome
+        return run_check(probe or _lib.tlsprobe.probe, check, identity, ca_bundle)
 
 
 def install(entry, check=None, check_mode=False, now=None, probe=None):
@@ -369,10 +375,10 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
             # rather than loading (and validating) the key once more.
             identity = {'identity': _lib.tlsprobe.Identity(plan.checked.leaf, plan.key, plan.checked.chain)}
         if check is not None and identity is not None:
+            quick = None
             if fast and 'identity' in identity:
-                outcome = quick_then_full(check, key_path, entry, identity, probe)
-            else:
-                outcome = run_check(probe or _lib.tlsprobe.probe, check, identity)
+                quick = (os.path.join(entry['dest_dir'], 'cert.pem'), key_path, entry.get('privatekey_passphrase'))
+            outcome = checked(probe, check, identity, quick)
             result['check'] = outcome
             if outcome['verdict'] != 'ok':
                 restored = []
@@ -411,7 +417,7 @@ def verify(entry, probe=None):
     if not entry.get('check'):
         result['error'] = 'No check settings were given (dov_verify is false).'
         return result
-    result['check'] = run_check(probe, entry['check'], identity)
+    result['check'] = checked(probe, entry['check'], identity)
     if result['check']['verdict'] != 'ok':
         outcome = result['check']
         result['error'] = 'The mTLS check from this host gave %s: %s' % (outcome['verdict'], outcome.get('hint') or '')

@@ -273,7 +273,8 @@ class Lock(object):
 
 # ---------------------------------------------------------------- plan
 
-def _entry_for_prepare(pair, host, entry, holder, certificate, defaults):
+def host_entry(pair, host, entry, holder, certificate, defaults):
+    """What the host_certificates module gets for one of a host's certificates."""
     prepared = {
         'application': pair.application,
         'environment': pair.environment,
@@ -353,15 +354,11 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
         certificate = stored_certificate(state_dir, pair)
         for host, entry in pair.hosts:
             if host in hosts:
-                hosts[host].append(_entry_for_prepare(pair, host, entry, holder, certificate, defaults))
+                hosts[host].append(host_entry(pair, host, entry, holder, certificate, defaults))
     return pairs, hosts, messages
 
 
 # ---------------------------------------------------------------- issue
-
-def _fingerprint_of_csr(csr_pem):
-    return pki.public_key_fingerprint(pki.load_csr(csr_pem.encode('ascii')).public_key())
-
 
 def check_issued(data, csr_pem, common_name, ca_certs, source, now=None):
     """The controller's checks of a freshly issued certificate: it parses, is for the CSR's key,

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 COLLECTIONS = os.environ.get('DOV_TEST_COLLECTIONS', os.path.join(ROOT, '.collections'))

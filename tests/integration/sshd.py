@@ -27,6 +27,8 @@ import socket
 import subprocess
 import time
 
+from support import free_port
+
 SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
 SSH_KEYGEN = shutil.which('ssh-keygen') or '/usr/bin/ssh-keygen'
 SFTP_SERVER = next((path for path in ('/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server',
@@ -89,15 +91,6 @@ def port_is_free(address, port):
         return True
     except OSError:
         return False
-    finally:
-        sock.close()
-
-
-def free_port(address):
-    sock = socket.socket()
-    try:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
     finally:
         sock.close()
 

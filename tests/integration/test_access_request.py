@@ -11,11 +11,11 @@ import hashlib
 import ipaddress
 import json
 import os
-import socket
 import ssl
 import stat
 
 import pytest
+from support import free_port, snapshot
 
 MODULE = 'vlaanderen.dov.access_request'
 PASSWORD = 'Wachtwoord-H3-zeer-geheim'
@@ -45,26 +45,7 @@ def body(msg):
     return msg.get_content().replace('\r\n', '\n')
 
 
-def snapshot(folder):
-    """Every file under folder with its bytes and mode, to prove nothing changed."""
-    found = {}
-    for base, _dirs, files in os.walk(str(folder)):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, 'rb') as handle:
-                found[path] = (handle.read(), stat.S_IMODE(os.stat(path).st_mode))
-    return found
-
-
 # --- a real SMTP server --------------------------------------------------------------------------
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
 
 class Inbox(object):
     """What the SMTP server received: (MAIL FROM, RCPT TO, bytes) per mail, and the logins."""

@@ -21,6 +21,7 @@ import pytest
 
 import pki_factory
 from conftest import Ansible
+from support import snapshot
 
 MODULE = 'vlaanderen.dov.certificate'
 CN = pki_factory.CN
@@ -34,17 +35,6 @@ ALL_FORMATS = ['pem', 'pkcs12', 'jks']
 def run(*command, **kwargs):
     return subprocess.run(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           check=False, **kwargs)
-
-
-def state(folder):
-    """Every file under ``folder`` with its bytes and mode, to prove nothing changed."""
-    found = {}
-    for base, _dirs, files in os.walk(str(folder)):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, 'rb') as handle:
-                found[path] = (handle.read(), stat.S_IMODE(os.stat(path).st_mode))
-    return found
 
 
 @pytest.fixture(scope='session')
@@ -71,7 +61,7 @@ def installed(pki, tmp_path_factory):
     ansible = Ansible(tmp_path_factory.mktemp('ansible'))
     dest = tmp_path_factory.mktemp('installed') / 'dov'
     first = ansible.module(MODULE, install_args(pki, dest))
-    after_first = state(dest)
+    after_first = snapshot(dest)
     again = ansible.module(MODULE, install_args(pki, dest, src=pki.paths['leaf.p7b']))
     return {'dest': dest, 'first': first, 'again': again, 'after_first': after_first}
 
@@ -163,7 +153,7 @@ def test_the_same_certificate_as_pkcs7_is_recognised_as_installed_keystores_incl
     assert record['status'] == 'ok', record['run']
     assert record['result']['changed'] is False
     assert all(not entry['changed'] for entry in record['result']['files'].values())
-    assert state(installed['dest']) == installed['after_first']
+    assert snapshot(installed['dest']) == installed['after_first']
 
 
 def test_openssl_verifies_the_chain_from_chain_pem_and_fullchain_pem(installed, pki):
@@ -310,7 +300,7 @@ def test_twelve_kinds_of_wrong_input_are_refused_by_name_and_the_installed_files
     dest = tmp_path / 'dov'
     first = ansible.module(MODULE, install_args(pki, dest))
     assert first['status'] == 'changed', first['run']
-    before = state(dest)
+    before = snapshot(dest)
     inputs = tmp_path / 'inputs'
     inputs.mkdir()
     cases = wrong_inputs(pki, inputs)
@@ -330,7 +320,7 @@ def test_twelve_kinds_of_wrong_input_are_refused_by_name_and_the_installed_files
             assert part in message, (name, message)
         assert message in run_.stdout  # what the user sees
         assert JKS_PASSWORD not in message and P12_PASSWORD not in message
-    assert state(dest) == before
+    assert snapshot(dest) == before
     assert sorted(os.listdir(str(dest))) == ['bundle.p12', 'cert.pem', 'chain.pem', 'fullchain.pem', 'keystore.jks']
 
 

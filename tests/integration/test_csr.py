@@ -8,23 +8,14 @@ import os
 import stat
 import subprocess
 
+from support import snapshot
+
 CN = 'geolab.be/dov-services/oefen/Geodrill'
 
 
 def openssl(*args, **kwargs):
     return subprocess.run(['openssl'] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
                           universal_newlines=True, **kwargs)
-
-
-def snapshot(folder):
-    """Every file under folder with its bytes and mode, to prove nothing changed."""
-    found = {}
-    for base, _dirs, files in os.walk(str(folder)):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, 'rb') as handle:
-                found[path] = (handle.read(), stat.S_IMODE(os.stat(path).st_mode))
-    return found
 
 
 def test_key_and_csr_are_made_verified_by_openssl_and_a_second_run_changes_nothing(ansible, tmp_path):

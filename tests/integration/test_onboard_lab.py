@@ -14,31 +14,16 @@ import subprocess
 import pytest
 
 from conftest import ROOT
+from support import free_port, snapshot
 
 LAB_INVENTORY = os.path.join(ROOT, 'inventories', 'lab', 'hosts.yml')
 PLAYBOOK = '- name: Onboard\n  ansible.builtin.import_playbook: vlaanderen.dov.%s\n'
 PAIRS = ('Geodrill/oefen', 'Geodrill/productie', 'Labresultaten/oefen', 'Labresultaten/productie')
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def openssl(*args):
     return subprocess.run(['openssl'] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, check=False).stdout
-
-
-def snapshot(folder):
-    found = {}
-    for base, _dirs, files in os.walk(str(folder)):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, 'rb') as handle:
-                found[path] = handle.read()
-    return found
 
 
 class Lab(object):
@@ -111,7 +96,7 @@ def test_onboard_takes_every_pair_to_verified_and_a_second_run_changes_nothing(l
                              universal_newlines=True, check=False).stdout
     assert 'dov-client' in listing and 'PrivateKeyEntry' in listing, listing
     # No private key on the controller's state folder.
-    for path, data in snapshot(lab.state).items():
+    for path, (data, _mode) in snapshot(lab.state).items():
         if '/lab-ca/' not in path and '/lab-standin/' not in path:
             assert b'PRIVATE KEY' not in data, path
 

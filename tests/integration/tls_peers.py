@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from support import free_port
+
 GOOD_CN = 'geolab.be/dov-services/oefen/Geodrill'
 OTHER_CN = 'other.be/dov-services/oefen/NoRights'
 KEY_PASSPHRASE = 'kp-Zr8vQ2-secret-passphrase'
@@ -147,14 +149,6 @@ class PKI(object):
 
 
 # ---------------------------------------------------------------- peers
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
 
 def wait_for_port(port, process=None, seconds=10, log=None):
     deadline = time.monotonic() + seconds

@@ -13,7 +13,7 @@ import stat
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -233,7 +233,7 @@ def test_a_failure_while_writing_the_new_files_replaces_nothing(pki, setup, monk
     certinstall.apply_install(setup())
     before = state(setup.dest)
     plan = setup(content=factory.der(pki.renewed))
-    real = certinstall._write_temp
+    real = fsutil.write_temp
     calls = []
 
     def disk_full(folder, name, data, mode, uid, gid):
@@ -241,7 +241,7 @@ def test_a_failure_while_writing_the_new_files_replaces_nothing(pki, setup, monk
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, 'No space left on device')
         return real(folder, name, data, mode, uid, gid)
-    monkeypatch.setattr(certinstall, '_write_temp', disk_full)
+    monkeypatch.setattr(fsutil, 'write_temp', disk_full)
     with pytest.raises(DovError) as caught:
         certinstall.apply_install(plan)
     assert 'No space left on device' in str(caught.value) and 'Nothing was replaced' in str(caught.value)
