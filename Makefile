@@ -60,7 +60,7 @@ unit: $(BIN)/.installed
 # ansible-test needs the collection inside an ansible_collections/<namespace>/<name> tree.
 # ansible-test bootstraps pip in its virtualenvs with a script it downloads from a host that CI
 # cannot reach; tests/sanity/get_pip.py does the same offline (see its docstring).
-sanity: $(BIN)/.installed
+sanity: $(BIN)/.installed deps
 	@mkdir -p $(TREE) $(HOME)/.ansible/test/cache
 	@cp tests/sanity/get_pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(PIP_VERSION)).py
 	rsync -a --delete --exclude-from=.sanity-exclude ./ $(TREE)/
