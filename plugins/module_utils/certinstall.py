@@ -52,6 +52,10 @@ FILES = (
     ('jks', 'keystore.jks', 'jks'),
 )
 FILE_NAMES = tuple(file_name for _kind, file_name, _format in FILES)
+# The key and the CSR live beside them (hostcerts); the application may read other names.
+KEY_FILE = 'key.pem'
+CSR_FILE = 'csr.pem'
+FILE_KINDS = ('key', 'csr') + tuple(kind for kind, _file_name, _format in FILES)
 CERT_MODE = 0o644
 KEYSTORE_MODE = 0o600
 KEYSTORE_GROUP_MODE = 0o640
@@ -60,6 +64,32 @@ DIFF_KEYS = ('subject', 'serial', 'not_after', 'fingerprint_sha256')
 
 
 # ---------------------------------------------------------------- options
+
+def file_names(files=None):
+    """``{kind: file name in dest_dir}`` for key, csr, cert, chain, fullchain, pkcs12 and jks:
+    the defaults (key.pem, csr.pem, cert.pem, ...) with the names in ``files`` (the inventory's
+    ``dov_certificates[].files``) instead. Raises DovError for an unknown kind or a name that is
+    not a plain file name, or two kinds given one name."""
+    names = {'key': KEY_FILE, 'csr': CSR_FILE}
+    names.update((kind, file_name) for kind, file_name, _format in FILES)
+    for kind, file_name in sorted((files or {}).items()):
+        if kind not in names:
+            raise DovError("files names %r, which is not a file of a certificate. Use %s."
+                           % (kind, ', '.join(FILE_KINDS)))
+        text = str(file_name or '')
+        if (not text or text in ('.', '..') or '/' in text or '\\' in text or text.startswith('.')
+                or any(ord(char) < 32 for char in text)):
+            raise DovError("files.%s is %r, which is not a plain file name inside dest_dir. Give a name such as "
+                           "client.crt (no folder, not starting with a dot)." % (kind, file_name))
+        names[kind] = text
+    taken = {}
+    for kind in FILE_KINDS:
+        if names[kind] in taken:
+            raise DovError("files gives %s and %s the same name %r. Give each file its own name."
+                           % (taken[names[kind]], kind, names[kind]))
+        taken[names[kind]] = kind
+    return names
+
 
 def parse_mode(mode):
     """An int from ``'0644'``, ``'644'``, ``0o644`` or ``420``; None stays None."""
@@ -198,8 +228,9 @@ def _diff_view(cert, now):
 def plan_install(content, privatekey_path, expected_common_name, dest_dir, source='content',
                  privatekey_passphrase=None, ca_bundle=None, formats=('pem',), pkcs12_password=None,
                  jks_password=None, pkcs12_profile='modern', keystore_alias='dov-client', min_days_left=0,
-                 owner=None, group=None, mode=None, keytool=None, now=None):
+                 owner=None, group=None, mode=None, keytool=None, now=None, files=None):
     """Check one certificate and decide every file; raise DovError before any write.
+    ``files`` renames files in dest_dir (see ``file_names``).
 
     ``content`` is the certificate as bytes in any encoding ``certs.load_certificates`` reads
     (``read_source`` gets it from ``src``/``content``); ``source`` names it in messages.
@@ -234,10 +265,11 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     leaf_pem = certs.dump_pem([checked.leaf])
     chain_pem = certs.dump_pem(checked.chain)
     wanted = {'cert': leaf_pem, 'chain': chain_pem, 'fullchain': leaf_pem + chain_pem}
-    for kind, file_name, file_format in FILES:
+    names = file_names(files)
+    for kind, _file_name, file_format in FILES:
         if file_format not in formats:
             continue
-        path = os.path.join(dest_dir, file_name)
+        path = os.path.join(dest_dir, names[kind])
         existing = None if plan.folders else fsutil.read_bytes(path)
         if file_format == 'pem':
             file_mode, data = cert_mode, wanted[kind]
@@ -264,7 +296,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
             action = 'keep'
         plan.files.append(FileChange(kind, path, data if action in ('create', 'update') else None, file_mode, action))
 
-    before = None if plan.folders else _existing_leaf(os.path.join(dest_dir, 'cert.pem'))
+    before = None if plan.folders else _existing_leaf(os.path.join(dest_dir, names['cert']))
     plan.diff = {'before': _diff_view(before, now), 'after': _diff_view(checked.leaf, now)}
     return plan
 

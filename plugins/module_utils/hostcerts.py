@@ -63,10 +63,17 @@ _lib = _Lazy()
 
 
 def paths(entry):
-    """(key path, CSR path) of an entry: ``<dest_dir>/key.pem`` and ``csr.pem`` unless given."""
-    key_path = entry.get('privatekey_path') or os.path.join(entry['dest_dir'], KEY_NAME)
-    csr_path = entry.get('csr_path') or os.path.join(os.path.dirname(key_path), CSR_NAME)
+    """(key path, CSR path) of an entry: ``<dest_dir>/key.pem`` and ``csr.pem`` beside the key,
+    unless given as paths or renamed in ``files``."""
+    files = entry.get('files') or {}
+    key_path = entry.get('privatekey_path') or os.path.join(entry['dest_dir'], files.get('key') or KEY_NAME)
+    csr_path = entry.get('csr_path') or os.path.join(os.path.dirname(key_path), files.get('csr') or CSR_NAME)
     return key_path, csr_path
+
+
+def file_path(entry, kind):
+    """Where the file of ``kind`` (cert, chain, fullchain, pkcs12, jks) is in the entry's dest_dir."""
+    return os.path.join(entry['dest_dir'], _lib.certinstall.file_names(entry.get('files'))[kind])
 
 
 def _base(entry):
@@ -83,22 +90,47 @@ def _base(entry):
     }
 
 
-def installed_certificate(dest_dir, options=None):
-    """What is installed in ``dest_dir`` now (describe_certificate): ``cert.pem``, else the
-    certificate in ``bundle.p12`` (with ``options['pkcs12_password']``); None when neither."""
-    data = fsutil.read_bytes(os.path.join(dest_dir, 'cert.pem'))
+def installed_certificates(entry):
+    """The certificates installed for ``entry`` now, leaf first: the cert file (``cert.pem``)
+    with the chain file beside it, else those in ``bundle.p12`` (with the entry's
+    ``install.pkcs12_password``); [] when there are none or they cannot be read."""
+    data = fsutil.read_bytes(file_path(entry, 'cert'))
     try:
         if data:
-            return _lib.certs.describe_certificate(_lib.certs.load_certificates(data, 'cert.pem')[0])
-        data = fsutil.read_bytes(os.path.join(dest_dir, 'bundle.p12'))
-        password = (options or {}).get('pkcs12_password')
+            found = _lib.certs.load_certificates(data, 'cert.pem')
+            chain = fsutil.read_bytes(file_path(entry, 'chain'))
+            if len(found) == 1 and chain and chain.strip():
+                found += _lib.certs.load_certificates(chain, 'chain.pem')
+            return found
+        data = fsutil.read_bytes(file_path(entry, 'pkcs12'))
+        password = (entry.get('install') or {}).get('pkcs12_password')
         if data and password:
             from cryptography.hazmat.primitives.serialization import pkcs12
-            leaf = pkcs12.load_key_and_certificates(data, password.encode('utf-8'))[1]
-            return _lib.certs.describe_certificate(leaf) if leaf is not None else None
+            _key, leaf, chain = pkcs12.load_key_and_certificates(data, password.encode('utf-8'))
+            return [leaf] + list(chain or []) if leaf is not None else []
     except (DovError, ValueError):
-        return None
-    return None
+        return []
+    return []
+
+
+def installed_certificate(entry):
+    """What is installed for ``entry`` now (describe_certificate of the leaf), or None."""
+    found = installed_certificates(entry)
+    return _lib.certs.describe_certificate(found[0]) if found else None
+
+
+def found_installed(entry):
+    """What the prepare phase reports of the installed certificate, for the controller to check
+    against the pair (key, CN, client authentication, CA bundle, expiry) and to hand to the
+    pair's other hosts: ``(description, PEM of leaf + chain)``, or ``(None, None)``. And whether
+    every file of the entry's formats exists (``complete``)."""
+    found = installed_certificates(entry)
+    if not found:
+        return None, None, False
+    formats = (entry.get('install') or {}).get('formats') or ['pem']
+    primary = {'pem': 'cert', 'pkcs12': 'pkcs12', 'jks': 'jks'}
+    complete = all(os.path.exists(file_path(entry, primary[name])) for name in formats)
+    return (_lib.certs.describe_certificate(found[0]), _lib.certs.dump_pem(found).decode('ascii'), complete)
 
 
 def _install_plan(entry, key_path, now=None):
@@ -112,7 +144,8 @@ def _install_plan(entry, key_path, now=None):
         pkcs12_password=options.get('pkcs12_password'), jks_password=options.get('jks_password'),
         pkcs12_profile=options.get('pkcs12_profile') or 'modern',
         keystore_alias=options.get('keystore_alias') or 'dov-client',
-        owner=entry.get('owner'), group=entry.get('group'), mode=options.get('mode'), now=now)
+        owner=entry.get('owner'), group=entry.get('group'), mode=options.get('mode'), now=now,
+        files=entry.get('files'))
 
 
 # ---------------------------------------------------------------- the manifest
@@ -159,7 +192,8 @@ def _file_record(path):
 
 def _manifest_files(entry):
     key_path, _csr_path = paths(entry)
-    return [os.path.join(entry['dest_dir'], name) for name in _lib.certinstall.FILE_NAMES] + [key_path]
+    names = _lib.certinstall.file_names(entry.get('files'))
+    return [os.path.join(entry['dest_dir'], names[kind]) for kind, _name, _format in _lib.certinstall.FILES] + [key_path]
 
 
 def write_manifest(entry, key_fingerprint, installed):
@@ -224,7 +258,7 @@ def prepare(entry, check_mode=False):
             csr = fsutil.read_bytes(csr_path) if entry.get('key_holder') else None
             result.update(key_created=False, key_fingerprint=manifest['key_fingerprint'],
                           csr=csr.decode('ascii') if csr else None, installed=_days_left_now(manifest['installed']),
-                          converged=True, converged_by='manifest')
+                          installed_pem=None, complete=True, converged=True, converged_by='manifest')
             return result
         uid_gid = _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
         if entry.get('key_holder'):
@@ -242,7 +276,7 @@ def prepare(entry, check_mode=False):
             key = _lib.pki.load_private_key(data, entry.get('privatekey_passphrase'), path=key_path) if data else None
             result.update(key_created=False, key_fingerprint=_lib.pki.public_key_fingerprint(key) if key else None,
                           csr=None)
-        result['installed'] = installed_certificate(entry['dest_dir'], entry.get('install'))
+        result['installed'], result['installed_pem'], result['complete'] = found_installed(entry)
         result['converged'] = False
         if entry.get('certificate') and os.path.exists(key_path):
             try:
@@ -281,10 +315,10 @@ def identity_options(entry, key_path):
     options = entry.get('install') or {}
     formats = options.get('formats') or ['pem']
     if 'pem' in formats:
-        return {'client_cert': os.path.join(entry['dest_dir'], 'cert.pem'), 'client_key': key_path,
+        return {'client_cert': file_path(entry, 'cert'), 'client_key': key_path,
                 'client_key_passphrase': entry.get('privatekey_passphrase')}
     if 'pkcs12' in formats:
-        return {'pkcs12_path': os.path.join(entry['dest_dir'], 'bundle.p12'),
+        return {'pkcs12_path': file_path(entry, 'pkcs12'),
                 'pkcs12_password': options.get('pkcs12_password')}
     return None
 
@@ -355,7 +389,9 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
             result['diff'] = plan.diff
             return result
         saved_key = _lib.certinstall.snapshot(os.path.dirname(key_path), [os.path.basename(key_path)])
-        saved_files = (_lib.certinstall.snapshot(entry['dest_dir'], _lib.certinstall.FILE_NAMES + (MANIFEST,))
+        names = _lib.certinstall.file_names(entry.get('files'))
+        saved_files = (_lib.certinstall.snapshot(entry['dest_dir'], tuple(names[kind] for kind, _name, _format
+                                                                          in _lib.certinstall.FILES) + (MANIFEST,))
                        if os.path.isdir(entry['dest_dir']) else None)
         key_changed = _write_key(entry, key_path, uid_gid) if entry.get('privatekey_content') else False
         try:
@@ -377,7 +413,7 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
         if check is not None and identity is not None:
             quick = None
             if fast and 'identity' in identity:
-                quick = (os.path.join(entry['dest_dir'], 'cert.pem'), key_path, entry.get('privatekey_passphrase'))
+                quick = (file_path(entry, 'cert'), key_path, entry.get('privatekey_passphrase'))
             outcome = checked(probe, check, identity, quick)
             result['check'] = outcome
             if outcome['verdict'] != 'ok':
@@ -405,7 +441,7 @@ def verify(entry, probe=None):
     probe = probe or _lib.tlsprobe.probe
     result = _base(entry)
     key_path, _csr_path = paths(entry)
-    result['installed'] = installed_certificate(entry['dest_dir'], entry.get('install'))
+    result['installed'] = installed_certificate(entry)
     identity = identity_options(entry, key_path)
     if identity is None:
         result['error'] = ('The check needs the pem or the pkcs12 format; %s has only jks. Add pkcs12 to its formats '

@@ -328,7 +328,7 @@ def run_command_issuer(command, csr_pem, common_name, environment, application, 
         process.communicate()
         raise DovError(
             "The issuer command %r did not finish within %s seconds and was stopped. Check what it "
-            "waits for, or raise the timeout." % (name, timeout))
+            "waits for, or raise dov_issuer_timeout." % (name, timeout))
     if process.returncode < 0:
         raise DovError("The issuer command %r was killed by signal %d; %s. Fix the command and run again." % (name, -process.returncode, _trim_stderr(stderr)))
     if process.returncode != 0:

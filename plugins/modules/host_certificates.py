@@ -54,6 +54,12 @@ options:
       cn_policy: {description: See M(vlaanderen.dov.csr)., type: str, choices: [strict, 'off'], default: strict}
       dest_dir: {description: Folder of the installed files., type: path, required: true}
       privatekey_path: {description: 'Path of the key; default C(<dest_dir>/key.pem).', type: path}
+      files:
+        description:
+          - Names of the files in O(certificates[].dest_dir) by kind (C(key), C(csr), C(cert), C(chain), C(fullchain), C(pkcs12),
+            C(jks)), for an application that reads other names; the defaults are key.pem, csr.pem, cert.pem, chain.pem, fullchain.pem,
+            bundle.p12 and keystore.jks.
+        type: dict
       csr_path: {description: 'Path of the CSR; default C(csr.pem) beside the key.', type: path}
       key_holder: {description: Whether this host makes the pair's key and CSR., type: bool, default: false}
       key_type: {description: Type of a new key., type: str, choices: [rsa, ec], default: rsa}
@@ -134,7 +140,12 @@ certificates:
     key_fingerprint: {description: "SHA-256 of the key's public key, or null when there is no key.", type: str, returned: phase prepare}
     csr: {description: The CSR (PEM) on the key holder., type: str, returned: phase prepare}
     converged: {description: Whether the certificate is installed exactly as asked., type: bool, returned: phase prepare}
-    installed: {description: What cert.pem holds now., type: dict, returned: phase prepare}
+    installed: {description: 'What the cert file (or bundle.p12) holds now: fingerprint, CN, not_after, issuer.', type: dict, returned: phase prepare}
+    installed_pem:
+      description: The installed certificate and its chain (PEM, public), for the controller's checks; null when it took the manifest's word.
+      type: str
+      returned: phase prepare
+    complete: {description: Whether the files of every format of the entry exist., type: bool, returned: phase prepare}
     check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
     rolled_back: {description: Files put back after a failed check., type: list, returned: when the check failed}
 errors:
@@ -162,6 +173,7 @@ ENTRY = dict(
     cn_policy=dict(type='str', choices=['strict', 'off'], default='strict'),
     dest_dir=dict(type='path', required=True),
     privatekey_path=dict(type='path'),
+    files=dict(type='dict'),
     csr_path=dict(type='path'),
     key_holder=dict(type='bool', default=False),
     key_type=dict(type='str', choices=['rsa', 'ec'], default='rsa'),

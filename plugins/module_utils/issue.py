@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The issue step: after the prepare calls, one certificate per pair, and who gets it.
+
+The hosts are the truth. For each pair the first good certificate of these is taken:
+
+1. ``environments.<env>.certificate_file`` from the inventory (refused, with the reason, when
+   it is not for the pair's key, CN, client use, CA bundle or is expired);
+2. the certificate kept in the state folder (a cache);
+3. a certificate installed on one of the pair's hosts (reported by the prepare phase): adopted
+   as it is, byte-identical, also when it was installed by hand before the collection;
+4. a new one from the issuer (``issuers.issue``).
+
+Inputs: the inventory, the plan's ``pairs``, each host's prepare results, the state folder.
+Output (in each pair): ``state`` when decided, ``certificate`` (description), ``messages``,
+``install`` ([(host, needs_key)]: hosts that run the install phase) and ``check`` ([host]:
+hosts whose files are right but whose check is due). ``deliveries`` turns that into the entries
+of the install and verify calls.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, hostcerts, issuers, pki, statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils.plan import host_entry
+
+CLOCK_SKEW = 300    # seconds a freshly issued certificate may start in the future
+SETTLED = ('verified', 'renewal_due', 'installed')
+
+
+def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None, whose="this pair's key"):
+    """Every check of a certificate for a pair: it parses (PEM, DER or PKCS#7), one of its
+    certificates is for the key with ``key_fingerprint``, has the CN, allows client
+    authentication, is valid now (a few minutes of clock skew allowed) and chains to ``ca_certs``.
+    Returns (PEM of leaf + chain, description); raises DovError naming the problem."""
+    found = certs.load_certificates(data, source)
+    leaf = next((cert for cert in found if certs.public_key_fingerprint(cert.public_key()) == key_fingerprint), None)
+    if leaf is None:
+        leaf = certs.pick_leaf(found)[0]
+        raise DovError("%s was issued for another key (its public key SHA-256 is %s, %s is %s). Upload the CSR "
+                       "of this pair in VO-DCBaaS and use the certificate that comes back."
+                       % (source, certs.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint))
+    others = [cert for cert in found if cert is not leaf]
+    certs.check_common_name(leaf, common_name)
+    certs.check_client_auth(leaf)
+    now = now or certs.utcnow()
+    start = certs.not_before(leaf)
+    if now < start <= now + datetime.timedelta(seconds=CLOCK_SKEW):
+        now = start     # just issued by a CA whose clock is a little ahead: not a reason to refuse
+    certs.check_validity(leaf, now)
+    chain = certs.build_chain(leaf, others, ca_certs, now)
+    return certs.dump_pem([leaf] + chain).decode('ascii'), certs.describe_certificate(leaf, now)
+
+
+def check_issued(data, csr_pem, common_name, ca_certs, source, now=None):
+    """check_for_key with the CSR's key."""
+    key = pki.load_csr(csr_pem.encode('ascii')).public_key()
+    return check_for_key(data, certs.public_key_fingerprint(key), common_name, ca_certs, source, now, "the CSR's")
+
+
+def _stored(stored, key_fingerprint, common_name, now):
+    """The cached certificate's description when it is for this key and CN, else None."""
+    try:
+        leaf = certs.load_certificates(stored.encode('ascii'), 'the stored certificate')[0]
+    except DovError:
+        return None
+    if certs.public_key_fingerprint(leaf.public_key()) == key_fingerprint and certs.common_names(leaf.subject) == [common_name]:
+        return certs.describe_certificate(leaf, now)
+    return None
+
+
+def adopt(pair, results, order, ca_certs, now, messages):
+    """The first good certificate installed on the pair's hosts (``order``: the holder first):
+    (host, PEM, description), or None. Each one that cannot be adopted is named with why."""
+    for host in order:
+        result = results.get(host) or {}
+        if not result.get('installed_pem') or not result.get('key_fingerprint'):
+            continue
+        try:
+            pem, described = check_for_key(result['installed_pem'].encode('ascii'), result['key_fingerprint'],
+                                           pair.common_name, ca_certs, 'The certificate installed in %s on %s'
+                                           % (result.get('dest_dir'), host), now, "the key beside it")
+        except DovError as error:
+            messages.append('%s: not adopted, a new certificate is needed: %s' % (pair.key, error))
+            continue
+        return host, pem, described
+    return None
+
+
+def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, command=None,
+                allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
+                previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT):
+    """Decide each pair's certificate (see the module doc) and which hosts install or check it.
+    ``prepared`` maps host -> its prepare results. Returns changed (a certificate was issued)."""
+    changed = False
+    now = now or certs.utcnow()
+    previous_states = previous_states or {}
+    ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle) if ca_bundle else None
+    for key in sorted(pairs):
+        info = pairs[key]
+        info['install'], info['check'] = [], []
+        if info['state'] == 'waiting_for_cn':
+            continue
+        pair = inventory.pairs[key]
+        results = dict((host, _find(prepared.get(host), pair)) for host in info['hosts'])
+        errors = ['%s: %s' % (host, result['error']) for host, result in sorted(results.items())
+                  if result and result.get('error')]
+        if errors or not results.get(info['holder']):
+            info['state'] = 'failed'
+            info['messages'] += errors or ['%s: no host of this pair could be reached to make its key.' % key]
+            continue
+        fingerprint = results[info['holder']].get('key_fingerprint')
+        planned = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
+        chosen, source = None, None
+        if pair.certificate_file:
+            try:
+                chosen = check_for_key(fsutil.read_bytes(pair.certificate_file), fingerprint, pair.common_name,
+                                       ca_certs, 'certificate_file %s' % pair.certificate_file, now)
+            except DovError as error:
+                info['state'] = 'failed'
+                info['messages'].append('%s: %s The hosts keep their files.' % (key, error))
+                continue
+            source = 'certificate_file'
+        current = _stored(planned, fingerprint, pair.common_name, now) if planned and not chosen else None
+        if current is not None and current['days_left'] > 0:
+            chosen, source = (planned, current), 'stored'
+        if chosen is None:
+            order = [info['holder']] + [host for host in info['hosts'] if host != info['holder']]
+            found = adopt(pair, results, order, ca_certs, now, info['messages'])
+            if found is not None:
+                if found[0] != info['holder'] and results[found[0]]['key_fingerprint'] != fingerprint:
+                    info['holder'] = found[0]       # the key is where the working certificate is
+                    fingerprint = results[found[0]]['key_fingerprint']
+                chosen, source = found[1:], 'hosts'
+        if chosen is not None and renew and chosen[1]['days_left'] <= renew_before_days and source != 'certificate_file':
+            issued = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode,
+                            now, timeout)
+            if issued is None or issued[0] == chosen[0]:
+                info['certificate'] = chosen[1]
+                if issued is not None:
+                    info['state'] = 'waiting_for_certificate'
+                    info['messages'].append('%s: waiting for the renewed certificate (the issuer still gives the '
+                                            'current one).' % key)
+                continue
+            chosen, source, changed = issued, 'issuer', True
+        elif chosen is None:
+            chosen = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode,
+                            now, timeout)
+            if chosen is None:
+                continue
+            source, changed = 'issuer', True
+        pem, described = chosen
+        if not check_mode and pem != planned:
+            statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
+        info['certificate'] = described
+        info['certificate_pem'] = pem
+        info['source'] = source
+        _deliver(info, results, fingerprint, pem, planned, verify and previous_states.get(key) not in SETTLED)
+    return changed
+
+
+def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):
+    """A new certificate from the issuer for the holder's CSR: (PEM, description), or None with
+    the pair's state and message set (waiting, failed, or what check mode would do)."""
+    key = pair.key
+    if check_mode:
+        info['state'] = 'waiting_for_certificate'
+        info['messages'].append('%s: a certificate would be requested from the %s issuer.' % (key, issuer))
+        return None
+    csr_pem = results[info['holder']].get('csr')
+    if not csr_pem:
+        info['state'] = 'failed'
+        info['messages'].append('%s: the key holder %s has no CSR. Run again.' % (key, info['holder']))
+        return None
+    try:
+        outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, csr_pem,
+                                command=command, allow_productie=allow_productie, timeout=timeout)
+    except DovError as error:
+        info['state'] = 'failed'
+        info['messages'].append('%s: %s' % (key, error))
+        return None
+    if not outcome.issued:
+        info['state'] = 'waiting_for_certificate'
+        info['messages'].append(outcome.message)
+        # The CSR is public: printed, so that a runner whose files are thrown away still hands it over.
+        info['messages'].append('%s: the CSR to upload (also %s on %s):\n%s'
+                                % (key, results[info['holder']].get('csr_path'), info['holder'], csr_pem.strip()))
+        return None
+    bundle = ca_certs
+    if bundle is None and outcome.ca_bundle:
+        bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
+    try:
+        issued = check_issued(outcome.certificate, csr_pem, pair.common_name, bundle,
+                              'The certificate from %s' % outcome.source, now)
+    except DovError as error:
+        info['state'] = 'failed'
+        hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
+        info['messages'].append('%s: %s%s' % (key, error, hint))
+        return None
+    info['messages'].append(outcome.message)
+    return issued
+
+
+def _deliver(info, results, fingerprint, pem, planned, recheck):
+    """Which hosts install (a file is not as it should be) and which only check (state unknown or
+    not good last run). A host that has this certificate and key is left as it is."""
+    wanted = info['certificate']['fingerprint_sha256']
+    for host in info['hosts']:
+        result = results.get(host)
+        if result is None:
+            continue
+        needs_key = result.get('key_fingerprint') != fingerprint
+        has_it = (result.get('installed') or {}).get('fingerprint_sha256') == wanted and not needs_key
+        if not has_it:
+            info['install'].append((host, needs_key))
+        elif planned == pem and not result.get('converged'):
+            info['install'].append((host, False))       # options, modes or formats differ from the last install
+        elif planned != pem and not result.get('complete'):
+            info['install'].append((host, False))       # a format's file is missing
+        elif recheck:
+            info['check'].append(host)
+
+
+def _find(results, pair):
+    for result in results or []:
+        if result.get('application') == pair.application and result.get('environment') == pair.environment:
+            return result
+    return None
+
+
+def deliveries(inventory, pairs, defaults):
+    """The install and verify calls' entries per host, and the key transfers, from issue_pairs."""
+    install, check, keys = {}, {}, []
+    for key, info in sorted(pairs.items()):
+        pair = inventory.pairs[key]
+        entries = dict(pair.hosts)
+        for host, needs_key in info.pop('install', []):
+            entry = host_entry(pair, host, entries[host], info['holder'], info.get('certificate_pem'), defaults)
+            entry.pop('key_holder', None)
+            if info.get('check_settings'):
+                entry['check'] = info['check_settings']
+            if needs_key:
+                holder_key = hostcerts.paths(entries[info['holder']])[0]
+                keys.append({'host': host, 'pair': key, 'holder': info['holder'], 'key_path': holder_key})
+                entry['shared_key'] = key
+            install.setdefault(host, []).append(entry)
+        for host in info.pop('check', []):
+            if info.get('check_settings'):
+                entry = host_entry(pair, host, entries[host], None, None, defaults)
+                entry.update(key_holder=False, check=info['check_settings'])
+                check.setdefault(host, []).append(entry)
+        info.pop('certificate_pem', None)
+    return install, check, keys

@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The report step: one state per pair, status.json and the table.
+
+``report`` takes the pairs (from the issue step, or the plan for verify.yml / report.yml),
+the recorded status (possibly empty: a lost cache), and what each host's install, check or
+verify call returned; it gives each pair one state (``pair_state`` / ``verified_state``),
+the new status records and the table lines. status.json is the run's record, a cache of what
+the hosts said: writing it is not a change on a managed system.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'failed')
+WAITING = ('waiting_for_cn', 'waiting_for_certificate')
+QUIET = ('updated_at', 'messages')
+
+
+def pair_state(info, installed, previous, renew_before_days, verify):
+    """The one state a pair ends this run in."""
+    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'failed'):
+        return info['state']
+    if any(result.get('error') for result in installed):
+        return 'failed'
+    days = (info.get('certificate') or {}).get('days_left')
+    checks = [result.get('check') for result in installed if result.get('check')]
+    if installed:
+        verified = verify and len(checks) == len(installed) and all(c.get('verdict') == 'ok' for c in checks)
+        state = 'verified' if verified else 'installed'
+        if verified and len(installed) < len(info['hosts']):
+            # some hosts were already converged: they keep what the last run found
+            state = 'verified' if previous in ('verified', 'renewal_due') else 'installed'
+    else:
+        state = previous if previous in ('verified', 'installed', 'renewal_due') else 'installed'
+        if state == 'renewal_due':
+            state = 'verified'
+    if state == 'verified' and days is not None and days <= renew_before_days:
+        return 'renewal_due'
+    return state
+
+
+def verified_state(info, results, previous, renew_before_days):
+    """The state after verify.yml: the checks of every host decide."""
+    if info.get('state') in WAITING:
+        return info['state']
+    if info.get('state') == 'failed' or any(result.get('error') for result in results):
+        return 'failed'
+    if not results:
+        return previous or 'waiting_for_certificate'
+    days = min((result.get('installed') or {}).get('days_left', 0) for result in results)
+    return 'renewal_due' if days <= renew_before_days else 'verified'
+
+
+PAIR_HEADERS = ('application', 'environment', 'state', 'hosts', 'days left', 'verdict', 'common name')
+
+
+def table(rows, headers=PAIR_HEADERS):
+    lines = [headers] + [tuple('' if value is None else str(value) for value in row) for row in rows]
+    widths = [max(len(line[index]) for line in lines) for index in range(len(headers))]
+    text = ['  '.join(value.ljust(widths[index]) for index, value in enumerate(line)).rstrip() for line in lines]
+    text.insert(1, '  '.join('-' * width for width in widths))
+    return text
+
+
+def _host_results(info, results, in_run, live):
+    """This pair's results of the hosts in the run, and the hosts lost this run."""
+    found, lost = [], []
+    for host in info.get('hosts') or []:
+        if host not in in_run:
+            continue        # not in this run (--limit): it keeps what it has
+        if host not in live:
+            lost.append(host)
+            continue
+        for result in results.get(host) or []:
+            if (result.get('application'), result.get('environment')) == (info['application'], info['environment']):
+                found.append(dict(result, host=host))
+    return found, lost
+
+
+def record(info, state, certificate, checks, previous, now):
+    """The status.json record of a pair; the previous one (and its notes) when nothing is new."""
+    last = checks[-1] if checks else None
+    entry = {
+        'state': state,
+        'application': info['application'],
+        'environment': info['environment'],
+        'common_name': info.get('common_name'),
+        'hosts': info.get('hosts') or [],
+        'key_holder': info.get('holder') or previous.get('key_holder'),
+        'not_after': certificate.get('not_after', previous.get('not_after')),
+        'days_left': certificate.get('days_left', previous.get('days_left')),
+        'fingerprint_sha256': certificate.get('fingerprint_sha256', previous.get('fingerprint_sha256')),
+        'verdict': last['verdict'] if last else previous.get('verdict'),
+        'hint': last.get('hint') if last else previous.get('hint'),
+        'messages': info.get('messages') or [],
+        'updated_at': previous.get('updated_at'),
+    }
+    if dict((k, v) for k, v in entry.items() if k not in QUIET) == dict((k, v) for k, v in previous.items() if k not in QUIET):
+        return previous
+    entry['updated_at'] = now
+    return entry
+
+
+def report(pairs, status, results, in_run, live, mode, renew_before_days, verify, now):
+    """Each pair's state into ``status`` (changed in place); returns the rest of the outcome:
+    table, lost_hosts, states, failed_pairs, waiting_pairs, host_errors, messages."""
+    host_errors, rows, host_rows, lost_hosts = {}, [], [], set()
+    for key in sorted(pairs):
+        info = pairs[key]
+        previous = status['pairs'].get(key) or {}
+        if mode == 'status':
+            rows.append((info['application'], info['environment'], previous.get('state') or info.get('state') or 'unknown',
+                         len(info.get('hosts') or []), previous.get('days_left'), previous.get('verdict'),
+                         info.get('common_name')))
+            continue
+        found, lost = _host_results(info, results, in_run, live)
+        if lost:
+            info['state'] = 'failed'
+            info.setdefault('messages', []).extend('%s: the host failed or was unreachable this run.' % host for host in lost)
+            lost_hosts.update(lost)
+        for result in found:
+            if result.get('error'):
+                host_errors.setdefault(result['host'], []).append('%s: %s' % (key, result['error']))
+            if mode == 'verify':
+                host_rows.append((result['host'], info['application'], info['environment'],
+                                  (result.get('check') or {}).get('verdict') or 'error',
+                                  (result.get('installed') or {}).get('days_left'), result.get('error') or ''))
+        certificate = info.get('certificate') or {}
+        if mode == 'verify':
+            state = verified_state(info, found, previous.get('state'), renew_before_days)
+            described = [result['installed'] for result in found if result.get('installed')]
+            certificate = min(described, key=lambda item: item['days_left']) if described else {}
+        else:
+            state = pair_state(info, found, previous.get('state'), renew_before_days, verify)
+        checks = [result['check'] for result in found if result.get('check')]
+        status['pairs'][key] = record(info, state, certificate, checks, previous, now)
+        entry = status['pairs'][key]
+        rows.append((info['application'], info['environment'], state, len(entry['hosts']), entry['days_left'],
+                     entry['verdict'], entry['common_name']))
+    states = dict((key, value['state']) for key, value in status['pairs'].items() if key in pairs)
+    if mode == 'verify':
+        lines = table(host_rows, ('host', 'application', 'environment', 'verdict', 'days left', 'problem'))
+    else:
+        lines = table(rows)
+    return {'table': lines, 'lost_hosts': sorted(lost_hosts), 'states': states,
+            'failed_pairs': sorted(key for key, state in states.items() if state == 'failed'),
+            'waiting_pairs': sorted(key for key, state in states.items() if state in WAITING),
+            'host_errors': host_errors,
+            # This run's notes only: status.json keeps those of the run that last changed a pair.
+            'messages': [message for key in sorted(pairs) for message in pairs[key].get('messages') or []]}
