@@ -119,6 +119,20 @@ def installed_certificate(entry):
     return _lib.certs.describe_certificate(found[0]) if found else None
 
 
+def _serves(entry, plan):
+    """Whether the installed certificate is for the planned (existing) key, has the entry's CN and
+    has not expired: what the host can tell; the controller also checks client use and the CA."""
+    if plan.key_created:
+        return False
+    found = installed_certificates(entry)
+    if not found:
+        return False
+    leaf = found[0]
+    return (_lib.certs.public_key_fingerprint(leaf.public_key()) == plan.fingerprint
+            and _lib.certs.common_names(leaf.subject) == [entry['common_name']]
+            and _lib.certs.days_left(leaf) > 0)
+
+
 def found_installed(entry):
     """What the prepare phase reports of the installed certificate, for the controller to check
     against the pair (key, CN, client authentication, CA bundle, expiry) and to hand to the
@@ -267,6 +281,11 @@ def prepare(entry, check_mode=False):
                 key_type=entry.get('key_type') or 'rsa', key_size=entry.get('key_size') or 2048,
                 curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
                 passphrase=entry.get('privatekey_passphrase'), key_mode=0o600, uid_gid=uid_gid)
+            if _serves(entry, plan):
+                # A working certificate for this key is installed (by hand, or the cache was lost): no
+                # CSR file is needed now and none is written; the CSR is reported all the same.
+                plan.writes = [write for write in plan.writes if write[0] != csr_path]
+                plan.retouch = [retouch for retouch in plan.retouch if retouch[0] != csr_path]
             if not check_mode:
                 _lib.keyfiles.apply_plan(plan, parent_mode=0o755)
             result.update(changed=plan.changed, key_created=plan.key_created, key_fingerprint=plan.fingerprint,
