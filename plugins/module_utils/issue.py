@@ -95,7 +95,7 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
                 previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT):
     """Decide each pair's certificate (see the module doc) and which hosts install or check it.
-    ``prepared`` maps host -> its prepare results. Returns changed (a certificate was issued)."""
+    ``prepared`` maps host -> its prepare results. Returns changed (a certificate was issued, or a handover folder written)."""
     changed = False
     now = now or certs.utcnow()
     previous_states = previous_states or {}
@@ -137,8 +137,9 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                     fingerprint = results[found[0]]['key_fingerprint']
                 chosen, source = found[1:], 'hosts'
         if chosen is not None and renew and chosen[1]['days_left'] <= renew_before_days and source != 'certificate_file':
-            issued = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode,
-                            now, timeout)
+            issued, touched = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
+                                     check_mode, now, timeout)
+            changed = changed or touched
             if issued is None or issued[0] == chosen[0]:
                 info['certificate'] = chosen[1]
                 if issued is not None:
@@ -148,8 +149,9 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 continue
             chosen, source, changed = issued, 'issuer', True
         elif chosen is None:
-            chosen = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode,
-                            now, timeout)
+            chosen, touched = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
+                                     check_mode, now, timeout)
+            changed = changed or touched
             if chosen is None:
                 continue
             source, changed = 'issuer', True
@@ -164,32 +166,33 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
 
 
 def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):
-    """A new certificate from the issuer for the holder's CSR: (PEM, description), or None with
-    the pair's state and message set (waiting, failed, or what check mode would do)."""
+    """A new certificate from the issuer for the holder's CSR: ((PEM, description) or None with
+    the pair's state and message set (waiting, failed, or what check mode would do), whether the
+    issuer wrote something in the state folder (a handover folder))."""
     key = pair.key
     if check_mode:
         info['state'] = 'waiting_for_certificate'
         info['messages'].append('%s: a certificate would be requested from the %s issuer.' % (key, issuer))
-        return None
+        return None, False
     csr_pem = results[info['holder']].get('csr')
     if not csr_pem:
         info['state'] = 'failed'
         info['messages'].append('%s: the key holder %s has no CSR. Run again.' % (key, info['holder']))
-        return None
+        return None, False
     try:
         outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, csr_pem,
                                 command=command, allow_productie=allow_productie, timeout=timeout)
     except DovError as error:
         info['state'] = 'failed'
         info['messages'].append('%s: %s' % (key, error))
-        return None
+        return None, False
     if not outcome.issued:
         info['state'] = 'waiting_for_certificate'
         info['messages'].append(outcome.message)
         # The CSR is public: printed, so that a runner whose files are thrown away still hands it over.
         info['messages'].append('%s: the CSR to upload (also %s on %s):\n%s'
                                 % (key, results[info['holder']].get('csr_path'), info['holder'], csr_pem.strip()))
-        return None
+        return None, outcome.changed
     bundle = ca_certs
     if bundle is None and outcome.ca_bundle:
         bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
@@ -200,27 +203,30 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
         info['state'] = 'failed'
         hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
         info['messages'].append('%s: %s%s' % (key, error, hint))
-        return None
+        return None, outcome.changed
     info['messages'].append(outcome.message)
-    return issued
+    return issued, True
 
 
 def _deliver(info, results, fingerprint, pem, planned, recheck):
     """Which hosts install (a file is not as it should be) and which only check (state unknown or
-    not good last run). A host that has this certificate and key is left as it is."""
+    not good last run). A host that has this certificate and key is left as it is.
+
+    When the hosts were prepared with this very certificate (``planned``), their ``converged``
+    says whether every file is exactly as asked; else (a lost cache, an adoption) the installed
+    certificate's fingerprint and the presence of every format's file do."""
     wanted = info['certificate']['fingerprint_sha256']
     for host in info['hosts']:
         result = results.get(host)
         if result is None:
             continue
         needs_key = result.get('key_fingerprint') != fingerprint
-        has_it = (result.get('installed') or {}).get('fingerprint_sha256') == wanted and not needs_key
-        if not has_it:
+        if planned == pem:
+            good = result.get('converged')
+        else:
+            good = (result.get('installed') or {}).get('fingerprint_sha256') == wanted and result.get('complete')
+        if needs_key or not good:
             info['install'].append((host, needs_key))
-        elif planned == pem and not result.get('converged'):
-            info['install'].append((host, False))       # options, modes or formats differ from the last install
-        elif planned != pem and not result.get('complete'):
-            info['install'].append((host, False))       # a format's file is missing
         elif recheck:
             info['check'].append(host)
 

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""onboarding: the controller side of dov_cert (inventory checks, status.json, lock, plan, issue, states).
+"""The controller steps of dov_cert: inventory checks, plan_hosts, check_issued, issue_pairs, states, table.
 
 Real crypto and real files: certificates come from the lab CA (labca / the ``lab`` issuer) or
 are dropped in the ``manual`` issuer's inbox, in a temporary state folder per test.
@@ -11,19 +11,14 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import stat
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, labca, onboarding, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, inventory, issue, labca, pki, plan, report
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP = 'Geodrill'
@@ -49,7 +44,7 @@ def geodrill(**environments):
 def make_inventory(applications=None, hosts=None, cn_policy='strict'):
     applications = [geodrill()] if applications is None else applications
     hosts = {'app-1': [entry()], 'app-2': [entry()]} if hosts is None else hosts
-    return onboarding.Inventory(ORGANISATION, applications, hosts, cn_policy)
+    return inventory.Inventory(ORGANISATION, applications, hosts, cn_policy)
 
 
 def refusal(applications=None, hosts=None, cn_policy='strict'):
@@ -124,7 +119,7 @@ def test_cn_policy_off_accepts_a_cn_that_is_not_in_the_dov_shape():
 def test_empty_applications_are_refused_with_an_example():
     for applications in ([], None, {'name': APP}):
         with pytest.raises(DovError, match=r'dov_applications is empty\. List the applications'):
-            onboarding.Inventory(ORGANISATION, applications, {})
+            inventory.Inventory(ORGANISATION, applications, {})
 
 
 def test_an_application_named_on_a_host_but_not_in_dov_applications_is_refused():
@@ -230,125 +225,11 @@ def test_two_pairs_of_one_host_in_the_same_dest_dir_are_refused():
     assert '/opt/geodrill/dov' in message
 
 
-# ---------------------------------------------------------------- status.json
-
-def test_load_status_of_a_new_state_folder_is_empty(tmp_path):
-    assert onboarding.load_status(str(tmp_path / 'state')) == {'pairs': {}}
-
-
-def test_status_round_trips_and_is_written_only_when_it_changed(tmp_path):
-    state_dir = str(tmp_path / 'state')
-    status = {'pairs': {PAIR: {'state': 'verified', 'hosts': ['app-1'], 'days_left': 1859}}}
-    assert onboarding.write_status(state_dir, status) is True
-    path = os.path.join(state_dir, 'status.json')
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
-    assert stat.S_IMODE(os.stat(state_dir).st_mode) == 0o700
-    assert onboarding.load_status(state_dir) == status
-    inode = os.stat(path).st_ino
-    assert onboarding.write_status(state_dir, json.loads(json.dumps(status))) is False
-    assert os.stat(path).st_ino == inode  # not even rewritten
-    status['pairs'][PAIR]['state'] = 'renewal_due'
-    assert onboarding.write_status(state_dir, status) is True
-    assert onboarding.load_status(state_dir)['pairs'][PAIR]['state'] == 'renewal_due'
-
-
-def test_status_without_pairs_gets_an_empty_pairs(tmp_path):
-    (tmp_path / 'status.json').write_text('{"version": 1}')
-    assert onboarding.load_status(str(tmp_path)) == {'version': 1, 'pairs': {}}
-
-
-def test_a_status_file_that_is_not_json_is_refused_with_its_path(tmp_path):
-    (tmp_path / 'status.json').write_text('{"pairs": ')
-    with pytest.raises(DovError) as info:
-        onboarding.load_status(str(tmp_path))
-    assert str(info.value) == ('%s is not valid JSON. Move it away (the next run writes a new one) or restore it.'
-                               % os.path.join(str(tmp_path), 'status.json'))
-
-
-# ---------------------------------------------------------------- Lock
-
-def owner(run, pid=None, host=None):
-    return {'run': run, 'pid': os.getpid() if pid is None else pid, 'host': host or socket.gethostname(),
-            'started': '2025-01-02T03:04:05+00:00'}
-
-
-def dead_pid():
-    child = subprocess.Popen([sys.executable, '-c', 'pass'])
-    child.wait()
-    return child.pid
-
-
-def test_lock_is_acquired_in_a_new_state_folder_and_held_by_the_same_run(tmp_path):
-    state_dir = tmp_path / 'state'
-    lock = onboarding.Lock(str(state_dir), owner('run-a'))
-    assert lock.acquire() == 'acquired'
-    assert stat.S_IMODE(os.stat(str(state_dir)).st_mode) == 0o700
-    assert json.loads((state_dir / '.lock').read_text()) == owner('run-a')
-    assert onboarding.Lock(str(state_dir), owner('run-a')).acquire() == 'held'
-
-
-def test_a_second_run_is_refused_with_a_message_naming_pid_host_and_lock_file(tmp_path):
-    first = onboarding.Lock(str(tmp_path), owner('run-a'))
-    first.acquire()
-    with pytest.raises(DovError) as info:
-        onboarding.Lock(str(tmp_path), owner('run-b')).acquire(timeout=0)
-    assert str(info.value) == (
-        "Another run is working on %s (pid %d on %s, started 2025-01-02T03:04:05+00:00; lock file %s). Wait for it to "
-        "finish (or set dov_lock_timeout to wait), or remove the lock file if that run is gone."
-        % (str(tmp_path), os.getpid(), socket.gethostname(), os.path.join(str(tmp_path), '.lock')))
-    assert json.loads((tmp_path / '.lock').read_text())['run'] == 'run-a'
-
-
-def test_a_second_run_waits_up_to_the_timeout_before_it_is_refused(tmp_path):
-    onboarding.Lock(str(tmp_path), owner('run-a')).acquire()
-    start = time.time()
-    with pytest.raises(DovError, match='Another run is working on'):
-        onboarding.Lock(str(tmp_path), owner('run-b')).acquire(timeout=0.4, poll=0.05)
-    assert 0.4 <= time.time() - start < 3
-
-
-def test_a_waiting_run_gets_the_lock_when_the_first_releases_it(tmp_path):
-    first = onboarding.Lock(str(tmp_path), owner('run-a'))
-    first.acquire()
-    timer = threading.Timer(0.3, first.release)
-    timer.start()
-    try:
-        start = time.time()
-        second = onboarding.Lock(str(tmp_path), owner('run-b'))
-        assert second.acquire(timeout=10, poll=0.05) == 'acquired'
-        assert time.time() - start >= 0.25
-    finally:
-        timer.join()
-    assert json.loads((tmp_path / '.lock').read_text())['run'] == 'run-b'
-
-
-def test_a_stale_lock_of_a_dead_process_on_this_machine_is_taken_over(tmp_path):
-    (tmp_path / '.lock').write_text(json.dumps(owner('run-gone', pid=dead_pid())))
-    assert onboarding.Lock(str(tmp_path), owner('run-b')).acquire(timeout=0) == 'acquired'
-    assert json.loads((tmp_path / '.lock').read_text())['run'] == 'run-b'
-
-
-def test_a_lock_of_another_machine_is_never_taken_over(tmp_path):
-    (tmp_path / '.lock').write_text(json.dumps(owner('run-far', pid=dead_pid(), host='another-controller.invalid')))
-    with pytest.raises(DovError, match='on another-controller.invalid'):
-        onboarding.Lock(str(tmp_path), owner('run-b')).acquire(timeout=0)
-
-
-def test_only_the_owner_releases_the_lock(tmp_path):
-    first = onboarding.Lock(str(tmp_path), owner('run-a'))
-    first.acquire()
-    assert onboarding.Lock(str(tmp_path), owner('run-b')).release() is False
-    assert (tmp_path / '.lock').exists()
-    assert first.release() is True
-    assert not (tmp_path / '.lock').exists()
-    assert first.release() is False
-
-
 # ---------------------------------------------------------------- plan_hosts
 
 def test_a_pair_without_cn_waits_for_it_naming_the_access_request_and_meldpunt(tmp_path):
     inventory = make_inventory(hosts={'app-1': [entry(), entry(environment='productie', dest_dir='/opt/geodrill/prod')]})
-    pairs, hosts, _notes = onboarding.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1'], {})
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1'], {})
     waiting = pairs['Geodrill/productie']
     assert waiting['state'] == 'waiting_for_cn'
     assert waiting['holder'] is None
@@ -362,7 +243,7 @@ def test_a_pair_without_cn_waits_for_it_naming_the_access_request_and_meldpunt(t
 
 def test_the_key_holder_is_the_first_live_host_without_a_record(tmp_path):
     inventory = make_inventory()
-    pairs, hosts, _notes = onboarding.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-2', 'app-1'], {})
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-2', 'app-1'], {})
     assert pairs[PAIR]['holder'] == 'app-1'
     assert pairs[PAIR]['hosts'] == ['app-1', 'app-2']
     assert [item['key_holder'] for item in hosts['app-1']] == [True]
@@ -371,7 +252,7 @@ def test_the_key_holder_is_the_first_live_host_without_a_record(tmp_path):
 
 def test_the_recorded_key_holder_stays_while_it_is_listed_and_live(tmp_path):
     status = {'pairs': {PAIR: {'key_holder': 'app-2'}}}
-    pairs, hosts, _notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), status, ['app-1', 'app-2'], {})
+    pairs, hosts, _notes = plan.plan_hosts(make_inventory(), str(tmp_path), status, ['app-1', 'app-2'], {})
     assert pairs[PAIR]['holder'] == 'app-2'
     assert hosts['app-2'][0]['key_holder'] is True and hosts['app-1'][0]['key_holder'] is False
 
@@ -382,20 +263,20 @@ def test_the_recorded_key_holder_stays_while_it_is_listed_and_live(tmp_path):
 ])
 def test_another_key_holder_is_chosen_when_the_recorded_one_is_gone(tmp_path, recorded, play_hosts, holder):
     status = {'pairs': {PAIR: {'key_holder': recorded}}}
-    pairs, hosts, _notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), status, play_hosts, {})
+    pairs, hosts, _notes = plan.plan_hosts(make_inventory(), str(tmp_path), status, play_hosts, {})
     assert pairs[PAIR]['holder'] == holder
     assert sorted(hosts) == sorted(play_hosts)  # hosts outside the play get no prepare call
 
 
 def test_a_pair_with_no_host_in_the_run_is_left_out(tmp_path):
-    pairs, hosts, notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), {'pairs': {}}, [], {})
+    pairs, hosts, notes = plan.plan_hosts(make_inventory(), str(tmp_path), {'pairs': {}}, [], {})
     assert PAIR not in pairs and hosts == {} and notes == []
 
 
 def test_a_pair_whose_key_holder_is_left_out_of_the_run_is_left_as_it_was(tmp_path):
     # --limit app-2: electing app-2 would make a second key and certificate for the pair.
     status = {'pairs': {PAIR: {'key_holder': 'app-1'}}}
-    pairs, hosts, notes = onboarding.plan_hosts(make_inventory(), str(tmp_path), status, ['app-2'], {})
+    pairs, hosts, notes = plan.plan_hosts(make_inventory(), str(tmp_path), status, ['app-2'], {})
     assert PAIR not in pairs
     assert hosts == {'app-2': []}
     assert notes == ['%s: its key holder app-1 is not in this run (--limit?); the pair is left as it was.' % PAIR]
@@ -403,12 +284,12 @@ def test_a_pair_whose_key_holder_is_left_out_of_the_run_is_left_as_it_was(tmp_pa
 
 def test_the_certificate_kept_in_the_state_folder_goes_to_every_host_entry(tmp_path):
     inventory = make_inventory()
-    pairs, hosts, _notes = onboarding.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1', 'app-2'], {})
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1', 'app-2'], {})
     assert 'certificate' not in hosts['app-1'][0]
     folder = tmp_path / APP / 'oefen'
     folder.mkdir(parents=True)
     (folder / 'certificate.pem').write_text('-----BEGIN CERTIFICATE-----\nstored\n-----END CERTIFICATE-----\n')
-    pairs, hosts, _notes = onboarding.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1', 'app-2'], {})
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1', 'app-2'], {})
     assert hosts['app-1'][0]['certificate'] == hosts['app-2'][0]['certificate'] == (folder / 'certificate.pem').read_text()
     assert pairs[PAIR]['common_name'] == CN
 
@@ -419,7 +300,7 @@ def test_prepare_entries_carry_the_entry_and_defaults_but_no_passwords(tmp_path)
     inventory = make_inventory(hosts={'app-1': [host_entry]})
     defaults = {'key_type': 'rsa', 'key_size': 2048, 'pkcs12_profile': 'legacy', 'ca_bundle_remote': '/etc/ssl/vo-pki.pem',
                 'subject': {'O': 'Geolab nv'}}
-    _pairs, hosts, _notes = onboarding.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1'], defaults)
+    _pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1'], defaults)
     assert hosts['app-1'] == [{
         'application': APP, 'environment': 'oefen', 'common_name': CN, 'cn_policy': 'strict',
         'dest_dir': '/opt/geodrill/dov', 'key_holder': True,
@@ -434,7 +315,7 @@ def test_prepare_entries_carry_the_entry_and_defaults_but_no_passwords(tmp_path)
 
 def test_a_good_certificate_comes_back_as_leaf_and_chain_with_its_description(lab, key1):
     csr = csr_pem(key1)
-    pem, described = onboarding.check_issued(lab.sign_csr(csr), csr, CN, [lab.issuing_cert, lab.root_cert], 'The lab')
+    pem, described = issue.check_issued(lab.sign_csr(csr), csr, CN, [lab.issuing_cert, lab.root_cert], 'The lab')
     found = certs.load_certificates(pem.encode('ascii'))
     assert [certs.public_key_fingerprint(cert.public_key()) for cert in found] == [
         fingerprint(key1), certs.public_key_fingerprint(lab.issuing_cert.public_key())]  # leaf + issuing CA, no root
@@ -444,13 +325,13 @@ def test_a_good_certificate_comes_back_as_leaf_and_chain_with_its_description(la
 
 def test_check_issued_without_ca_bundle_checks_key_cn_usage_and_validity_only(lab, key1):
     csr = csr_pem(key1)
-    pem, _described = onboarding.check_issued(lab.sign_csr(csr), csr, CN, None, 'The lab')
+    pem, _described = issue.check_issued(lab.sign_csr(csr), csr, CN, None, 'The lab')
     assert len(certs.load_certificates(pem.encode('ascii'))) == 1
 
 
 def refused_by_check_issued(data, csr, common_name=CN, ca_certs=None, now=None):
     with pytest.raises(DovError) as info:
-        onboarding.check_issued(data, csr, common_name, ca_certs, 'inbox/geodrill.cer', now)
+        issue.check_issued(data, csr, common_name, ca_certs, 'inbox/geodrill.cer', now)
     return str(info.value)
 
 
@@ -487,9 +368,9 @@ def test_check_issued_accepts_a_certificate_that_starts_within_the_clock_skew(la
     csr = csr_pem(key1)
     now = certs.utcnow().replace(microsecond=0)
     ahead = lab.sign_csr(csr, not_before=now + datetime.timedelta(seconds=120), days=30)
-    _pem, described = onboarding.check_issued(ahead, csr, CN, None, 'The lab', now)
+    _pem, described = issue.check_issued(ahead, csr, CN, None, 'The lab', now)
     assert described['common_name'] == CN
-    later = lab.sign_csr(csr, not_before=now + datetime.timedelta(seconds=onboarding.CLOCK_SKEW + 60), days=30)
+    later = lab.sign_csr(csr, not_before=now + datetime.timedelta(seconds=issue.CLOCK_SKEW + 60), days=30)
     assert 'is not valid yet' in refused_by_check_issued(later, csr, now=now)
 
 
@@ -543,9 +424,9 @@ class World(object):
         """``previous``: the pair's state in status.json before this run."""
         if previous is not None:
             options['previous_states'] = {PAIR: previous}
-        self.pairs, _hosts, _notes = onboarding.plan_hosts(self.inventory, self.state_dir, status or {'pairs': {}},
+        self.pairs, _hosts, _notes = plan.plan_hosts(self.inventory, self.state_dir, status or {'pairs': {}},
                                                            list(play_hosts), {})
-        changed = onboarding.issue_pairs(self.inventory, self.pairs, prepared, self.state_dir, issuer, **options)
+        changed = issue.issue_pairs(self.inventory, self.pairs, prepared, self.state_dir, issuer, **options)
         return changed, self.pairs[PAIR]
 
 
@@ -599,14 +480,14 @@ def test_only_hosts_that_are_not_converged_or_lack_the_key_install(world, key1, 
 
 
 @pytest.mark.parametrize('previous', [None, 'failed', 'waiting_for_certificate'])
-def test_converged_hosts_of_a_pair_not_verified_last_run_install_again_to_be_checked(world, key1, previous):
+def test_converged_hosts_of_a_pair_not_verified_last_run_are_checked_again_without_an_install(world, key1, previous):
     csr = csr_pem(key1)
     world.issue({'app-1': [prepared_result(key1, csr)], 'app-2': [prepared_result()]})
     before = world.stored()
     changed, info = world.issue({'app-1': [prepared_result(key1, csr, converged=True)],
                                  'app-2': [prepared_result(key1, converged=True)]}, previous=previous)
     assert changed is False and world.stored() == before
-    assert info['install'] == [('app-1', False), ('app-2', False)]
+    assert info['install'] == [] and info['check'] == ['app-1', 'app-2']
 
 
 def test_converged_hosts_of_a_pair_installed_without_a_check_are_left_alone(world, key1):
@@ -702,7 +583,9 @@ def test_the_manual_issuer_waits_for_a_certificate_in_the_inbox(world, key1):
     folder = os.path.join(world.state_dir, APP, 'oefen')
     assert changed is True  # the handover folder was made
     assert info['state'] == 'waiting_for_certificate'
-    assert len(info['messages']) == 1 and os.path.join(folder, 'inbox') in info['messages'][0]
+    assert len(info['messages']) == 2 and os.path.join(folder, 'inbox') in info['messages'][0]
+    # the CSR is printed too (public), for a runner whose state folder is thrown away
+    assert csr_pem(key1).strip() in info['messages'][1]
     assert info['install'] == []
     assert sorted(os.listdir(folder)) == ['INSTRUCTIES.txt', 'csr.pem', 'inbox']
     assert world.stored() is None
@@ -810,8 +693,8 @@ def test_an_issuer_refusal_fails_the_pair_with_its_message(tmp_path, key1):
     applications = [geodrill(productie={'cn': PRODUCTIE_CN})]
     world = World(str(tmp_path / 'state'), applications, {'app-1': [entry(environment='productie')]})
     prepared = {'app-1': [prepared_result(key1, csr_pem(key1, PRODUCTIE_CN), environment='productie')]}
-    world.pairs, _hosts, _notes = onboarding.plan_hosts(world.inventory, world.state_dir, {'pairs': {}}, ['app-1'], {})
-    onboarding.issue_pairs(world.inventory, world.pairs, prepared, world.state_dir, 'lab')
+    world.pairs, _hosts, _notes = plan.plan_hosts(world.inventory, world.state_dir, {'pairs': {}}, ['app-1'], {})
+    issue.issue_pairs(world.inventory, world.pairs, prepared, world.state_dir, 'lab')
     info = world.pairs['Geodrill/productie']
     assert info['state'] == 'failed'
     assert info['messages'][0].startswith('Geodrill/productie: The lab issuer does not issue for productie')
@@ -819,8 +702,8 @@ def test_an_issuer_refusal_fails_the_pair_with_its_message(tmp_path, key1):
 
 def test_a_pair_waiting_for_its_cn_is_left_alone(world, key1):
     inventory = make_inventory(hosts={'app-1': [entry(), entry(environment='productie', dest_dir='/opt/p')]})
-    pairs, _hosts, _notes = onboarding.plan_hosts(inventory, world.state_dir, {'pairs': {}}, ['app-1'], {})
-    onboarding.issue_pairs(inventory, pairs, {'app-1': [prepared_result(key1, csr_pem(key1))]}, world.state_dir, 'lab')
+    pairs, _hosts, _notes = plan.plan_hosts(inventory, world.state_dir, {'pairs': {}}, ['app-1'], {})
+    issue.issue_pairs(inventory, pairs, {'app-1': [prepared_result(key1, csr_pem(key1))]}, world.state_dir, 'lab')
     assert pairs['Geodrill/productie']['state'] == 'waiting_for_cn'
     assert pairs['Geodrill/productie']['install'] == []
     assert pairs[PAIR]['install'] == [('app-1', False)]
@@ -854,7 +737,7 @@ def done(verdict='ok', error=None):
 
 @pytest.mark.parametrize('state', ['waiting_for_cn', 'waiting_for_certificate', 'failed'])
 def test_a_decided_state_is_kept_by_pair_state(state):
-    assert onboarding.pair_state(info_of(state), [done()], 'verified', 60, True) == state
+    assert report.pair_state(info_of(state), [done()], 'verified', 60, True) == state
 
 
 @pytest.mark.parametrize('info, installed, previous, verify, expected', [
@@ -878,7 +761,7 @@ def test_a_decided_state_is_kept_by_pair_state(state):
     (info_of(days_left=None), [done(), done()], None, True, 'verified'),
 ])
 def test_pair_state_for_each_outcome(info, installed, previous, verify, expected):
-    assert onboarding.pair_state(info, installed, previous, 60, verify) == expected
+    assert report.pair_state(info, installed, previous, 60, verify) == expected
 
 
 # ---------------------------------------------------------------- verified_state
@@ -900,13 +783,13 @@ def checked(days_left=1000, error=None):
     ({'state': None}, [checked(61)], 'renewal_due', 'verified'),
 ])
 def test_verified_state_for_each_outcome(info, results, previous, expected):
-    assert onboarding.verified_state(info, results, previous, 60) == expected
+    assert report.verified_state(info, results, previous, 60) == expected
 
 
 # ---------------------------------------------------------------- table
 
 def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
-    lines = onboarding.table([('Geodrill', 'oefen', 'verified', 2, 1859, 'ok', CN),
+    lines = report.table([('Geodrill', 'oefen', 'verified', 2, 1859, 'ok', CN),
                               ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None)])
     assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'days', 'left', 'verdict', 'common', 'name']
     assert set(lines[1].replace(' ', '')) == set('-')
@@ -918,4 +801,4 @@ def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
 
 
 def test_a_table_with_other_headers_and_no_rows_is_just_the_header():
-    assert onboarding.table([], ('host', 'verdict')) == ['host  verdict', '----  -------']
+    assert report.table([], ('host', 'verdict')) == ['host  verdict', '----  -------']
