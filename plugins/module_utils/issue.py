@@ -85,7 +85,8 @@ def adopt(pair, results, order, ca_certs, now, messages):
                                            pair.common_name, ca_certs, 'The certificate installed in %s on %s'
                                            % (result.get('dest_dir'), host), now, "the key beside it")
         except DovError as error:
-            messages.append('%s: not adopted, a new certificate is needed: %s' % (pair.key, error))
+            messages.append('%s: the certificate in %s on %s is not adopted, so a new one is needed (its files stay as '
+                            'they are until then): %s' % (pair.key, result.get('dest_dir'), host, error))
             continue
         return host, pem, described
     return None
