@@ -166,7 +166,7 @@ class Lock(object):
     def describe(self, info):
         info = info or {}
         return 'pid %s (%s) on %s, started %s' % (info.get('pid'), info.get('process') or 'unknown program',
-                                                 info.get('host'), info.get('started'))
+                                                  info.get('host'), info.get('started'))
 
     def acquire(self, timeout=0, poll=0.5):
         fsutil.ensure_dir(os.path.dirname(self.path), 0o700)

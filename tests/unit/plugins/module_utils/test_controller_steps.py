@@ -425,7 +425,7 @@ class World(object):
         if previous is not None:
             options['previous_states'] = {PAIR: previous}
         self.pairs, _hosts, _notes = plan.plan_hosts(self.inventory, self.state_dir, status or {'pairs': {}},
-                                                           list(play_hosts), {})
+                                                     list(play_hosts), {})
         changed = issue.issue_pairs(self.inventory, self.pairs, prepared, self.state_dir, issuer, **options)
         return changed, self.pairs[PAIR]
 
@@ -790,7 +790,7 @@ def test_verified_state_for_each_outcome(info, results, previous, expected):
 
 def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
     lines = report.table([('Geodrill', 'oefen', 'verified', 2, 1859, 'ok', CN),
-                              ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None)])
+                          ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None)])
     assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'days', 'left', 'verdict', 'common', 'name']
     assert set(lines[1].replace(' ', '')) == set('-')
     assert lines[2].split() == ['Geodrill', 'oefen', 'verified', '2', '1859', 'ok', CN]

@@ -53,7 +53,6 @@ def test_a_status_file_that_is_not_json_is_refused_with_its_path(tmp_path):
                                % os.path.join(str(tmp_path), 'status.json'))
 
 
-
 # ---------------------------------------------------------------- the pair's certificate
 
 def test_a_stored_certificate_round_trips_and_is_written_only_when_it_changed(tmp_path):
@@ -177,4 +176,3 @@ def test_only_the_owner_releases_the_lock(tmp_path, other_run):
     assert first.release() is True
     assert not (tmp_path / '.lock').exists()
     assert first.release() is False
-
