@@ -23,8 +23,15 @@ description:
   - O(step=issue) turns the key holders' CSRs into certificates with the chosen issuer, checks them
     (key, CN, usage, validity, chain) and keeps them in the state folder; decides which hosts
     install and which receive the shared key.
-  - O(step=report) gives each pair one state, writes C(status.json), releases the lock and returns
-    the table.
+  - O(step=report) gives each pair one state, writes C(status.json) (a cache of what the hosts
+    said, rebuilt when lost) and returns the table.
+  - O(step=release) (the role's C(always)) removes the lock if this run holds it and stops the lab
+    stand-in this run started, whatever happened before.
+  - The hosts are the truth. Before any issuer is asked, the issue step takes a pair's
+    C(certificate_file), the certificate kept in the state folder, or a good certificate the
+    prepare phase found installed on one of the pair's hosts (adopted as it is).
+  - Every argument is validated against the same specification as below
+    (C(ActionBase.validate_argument_spec)).
 author:
   - vlaanderen.dov developers (@vlaanderen)
 attributes:
@@ -41,7 +48,7 @@ options:
   step:
     description: Which step.
     type: str
-    choices: [plan, issue, report]
+    choices: [plan, issue, report, release]
     required: true
   state_dir:
     description: The state folder on the controller (C(dov_state_dir)).
@@ -56,12 +63,13 @@ options:
     description: C(dov_organisation).
     type: dict
   applications:
-    description: C(dov_applications).
+    description: C(dov_applications) (checked by the inventory step, with every problem listed).
     type: list
-    elements: dict
+    elements: raw
   cn_policy:
     description: C(dov_cn_policy).
     type: str
+    choices: [strict, 'off']
     default: strict
   plan:
     description: The registered result of the plan step (issue and report steps).
@@ -75,7 +83,11 @@ options:
     default: manual
   issuer_command:
     description: C(dov_issuer_command).
-    type: str
+    type: raw
+  issuer_timeout:
+    description: C(dov_issuer_timeout), seconds.
+    type: int
+    default: 300
   ca_bundle:
     description: C(dov_ca_bundle).
     type: str
@@ -88,27 +100,34 @@ options:
   health_path:
     description: C(dov_health_path).
     type: str
+    default: dov-xdov-server/logs/chucknorris
   proxy:
     description: C(dov_proxy).
     type: str
   check_timeout:
     description: C(dov_check_timeout).
     type: int
+    default: 15
   verify:
     description: C(dov_verify).
     type: bool
+    default: true
   renew:
     description: C(dov_renew).
     type: bool
+    default: false
   renew_before_days:
     description: C(dov_renew_before_days).
     type: int
+    default: 60
   lock_timeout:
     description: C(dov_lock_timeout).
     type: int
+    default: 0
   send_requests:
     description: C(dov_send_requests).
     type: bool
+    default: false
   smtp:
     description: C(dov_smtp).
     type: dict
@@ -118,6 +137,7 @@ options:
   lab_allow_productie:
     description: C(dov_lab_allow_productie).
     type: bool
+    default: false
   lab:
     description: C(standin) and C(port) of the lab DOV stand-in.
     type: dict
@@ -134,9 +154,21 @@ pairs:
   description: Per C(application/environment), its hosts, key holder, state (when decided) and messages.
   returned: always
   type: dict
+install:
+  description: Per host, the entries of its install call (hosts whose files are not as they should be).
+  returned: step issue
+  type: dict
+check:
+  description: Per host, the entries of its read-only check (files right as found, state not known to be good).
+  returned: step issue
+  type: dict
 table:
   description: The report's lines.
   returned: step report
   type: list
   elements: str
+released:
+  description: Whether this run's lock was removed.
+  returned: step release
+  type: bool
 '''
