@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import traceback
 
 import yaml
 
@@ -18,7 +19,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, plan, report, statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import Inventory
+from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, Inventory
 
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
@@ -30,26 +31,19 @@ INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'report', 'release']),
     state_dir=dict(type='path', required=True),
-    mode=dict(type='str', default='onboard', choices=['onboard', 'verify', 'status']),
+    mode=dict(type='str', default='onboard', choices=['onboard', 'verify', 'status']), lab=dict(type='dict', default={}),
     organisation=dict(type='dict', default={}), applications=dict(type='list', elements='raw', default=[]),
-    cn_policy=dict(type='str', default='strict', choices=['strict', 'off']),
-    plan=dict(type='dict', default={}), issued=dict(type='dict', default={}),
+    cn_policy=dict(type='str', default='strict', choices=['strict', 'off']), plan=dict(type='dict', default={}),
+    issued=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
     issuer=dict(type='str', default='manual', choices=['manual', 'command', 'lab']),
     issuer_command=dict(type='raw', default=''), issuer_timeout=dict(type='int', default=300),
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
-    endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''),
-    health_path=dict(type='str', default='dov-xdov-server/logs/chucknorris'),
+    endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),
     check_timeout=dict(type='int', default=15), verify=dict(type='bool', default=True),
     renew=dict(type='bool', default=False), renew_before_days=dict(type='int', default=60),
-    lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False),
-    smtp=dict(type='dict', default={}, no_log=False), defaults=dict(type='dict', default={}),
-    lab_allow_productie=dict(type='bool', default=False), lab=dict(type='dict', default={}),
+    lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
+    lab_allow_productie=dict(type='bool', default=False),
 )
-
-
-def known_variables():
-    with open(ARGUMENT_SPECS) as handle:
-        return set(yaml.safe_load(handle)['argument_specs']['main']['options'])
 
 
 class ActionModule(ActionBase):
@@ -63,6 +57,11 @@ class ActionModule(ActionBase):
             result.update(getattr(self, '_' + args['step'])(args, task_vars))
         except DovError as error:
             result.update(failed=True, msg=str(error))
+        except (IOError, OSError, ValueError, KeyError, TypeError) as error:
+            # Not a refusal we foresaw: still one clear message (the traceback only at -vvv).
+            result.update(failed=True, exception=traceback.format_exc(),
+                          msg="The %s step of dov_cert stopped on an unexpected %s: %s. Run again with -vvv and report "
+                              "the output; the lock is released by the role." % (args['step'], type(error).__name__, error))
         return result
 
     # ------------------------------------------------------------ what the steps read from Ansible
@@ -101,7 +100,9 @@ class ActionModule(ActionBase):
         names = set(task_vars)
         for host in self._hosts(task_vars):
             names.update(task_vars['hostvars'][host].keys())
-        typos = plan.misspelled_variables(names, known_variables(), INTERNAL)
+        with open(ARGUMENT_SPECS) as handle:
+            known = set(yaml.safe_load(handle)['argument_specs']['main']['options'])
+        typos = plan.misspelled_variables(names, known, INTERNAL)
         if typos:
             raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
                            "name (or, for a variable of your own, use a name that does not look like one of the role's)."
@@ -139,7 +140,6 @@ class ActionModule(ActionBase):
                                 args['verify'], statefolder.utc_now().isoformat())
         if not self._task.check_mode and mode != 'status':
             statefolder.write_status(state_dir, status)
-        # status.json is the run's record (a cache of what the hosts said), not a managed resource.
         outcome.update(changed=False, status_file=os.path.join(state_dir, statefolder.STATUS_FILE))
         return outcome
 

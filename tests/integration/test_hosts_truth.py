@@ -298,6 +298,7 @@ def test_the_manual_flow_on_a_runner_that_loses_its_state_folder(world):
     assert refused.rc != 0
     assert 'certificate_file %s was issued for another key' % os.path.join(site.folder, 'other', 'cert.pem') in refused.stdout
     assert site.files() == installed
+    assert not os.path.exists(os.path.join(site.state_dir, '.lock')), 'a failed run left its lock'
 
 
 def test_a_missing_ca_bundle_is_refused_by_name_and_leaves_no_lock(shared):
