@@ -41,6 +41,7 @@ import stat
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, keyfiles, keystores, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import CSR_NAME, KEY_NAME
 
 FORMATS = ('pem', 'pkcs12', 'jks')
 # (kind, file name, format)
@@ -52,9 +53,8 @@ FILES = (
     ('jks', 'keystore.jks', 'jks'),
 )
 FILE_NAMES = tuple(file_name for _kind, file_name, _format in FILES)
-# The key and the CSR live beside them (hostcerts); the application may read other names.
-KEY_FILE = 'key.pem'
-CSR_FILE = 'csr.pem'
+# The key and the CSR live beside them (installed.py); the application may read other names.
+KEY_FILE, CSR_FILE = KEY_NAME, CSR_NAME
 FILE_KINDS = ('key', 'csr') + tuple(kind for kind, _file_name, _format in FILES)
 CERT_MODE = 0o644
 KEYSTORE_MODE = 0o600

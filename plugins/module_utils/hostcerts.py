@@ -27,9 +27,9 @@ import tempfile
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (
+    MISSING_CRYPTOGRAPHY, file_path, found_installed, installed_certificate, paths, serves)
 
-KEY_NAME = 'key.pem'
-CSR_NAME = 'csr.pem'
 MANIFEST = '.dov-manifest.json'
 
 
@@ -54,26 +54,11 @@ class _Lazy(object):
             raise AttributeError(name)
         from ansible_collections.vlaanderen.dov.plugins.module_utils import pki
         if not pki.HAS_CRYPTOGRAPHY:
-            raise DovError('The Python library cryptography is needed on this host. Install it (pip install '
-                           'cryptography, or the python3-cryptography package).')
+            raise DovError(MISSING_CRYPTOGRAPHY)
         return module
 
 
 _lib = _Lazy()
-
-
-def paths(entry):
-    """(key path, CSR path) of an entry: ``<dest_dir>/key.pem`` and ``csr.pem`` beside the key,
-    unless given as paths or renamed in ``files``."""
-    files = entry.get('files') or {}
-    key_path = entry.get('privatekey_path') or os.path.join(entry['dest_dir'], files.get('key') or KEY_NAME)
-    csr_path = entry.get('csr_path') or os.path.join(os.path.dirname(key_path), files.get('csr') or CSR_NAME)
-    return key_path, csr_path
-
-
-def file_path(entry, kind):
-    """Where the file of ``kind`` (cert, chain, fullchain, pkcs12, jks) is in the entry's dest_dir."""
-    return os.path.join(entry['dest_dir'], _lib.certinstall.file_names(entry.get('files'))[kind])
 
 
 def _base(entry):
@@ -88,63 +73,6 @@ def _base(entry):
         'changed': False,
         'error': None,
     }
-
-
-def installed_certificates(entry):
-    """The certificates installed for ``entry`` now, leaf first: the cert file (``cert.pem``)
-    with the chain file beside it, else those in ``bundle.p12`` (with the entry's
-    ``install.pkcs12_password``); [] when there are none or they cannot be read."""
-    data = fsutil.read_bytes(file_path(entry, 'cert'))
-    try:
-        if data:
-            found = _lib.certs.load_certificates(data, 'cert.pem')
-            chain = fsutil.read_bytes(file_path(entry, 'chain'))
-            if len(found) == 1 and chain and chain.strip():
-                found += _lib.certs.load_certificates(chain, 'chain.pem')
-            return found
-        data = fsutil.read_bytes(file_path(entry, 'pkcs12'))
-        password = (entry.get('install') or {}).get('pkcs12_password')
-        if data and password:
-            from cryptography.hazmat.primitives.serialization import pkcs12
-            _key, leaf, chain = pkcs12.load_key_and_certificates(data, password.encode('utf-8'))
-            return [leaf] + list(chain or []) if leaf is not None else []
-    except (DovError, ValueError):
-        return []
-    return []
-
-
-def installed_certificate(entry):
-    """What is installed for ``entry`` now (describe_certificate of the leaf), or None."""
-    found = installed_certificates(entry)
-    return _lib.certs.describe_certificate(found[0]) if found else None
-
-
-def _serves(entry, plan):
-    """Whether the installed certificate is for the planned (existing) key, has the entry's CN and
-    has not expired: what the host can tell; the controller also checks client use and the CA."""
-    if plan.key_created:
-        return False
-    found = installed_certificates(entry)
-    if not found:
-        return False
-    leaf = found[0]
-    return (_lib.certs.public_key_fingerprint(leaf.public_key()) == plan.fingerprint
-            and _lib.certs.common_names(leaf.subject) == [entry['common_name']]
-            and _lib.certs.days_left(leaf) > 0)
-
-
-def found_installed(entry):
-    """What the prepare phase reports of the installed certificate, for the controller to check
-    against the pair (key, CN, client authentication, CA bundle, expiry) and to hand to the
-    pair's other hosts: ``(description, PEM of leaf + chain)``, or ``(None, None)``. And whether
-    every file of the entry's formats exists (``complete``)."""
-    found = installed_certificates(entry)
-    if not found:
-        return None, None, False
-    formats = (entry.get('install') or {}).get('formats') or ['pem']
-    primary = {'pem': 'cert', 'pkcs12': 'pkcs12', 'jks': 'jks'}
-    complete = all(os.path.exists(file_path(entry, primary[name])) for name in formats)
-    return (_lib.certs.describe_certificate(found[0]), _lib.certs.dump_pem(found).decode('ascii'), complete)
 
 
 def _install_plan(entry, key_path, now=None):
@@ -281,7 +209,7 @@ def prepare(entry, check_mode=False):
                 key_type=entry.get('key_type') or 'rsa', key_size=entry.get('key_size') or 2048,
                 curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
                 passphrase=entry.get('privatekey_passphrase'), key_mode=0o600, uid_gid=uid_gid)
-            if _serves(entry, plan):
+            if serves(entry, plan):
                 # A working certificate for this key is installed (by hand, or the cache was lost): no
                 # CSR file is needed now and none is written; the CSR is reported all the same.
                 plan.writes = [write for write in plan.writes if write[0] != csr_path]

@@ -24,7 +24,7 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, hostcerts, issuers, pki, statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, installed, issuers, pki, statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.plan import host_entry
 
@@ -251,7 +251,7 @@ def deliveries(inventory, pairs, defaults):
             if info.get('check_settings'):
                 entry['check'] = info['check_settings']
             if needs_key:
-                holder_key = hostcerts.paths(entries[info['holder']])[0]
+                holder_key = installed.paths(entries[info['holder']])[0]
                 keys.append({'host': host, 'pair': key, 'holder': info['holder'], 'key_path': holder_key})
                 entry['shared_key'] = key
             install.setdefault(host, []).append(entry)

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, hostcerts, labca, pki, report
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, hostcerts, installed, labca, pki, report
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP, CN = 'Geodrill', 'geolab.be/dov-services/oefen/Geodrill'
@@ -62,7 +62,7 @@ def test_file_names_that_are_no_plain_distinct_names_are_refused(files):
 def test_paths_follow_the_file_names(tmp_path):
     item = entry(tmp_path, files={'key': 'client.key', 'csr': 'client.csr'})
     assert hostcerts.paths(item) == (str(tmp_path / 'client.key'), str(tmp_path / 'client.csr'))
-    assert hostcerts.file_path(entry(tmp_path, files={'cert': 'client.crt'}), 'cert') == str(tmp_path / 'client.crt')
+    assert installed.file_path(entry(tmp_path, files={'cert': 'client.crt'}), 'cert') == str(tmp_path / 'client.crt')
 
 
 # ---------------------------------------------------------------- prepare reports what is installed
