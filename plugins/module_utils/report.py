@@ -148,5 +148,7 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
             'failed_pairs': sorted(key for key, state in states.items() if state == 'failed'),
             'waiting_pairs': sorted(key for key, state in states.items() if state in WAITING),
             'host_errors': host_errors,
-            # This run's notes only: status.json keeps those of the run that last changed a pair.
-            'messages': [message for key in sorted(pairs) for message in pairs[key].get('messages') or []]}
+            # This run's notes only (status.json keeps those of the run that last changed a pair), one
+            # line per item, so that a CSR prints as the lines to copy.
+            'messages': [line for key in sorted(pairs) for message in pairs[key].get('messages') or []
+                         for line in message.split('\n')]}

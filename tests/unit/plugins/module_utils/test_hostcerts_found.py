@@ -136,3 +136,13 @@ def test_renew_before_days_zero_keeps_a_short_certificate_verified():
     results = [dict(checked('ok')[0])] * 2
     assert report.pair_state(info, results, None, 0, True) == 'verified'
     assert report.pair_state(info, results, None, 60, True) == 'renewal_due'
+
+
+def test_a_waiting_pairs_csr_is_printed_as_the_lines_to_copy():
+    csr = '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----'
+    info = dict(pair_info(), state='waiting_for_certificate', messages=['Geodrill/oefen: the CSR to upload:\n' + csr])
+    status = {'pairs': {}}
+    outcome = report.report({'Geodrill/oefen': info}, status, {}, {'app-1'}, {'app-1'}, 'onboard', 60, True, 'now')
+    assert outcome['messages'] == ['Geodrill/oefen: the CSR to upload:'] + csr.split('\n')
+    assert outcome['waiting_pairs'] == ['Geodrill/oefen']
+    assert status['pairs']['Geodrill/oefen']['messages'] == info['messages']
