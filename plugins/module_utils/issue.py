@@ -96,7 +96,8 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
                 previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT):
     """Decide each pair's certificate (see the module doc) and which hosts install or check it.
-    ``prepared`` maps host -> its prepare results. Returns changed (a certificate was issued, or a handover folder written)."""
+    ``prepared`` maps host -> its prepare results. Returns changed (a certificate was issued, or a
+    handover folder written)."""
     changed = False
     now = now or certs.utcnow()
     previous_states = previous_states or {}
@@ -145,10 +146,13 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 info['certificate'] = chosen[1]
                 if issued is not None:
                     info['state'] = 'waiting_for_certificate'
-                    info['messages'].append('%s: waiting for the renewed certificate (the issuer still gives the '
-                                            'current one).' % key)
+                    info['messages'].append('%s: waiting for the renewed certificate (%s still gives the current one).'
+                                            % (key, info.pop('issued_from')))
+                    info.pop('issued_from_message')
                 continue
             chosen, source, changed = issued, 'issuer', True
+            info['messages'].append(info.pop('issued_from_message'))
+            info.pop('issued_from')
         elif chosen is None:
             chosen, touched = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
                                      check_mode, now, timeout)
@@ -156,6 +160,8 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             if chosen is None:
                 continue
             source, changed = 'issuer', True
+            info['messages'].append(info.pop('issued_from_message'))
+            info.pop('issued_from')
         pem, described = chosen
         if not check_mode and pem != planned:
             statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
@@ -205,7 +211,7 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
         hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
         info['messages'].append('%s: %s%s' % (key, error, hint))
         return None, outcome.changed
-    info['messages'].append(outcome.message)
+    info['issued_from'], info['issued_from_message'] = outcome.source, outcome.message
     return issued, True
 
 
