@@ -4,7 +4,7 @@
 """The controller side of the dov_cert role, run in-process (no module execution): a thin face
 that validates its arguments, gathers the hosts' registered results and calls the steps in
 module_utils: ``plan`` (plan.plan_step), ``issue`` (issue.issue_pairs + issue.deliveries),
-``report`` (report.report) and ``release`` (the lock and the lab stand-in, on every outcome).
+``report`` (states.report) and ``release`` (the lock and the lab stand-in, on every outcome).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,7 +17,7 @@ import yaml
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, plan, report, statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, plan, statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, Inventory
 
@@ -134,7 +134,7 @@ class ActionModule(ActionBase):
                      ((args['issued'].get('pairs') if args['issued'] else None) or args['plan'].get('pairs') or {}).items())
         status = statefolder.load_status(state_dir)
         registered = {'onboard': ['dov_installed', 'dov_checked'], 'verify': ['dov_verified']}.get(mode, [])
-        outcome = report.report(pairs, status, self._registered(task_vars, registered),
+        outcome = states.report(pairs, status, self._registered(task_vars, registered),
                                 set(task_vars.get('ansible_play_hosts_all') or []),
                                 set(task_vars.get('ansible_play_hosts') or []), mode, args['renew_before_days'],
                                 args['verify'], statefolder.utc_now().isoformat())

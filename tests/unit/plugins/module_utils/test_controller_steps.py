@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, inventory, issue, labca, pki, plan, report
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, inventory, issue, labca, pki, plan, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP = 'Geodrill'
@@ -737,7 +737,7 @@ def done(verdict='ok', error=None):
 
 @pytest.mark.parametrize('state', ['waiting_for_cn', 'waiting_for_certificate', 'failed'])
 def test_a_decided_state_is_kept_by_pair_state(state):
-    assert report.pair_state(info_of(state), [done()], 'verified', 60, True) == state
+    assert states.pair_state(info_of(state), [done()], 'verified', 60, True) == state
 
 
 @pytest.mark.parametrize('info, installed, previous, verify, expected', [
@@ -761,7 +761,7 @@ def test_a_decided_state_is_kept_by_pair_state(state):
     (info_of(days_left=None), [done(), done()], None, True, 'verified'),
 ])
 def test_pair_state_for_each_outcome(info, installed, previous, verify, expected):
-    assert report.pair_state(info, installed, previous, 60, verify) == expected
+    assert states.pair_state(info, installed, previous, 60, verify) == expected
 
 
 # ---------------------------------------------------------------- verified_state
@@ -783,13 +783,13 @@ def checked(days_left=1000, error=None):
     ({'state': None}, [checked(61)], 'renewal_due', 'verified'),
 ])
 def test_verified_state_for_each_outcome(info, results, previous, expected):
-    assert report.verified_state(info, results, previous, 60) == expected
+    assert states.verified_state(info, results, previous, 60) == expected
 
 
 # ---------------------------------------------------------------- table
 
 def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
-    lines = report.table([('Geodrill', 'oefen', 'verified', 2, 1859, 'ok', CN),
+    lines = states.table([('Geodrill', 'oefen', 'verified', 2, 1859, 'ok', CN),
                           ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None)])
     assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'days', 'left', 'verdict', 'common', 'name']
     assert set(lines[1].replace(' ', '')) == set('-')
@@ -801,4 +801,4 @@ def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
 
 
 def test_a_table_with_other_headers_and_no_rows_is_just_the_header():
-    assert report.table([], ('host', 'verdict')) == ['host  verdict', '----  -------']
+    assert states.table([], ('host', 'verdict')) == ['host  verdict', '----  -------']

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, hostcerts, installed, labca, pki, report
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, hostcerts, installed, labca, pki, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP, CN = 'Geodrill', 'geolab.be/dov-services/oefen/Geodrill'
@@ -116,7 +116,7 @@ def checked(host_verdict):
 
 def test_an_empty_status_is_rebuilt_from_the_hosts_checks(tmp_path):
     status = {'pairs': {}}
-    outcome = report.report({'Geodrill/oefen': pair_info()}, status, {'app-1': checked('ok'), 'app-2': checked('ok')},
+    outcome = states.report({'Geodrill/oefen': pair_info()}, status, {'app-1': checked('ok'), 'app-2': checked('ok')},
                             {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'onboard', 0, True, '2026-01-01T00:00:00+00:00')
     record = status['pairs']['Geodrill/oefen']
     assert outcome['states'] == {'Geodrill/oefen': 'verified'} and outcome['failed_pairs'] == []
@@ -126,7 +126,7 @@ def test_an_empty_status_is_rebuilt_from_the_hosts_checks(tmp_path):
 
 def test_a_failed_check_of_a_found_certificate_fails_the_pair_and_names_the_host():
     status = {'pairs': {}}
-    outcome = report.report({'Geodrill/oefen': pair_info()}, status, {'app-1': checked('ok'), 'app-2': checked('refused')},
+    outcome = states.report({'Geodrill/oefen': pair_info()}, status, {'app-1': checked('ok'), 'app-2': checked('refused')},
                             {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'onboard', 60, True, 'now')
     assert outcome['failed_pairs'] == ['Geodrill/oefen'] and outcome['host_errors'] == {'app-2': ['Geodrill/oefen: bad']}
 
@@ -134,15 +134,15 @@ def test_a_failed_check_of_a_found_certificate_fails_the_pair_and_names_the_host
 def test_renew_before_days_zero_keeps_a_short_certificate_verified():
     info = dict(pair_info(), certificate={'days_left': 20})
     results = [dict(checked('ok')[0])] * 2
-    assert report.pair_state(info, results, None, 0, True) == 'verified'
-    assert report.pair_state(info, results, None, 60, True) == 'renewal_due'
+    assert states.pair_state(info, results, None, 0, True) == 'verified'
+    assert states.pair_state(info, results, None, 60, True) == 'renewal_due'
 
 
 def test_a_waiting_pairs_csr_is_printed_as_the_lines_to_copy():
     csr = '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----'
     info = dict(pair_info(), state='waiting_for_certificate', messages=['Geodrill/oefen: the CSR to upload:\n' + csr])
     status = {'pairs': {}}
-    outcome = report.report({'Geodrill/oefen': info}, status, {}, {'app-1'}, {'app-1'}, 'onboard', 60, True, 'now')
+    outcome = states.report({'Geodrill/oefen': info}, status, {}, {'app-1'}, {'app-1'}, 'onboard', 60, True, 'now')
     assert outcome['messages'] == ['Geodrill/oefen: the CSR to upload:'] + csr.split('\n')
     assert outcome['waiting_pairs'] == ['Geodrill/oefen']
     assert status['pairs']['Geodrill/oefen']['messages'] == info['messages']

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: vlaanderen.dov developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The report step: one state per pair, status.json and the table.
+"""The report step's logic: one state per pair, status.json and the table.
 
 ``report`` takes the pairs (from the issue step, or the plan for verify.yml / report.yml),
 the recorded status (possibly empty: a lost cache), and what each host's install, check or
