@@ -63,9 +63,9 @@ _NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
 _DIRECTORY = getattr(os, 'O_DIRECTORY', 0)
 
 SHARED = 'another certificate entry on this host uses it'
-NO_RECORD = 'the collection has no record of writing it'
-OTHER_CONTENT = 'its content is not the one the collection wrote'
-BAD_MANIFEST = 'it is not a manifest the collection can read'
+NO_RECORD = 'no record of it'
+OTHER_CONTENT = 'not the content it wrote'
+BAD_MANIFEST = 'not a manifest it can read'
 
 
 class _Item(object):
@@ -252,12 +252,10 @@ def _refuse(links, odd, foreign, force):
             "%s %s not a regular file under a name the collection manages. Nothing was removed; move it away "
             "and run again." % (', '.join(odd), 'is' if len(odd) == 1 else 'are'))
     if foreign and not force:
-        raise DovError(
-            "The collection did not write %s (%s). Nothing was removed; check %s and set force: true on the "
-            "entry to remove %s too." % (
-                ', '.join(path for path, _why in foreign), '; '.join('%s: %s' % (os.path.basename(path), why)
-                                                                    for path, why in foreign),
-                'it' if len(foreign) == 1 else 'them', 'it' if len(foreign) == 1 else 'them'))
+        named = ', '.join('%s (%s)' % (path, why) for path, why in foreign)
+        them = 'it' if len(foreign) == 1 else 'them'
+        raise DovError("The collection did not write %s. Nothing was removed; check %s and set force: true on the "
+                       "entry to remove %s too." % (named, them, them))
 
 
 def plan_removal(dest_dir, files, shared=(), force=False, metrics=None, recognise=None):

@@ -312,7 +312,7 @@ def test_a_certificate_replaced_by_hand_is_refused_by_name_and_nothing_is_remove
     cert = os.path.join(entry['dest_dir'], 'cert.pem')
     with open(cert, 'ab') as handle:
         handle.write(b'# edited by the application team\n')
-    message = refused(tmp_path, entry, [cert, 'content is not the one the collection wrote', 'force: true',
+    message = refused(tmp_path, entry, [cert, '(not the content it wrote)', 'force: true',
                                         'Nothing was removed'])
     assert 'key.pem' not in message
 
@@ -323,7 +323,7 @@ def test_files_without_a_manifest_are_refused_unless_force(tmp_path):
     (dest / 'cert.pem').write_text('the application made this one\n')
     (dest / 'key.pem').write_text('and this one\n')
     entry = {'dest_dir': str(dest)}
-    refused(tmp_path, entry, [str(dest / 'cert.pem'), str(dest / 'key.pem'), 'no record', 'force: true'])
+    refused(tmp_path, entry, [str(dest / 'cert.pem'), str(dest / 'key.pem'), '(no record of it)', 'force: true'])
 
 
 def test_a_key_the_manifest_does_not_record_is_refused(tmp_path, lab):
@@ -338,7 +338,7 @@ def test_a_manifest_that_cannot_be_read_is_refused_unless_force(tmp_path, lab):
     manifest = os.path.join(entry['dest_dir'], hostcerts.MANIFEST)
     fsutil.atomic_write(manifest, b'{"version": 1, "files": [', mode=0o600)
     # Without a readable manifest nothing counts as the collection's: every file is named.
-    message = refused(tmp_path, entry, [manifest, 'not a manifest the collection can read', 'force: true'])
+    message = refused(tmp_path, entry, [manifest, '(not a manifest it can read)', 'force: true'])
     assert os.path.join(entry['dest_dir'], 'cert.pem') in message
 
 
