@@ -327,8 +327,10 @@ def hand_over(state_dir, application, environment, common_name, certificates, re
         requested.append(entry['serial'])
         write(record_path, _dump(record))
 
-    message = [_message(application, environment, item, instructions_path) for item in record['certificates']
-               if item['fingerprint_sha256'] in seen]
+    fresh = set(item['fingerprint_sha256'] for item in record['certificates'] if item['at'] == stamp)
+    message = [('(check mode: nothing was written or run) ' if check_mode and item['fingerprint_sha256'] in fresh else '')
+               + _message(application, environment, item, instructions_path)
+               for item in record['certificates'] if item['fingerprint_sha256'] in seen]
     return RevocationResult(folder, record_path, instructions_path if manual else None,
                             [dict(item) for item in record['certificates']], written, requested, message)
 

@@ -128,6 +128,7 @@ def test_check_mode_writes_nothing_and_says_what_would_be_written(tmp_path, geod
     folder = tmp_path / 'Geodrill' / 'oefen' / 'revocation'
     assert preview.changed is True
     assert preview.written == [str(folder / 'INSTRUCTIES.txt'), str(folder / 'revocation.json')]
+    assert preview.message[0].startswith('(check mode: nothing was written or run) Geodrill/oefen: revoke the certificate')
 
 
 def test_a_description_from_the_host_and_the_pem_hand_over_the_same(tmp_path, geodrill):
@@ -218,6 +219,7 @@ def test_check_mode_runs_no_command(tmp_path, lab_certificates):
     result = revocation.hand_over(str(tmp_path / 'state'), 'Boorlog', 'oefen', LAB_CN, lab_certificates,
                                   command=command, check_mode=True)
     assert calls_of(log) == [] and not (tmp_path / 'state').exists()
+    assert all(line.startswith('(check mode: nothing was written or run) ') for line in result.message)
     assert result.requested == [item['serial'] for item in lab_certificates] and result.changed is True
 
 
