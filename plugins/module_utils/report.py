@@ -230,7 +230,7 @@ main{padding:24px 32px;max-width:1280px}
 .cards{display:flex;gap:14px;flex-wrap:wrap;margin-bottom:22px}
 .card{background:#fff;border-radius:8px;padding:12px 18px;min-width:150px;box-shadow:0 1px 2px rgba(16,24,40,.08);
 border-top:4px solid #98a2b3}
-.card b{display:block;font-size:26px;line-height:1.2}
+.card strong{display:block;font-size:26px;line-height:1.2}
 .card span{color:#475467;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .card.attention{border-top-color:#b42318}.card.healthy{border-top-color:#17803d}
 section{background:#fff;border-radius:8px;box-shadow:0 1px 2px rgba(16,24,40,.08);padding:18px 20px;margin-bottom:22px}
@@ -361,7 +361,7 @@ def render_html(records, generated_at, title='DOV client certificates'):
     waiting = sum(1 for record in certificates if record['severity'] == 'waiting')
     legend = ''.join('<span><i style="background:%s"></i>%s</span>' % (COLOURS[level][1], _e(LABELS[level]))
                      for level in ('failed', 'expired', 'urgent', 'due', 'waiting', 'ok', 'retired'))
-    cards = ''.join('<div class="card %s"><b>%d</b><span>%s</span></div>' % (css, count, _e(text)) for css, count, text in (
+    cards = ''.join('<div class="card %s"><strong>%d</strong><span>%s</span></div>' % (css, count, _e(text)) for css, count, text in (
         ('attention', attention, 'need attention'), ('healthy', healthy, 'healthy'), ('', waiting, 'waiting'),
         ('', len(certificates), 'certificates')))
     return ''.join([
@@ -496,15 +496,15 @@ def notification_eml(records, sender, recipients, within_days=None, language='en
     body = english
     subject = 'DOV certificates: %d need%s attention' % (count, 's' if count == 1 else '')
     if language == 'nl':
-        dutch = ['%d DOV-clientcertificaat%s vraag%s aandacht:' % (count, '' if count == 1 else 'en',
-                                                                     't' if count == 1 else 'en'), '']
+        dutch = ['%d %s aandacht:' % (count, 'DOV-clientcertificaat vraagt' if count == 1
+                                      else 'DOV-clientcertificaten vragen'), '']
         dutch += _lines(found, True)
         dutch += ['', 'Vernieuw met playbooks/renew.yml. Een vernieuwing is een nieuw certificaat (een nieuwe CSR) '
                   'voor dezelfde toepassing in VO-DCBaaS (dcb.vlaanderen.be), sjabloon SSL Client.']
         if report_path:
             dutch.append('Het volledige rapport: %s' % report_path)
         body = dutch + ['', '-- English --', ''] + english
-        subject = 'DOV-certificaten: %d vraag%s aandacht / %s' % (count, 't' if count == 1 else 'en', subject)
+        subject = 'DOV-certificaten: %d %s aandacht / %s' % (count, 'vraagt' if count == 1 else 'vragen', subject)
     msg = EmailMessage(policy=SMTP)
     msg['From'] = Address(display_name='vlaanderen.dov', addr_spec=sender)
     msg['To'] = ', '.join(to_addrs)
