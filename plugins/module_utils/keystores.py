@@ -351,8 +351,6 @@ def open_jks(data, password):
     return alias, key, loaded
 
 
-
-
 def read_jks(data, password):
     """What a JKS file holds (as ``read_pkcs12``); None when ``open_jks`` cannot open it."""
     opened = open_jks(data, password)

@@ -320,8 +320,8 @@ def timeline_svg(certificates, now, width=1000):
              '<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#fff1e0"/>'
              % (x(now), top - 10, x(now + datetime.timedelta(days=URGENT_DAYS)) - x(now), row * len(dated) + 10)]
     for tick in _months(start, end):
-        parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#eaecf0"/>' % (x(tick), top - 10, x(tick),
-                                                                                      top + row * len(dated)))
+        parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#eaecf0"/>'
+                     % (x(tick), top - 10, x(tick), top + row * len(dated)))
         parts.append('<text x="%.1f" y="%d" font-size="11" fill="#667085" text-anchor="middle">%s</text>'
                      % (x(tick), top - 18, _e(tick.strftime('%b %Y'))))
     for index, (record, stop) in enumerate(zip(dated, ends)):
@@ -402,7 +402,7 @@ def fail_within_days(records, days):
     if not found:
         return False, None
     items = ['%s %s on %s (%s)' % (name_of(record), 'expired' if is_expired(record) else 'expires',
-                                    date_of(record['not_after']), _days_text(record['days_left']))
+                                   date_of(record['not_after']), _days_text(record['days_left']))
              for record in found]
     message = ("%d certificate%s expire%s within %d days: %s. Renew %s with playbooks/renew.yml (a new certificate "
                "in VO-DCBaaS), or lower dov_fail_within_days."
