@@ -27,12 +27,12 @@ $(BIN)/.installed: requirements.txt requirements-test.txt
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
-# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync; the demo
-# needs keytool (the lab writes a JKS keystore).
+# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync, chromium
+# (renders report.html headless); the demo needs keytool (the lab writes a JKS keystore).
 deps:
 	@missing=""; \
 	for pair in nginx:nginx-light sshd:openssh-server tinyproxy:tinyproxy keytool:default-jre-headless \
-	            rsync:rsync curl:curl openssl:openssl; do \
+	            rsync:rsync curl:curl openssl:openssl chromium:chromium; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
 	done; \

@@ -278,7 +278,13 @@ def serial_hex(cert):
 
 def subject_text(name):
     """RFC 4514 text of a name, with emailAddress spelled as openssl does."""
-    return name.rfc4514_string({NameOID.EMAIL_ADDRESS: 'emailAddress'})
+    try:
+        return name.rfc4514_string({NameOID.EMAIL_ADDRESS: 'emailAddress'})
+    except TypeError:  # cryptography < 36 (Ubuntu 22.04's 3.4.8) takes no names: spell the e-mail OID here
+        def text(attribute):
+            value = attribute.rfc4514_string()
+            return 'emailAddress=' + value.split('=', 1)[1] if attribute.oid == NameOID.EMAIL_ADDRESS else value
+        return ','.join('+'.join(text(attribute) for attribute in rdn) for rdn in reversed(name.rdns))
 
 
 def label(cert):
