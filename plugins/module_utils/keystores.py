@@ -278,13 +278,14 @@ def _unprotect_jks_key(protected, password):
     return plain
 
 
-def read_jks(data, password):
-    """What a JKS file holds (as ``read_pkcs12``), read in Python; None when it is not a JKS
+def open_jks(data, password):
+    """(alias, key, [leaf, chain...]) of a JKS file, read in Python; None when it is not a JKS
     keystore that opens with ``password`` and holds one key entry.
 
     The store's integrity digest (SHA-1 over the password, "Mighty Aphrodite" and the content) is
     checked, and the key entry is decrypted, so a wrong password or a damaged file is None.
-    No Java is started: a re-run with nothing to do stays fast.
+    No Java is started: the mTLS check of a JKS-only install reads its key and certificate here,
+    and a re-run that the manifest cannot answer compares the keystore without keytool.
     """
     if not data or not data.startswith(JKS_MAGIC) or len(data) < 32 or not password:
         return None
@@ -328,6 +329,15 @@ def read_jks(data, password):
         loaded = [x509.load_der_x509_certificate(item) for item in chain]
     except (ValueError, TypeError):
         return None
+    return alias, key, loaded
+
+
+def read_jks(data, password):
+    """What a JKS file holds (as ``read_pkcs12``); None as for ``open_jks``."""
+    opened = open_jks(data, password)
+    if opened is None:
+        return None
+    alias, key, loaded = opened
     return {
         'key': certs.public_key_fingerprint(key),
         'certificate': certs.fingerprint_sha256(loaded[0]),
