@@ -79,8 +79,8 @@ options:
   proxy:
     description:
       - HTTP proxy that tunnels with CONNECT, for example C(http://proxy.example:3128).
-      - Default C(HTTPS_PROXY)/C(https_proxy) of the host, unless C(NO_PROXY)/C(no_proxy) excludes
-        the server.
+      - Default C(https_proxy)/C(HTTPS_PROXY) of the host, unless C(no_proxy)/C(NO_PROXY) excludes
+        the server (Python's rules - host names, domain suffixes, C(host:port), C(*); no CIDR ranges).
       - A password in this URL is masked in the output; passing it through C(HTTPS_PROXY) keeps it
         out of the task arguments altogether.
     type: str
