@@ -29,6 +29,7 @@ import traceback
 from urllib.parse import urlsplit
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, tlsdiagnosis, tlswire
+from ansible_collections.vlaanderen.dov.plugins.module_utils.certs import describe_certificate
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 try:
@@ -45,9 +46,6 @@ try:
     HAS_CRYPTOGRAPHY = True
 except ImportError:
     HAS_CRYPTOGRAPHY = False
-
-if HAS_CRYPTOGRAPHY:
-    from ansible_collections.vlaanderen.dov.plugins.module_utils.certs import describe_certificate
 
 VERDICTS = ('ok', 'not_authorised', 'client_cert_rejected', 'server_untrusted', 'dns_error',
             'connect_error', 'proxy_error', 'timeout', 'http_error')

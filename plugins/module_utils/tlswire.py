@@ -186,7 +186,11 @@ class Session(object):
         self.connection = SSL.Connection(context, sock)
         if not _is_ip(host):
             self.connection.set_tlsext_host_name(_idna(host).encode('ascii'))
-        _require_host_check(self.connection, host)
+        try:
+            _require_host_check(self.connection, host)
+        except DovError:
+            sock.close()
+            raise
         self.connection.set_connect_state()
 
     def _record(self, _connection, cert, errnum, depth, ok):
@@ -269,7 +273,10 @@ class Session(object):
         connection.request('GET', path, headers={'Host': host_header, 'User-Agent': USER_AGENT,
                                                  'Accept': '*/*', 'Connection': 'close'})
         response = connection.getresponse()
-        body = response.read(MAX_RESPONSE)
+        try:
+            body = response.read(MAX_RESPONSE)
+        except http.client.IncompleteRead as error:
+            body = error.partial        # the server closed mid-body: what came is still the answer
         return response.status, body.decode('utf-8', 'replace')
 
     def close(self):

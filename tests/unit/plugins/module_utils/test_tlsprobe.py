@@ -497,3 +497,13 @@ def test_a_proxy_that_is_not_there_is_a_proxy_error():
     result = tlsprobe.probe('https://localhost:1/', proxy='http://127.0.0.1:%d' % port, timeout=3)
     assert result['verdict'] == 'proxy_error'
     assert result['proxy'] == 'http://127.0.0.1:%d' % port
+
+
+def test_a_pyopenssl_that_cannot_set_up_the_host_name_check_refuses_to_run_the_check(pki, monkeypatch):
+    class _OldBinding(object):
+        pass        # none of SSL_get0_param / X509_VERIFY_PARAM_set1_host
+    monkeypatch.setattr(tlswire, '_lib', _OldBinding())
+    with pytest.raises(DovError) as caught:
+        _call(pki, _Server(pki))
+    assert "cannot make OpenSSL check the server's host name localhost" in str(caught.value)
+    assert 'never runs without it' in str(caught.value)
