@@ -101,8 +101,6 @@ class Identity(object):
         return [self.cert] + self.extra
 
 
-
-
 def _read(path, what):
     try:
         with open(path, 'rb') as handle:
@@ -152,7 +150,6 @@ def load_identity(client_cert=None, client_key=None, client_key_passphrase=None,
         raise DovError("The client key %s does not open with the passphrase given (or holds no PEM key). "
                        "Check client_key_passphrase and client_key." % (client_key or client_cert))
     return Identity(certs[0], key, certs[1:])
-
 
 
 def _context(ca_bundle, identity):
