@@ -123,9 +123,13 @@ def open_socket(host, port, proxy, deadline):
     else:
         connection = http.client.HTTPConnection(host, port, timeout=deadline.left())
         where = '%s:%d' % (host, port)
+    # http.client's own connect and CONNECT exchange, on a socket whose every wait takes what is
+    # left of the deadline (a proxy that drips its answer cannot stretch it).
+    connection._create_connection = lambda address, _timeout, source: _SocketFace(  # pylint: disable=protected-access
+        _TCP(socket.create_connection(address, deadline.left(), source), deadline))
     try:
         connection.connect()
-        return connection.sock
+        return connection.sock.wire.sock
     except socket.gaierror as error:
         if proxy:
             raise Verdict('proxy_error', "The proxy host %s does not resolve from this host (%s). Check the proxy "
@@ -269,7 +273,7 @@ class Session(object):
     def get(self, path, host_header):
         """GET ``path`` with http.client over this session; (status, body text)."""
         connection = http.client.HTTPConnection('localhost')
-        connection.sock = _SocketFace(self)
+        connection.sock = _SocketFace(self, closes=False)
         connection.request('GET', path, headers={'Host': host_header, 'User-Agent': USER_AGENT,
                                                  'Accept': '*/*', 'Connection': 'close'})
         response = connection.getresponse()
@@ -287,33 +291,55 @@ class Session(object):
         self.sock.close()
 
 
-class _SocketFace(object):
-    """The three socket calls http.client makes (sendall, makefile, close), over a Session."""
+class _TCP(object):
+    """A connected socket whose every wait takes what is left of the deadline."""
 
-    def __init__(self, session):
-        self.session = session
+    def __init__(self, sock, deadline):
+        self.sock = sock
+        self.deadline = deadline
+
+    def recv(self, size):
+        self.sock.settimeout(self.deadline.left())
+        return self.sock.recv(size)
 
     def sendall(self, data):
-        self.session.sendall(data)
+        self.sock.settimeout(self.deadline.left())
+        self.sock.sendall(data)
+
+
+class _SocketFace(object):
+    """The socket calls http.client makes (sendall, makefile, setsockopt, close), over a _TCP or a
+    Session (which its owner closes)."""
+
+    def __init__(self, wire, closes=True):
+        self.wire = wire
+        self.closes = closes
+
+    def sendall(self, data):
+        self.wire.sendall(data)
 
     def makefile(self, _mode):
-        return io.BufferedReader(_Reader(self.session))
+        return io.BufferedReader(_Reader(self.wire))
+
+    def setsockopt(self, *args):
+        self.wire.sock.setsockopt(*args)
 
     def close(self):
-        pass        # the Session is closed by its owner
+        if self.closes:
+            self.wire.sock.close()
 
 
 class _Reader(io.RawIOBase):
 
-    def __init__(self, session):
+    def __init__(self, wire):
         super(_Reader, self).__init__()
-        self.session = session
+        self.wire = wire
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        data = self.session.recv(len(buffer))
+        data = self.wire.recv(len(buffer))
         buffer[:len(data)] = data
         return len(data)
 

@@ -345,8 +345,9 @@ class _Server(object):
 class _Proxy(object):
     """A small HTTP proxy on 127.0.0.1 that answers every CONNECT with ``answer``."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, drip=False):
         self.answer = answer
+        self.drip = drip
         self.requests = []
         self.listener = socket.socket()
         self.listener.bind(('127.0.0.1', 0))
@@ -360,15 +361,26 @@ class _Proxy(object):
                 conn, _address = self.listener.accept()
             except OSError:
                 return
-            with conn:
-                request = b''
-                while b'\r\n\r\n' not in request:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    request += chunk
-                self.requests.append(request)
+            try:
+                self.exchange(conn)
+            except OSError:
+                pass        # the client gave up (a dripping answer)
+
+    def exchange(self, conn):
+        with conn:
+            request = b''
+            while b'\r\n\r\n' not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                request += chunk
+            self.requests.append(request)
+            if not self.drip:
                 conn.sendall(self.answer)
+                return
+            for index in range(len(self.answer)):
+                conn.sendall(self.answer[index:index + 1])
+                time.sleep(1)
 
     def close(self):
         self.listener.close()
@@ -507,3 +519,13 @@ def test_a_pyopenssl_that_cannot_set_up_the_host_name_check_refuses_to_run_the_c
         _call(pki, _Server(pki))
     assert "cannot make OpenSSL check the server's host name localhost" in str(caught.value)
     assert 'never runs without it' in str(caught.value)
+
+
+def test_a_proxy_that_drips_its_connect_answer_is_a_timeout_within_the_deadline():
+    proxy = _Proxy(b'HTTP/1.1 200 Connection established\r\n\r\n', drip=True)
+    try:
+        result = tlsprobe.probe('https://localhost:1/', proxy=proxy.url, timeout=2)
+    finally:
+        proxy.close()
+    assert result['verdict'] == 'timeout', result
+    assert 'did not connect and tunnel within 2 s' in result['hint']
