@@ -211,7 +211,8 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
     Raises DovError for local input a person must fix (see load_identity); everything else ends
     in one of VERDICTS within ``timeout`` seconds. ``proxy`` None means the environment's
     (https_proxy, no_proxy). ``identity`` is a client identity already in memory;
-    ``trust_option`` is how the hint names the setting of the server trust.
+    ``trust_option`` is how hints name the setting of the server trust (with the default, the
+    module's own option, the path is named too; the role's trust is a temporary file, never named).
     """
     if not HAS_PYOPENSSL or not HAS_CRYPTOGRAPHY:
         raise DovError("The Python libraries pyOpenSSL and cryptography are needed on this host. Install them "
@@ -226,7 +227,12 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
     proxy = proxy or tlswire.proxy_for(host, port)
     result = _empty_result(url, proxy, identity)
     context = _context(ca_bundle, identity)
-    trust = ('the CA bundle given as %s' % trust_option) if ca_bundle else "this host's system trust store"
+    if not ca_bundle:
+        trust = "this host's system trust store"
+    elif trust_option == 'ca_bundle':
+        trust = 'the CA bundle %s' % ca_bundle       # the module's own option: the path the user gave
+    else:
+        trust = 'the CA bundle given as %s' % trust_option
     seen = tlsdiagnosis.Seen(host, port, identity, (trust, trust_option))
     session = None
     try:

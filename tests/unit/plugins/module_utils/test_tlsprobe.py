@@ -475,6 +475,8 @@ def test_the_server_trust_is_named_by_the_option_the_caller_gives(pki):
     assert result['verdict'] == 'server_untrusted', result
     assert 'Give dov_server_ca_bundle with the CA' in result['hint']
     assert pki.path('client-ca.pem') not in result['hint']
+    own = _call(pki, _Server(pki), ca_bundle=pki.path('client-ca.pem'))      # the module's own option
+    assert 'against the CA bundle %s' % pki.path('client-ca.pem') in own['hint'] and 'Give ca_bundle' in own['hint']
 
 
 @pytest.mark.parametrize('answer, words', [
