@@ -137,6 +137,7 @@ def open_socket(host, port, proxy, deadline):
         raise Verdict('dns_error', "The host name %s does not resolve from this host (%s). Check the URL and this "
                       "host's DNS; if only a proxy can resolve outside names, set proxy." % (host, error.strerror or error))
     except socket.timeout:
+        connection.close()
         raise Verdict('timeout', "%s did not connect%s within %s s. A firewall may drop the traffic; many networks "
                       "only reach the internet through a proxy (set proxy)."
                       % (where, ' and tunnel' if proxy else '', deadline.seconds))
