@@ -56,8 +56,8 @@ def file_path(entry, kind):
 
 def installed_certificates(entry):
     """The certificates installed for ``entry`` now, leaf first: the cert file (``cert.pem``)
-    with the chain file beside it, else those in ``bundle.p12`` (with the entry's
-    ``install.pkcs12_password``); [] when there are none or they cannot be read."""
+    with the chain file beside it, else those in ``bundle.p12`` or ``keystore.jks`` (with the
+    entry's ``install`` passwords); [] when there are none or they cannot be read."""
     data = fsutil.read_bytes(file_path(entry, 'cert'))
     try:
         if data:
@@ -72,15 +72,15 @@ def installed_certificates(entry):
             from cryptography.hazmat.primitives.serialization import pkcs12
             _key, leaf, chain = pkcs12.load_key_and_certificates(data, password.encode('utf-8'))
             return [leaf] + list(chain or []) if leaf is not None else []
+        data = fsutil.read_bytes(file_path(entry, 'jks'))
+        password = (entry.get('install') or {}).get('jks_password')
+        if data and password:
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores
+            opened = keystores.open_jks(data, password)
+            return list(opened[2]) if opened else []
     except (DovError, ValueError):
         return []
     return []
-
-
-def installed_certificate(entry):
-    """What is installed for ``entry`` now (describe_certificate of the leaf), or None."""
-    found = installed_certificates(entry)
-    return _certs().describe_certificate(found[0]) if found else None
 
 
 def serves(entry, plan):
