@@ -25,27 +25,16 @@ __metaclass__ = type
 
 import base64
 import binascii
-import datetime
 import re
-import traceback
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (
+    HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR, UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm,
+    der_header, hashes, serialization, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 # One definition of each, shared with the key/CSR code (callers also use them as certs.*).
 from ansible_collections.vlaanderen.dov.plugins.module_utils.pki import common_names, public_key_fingerprint
 
-try:
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.serialization import pkcs7
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
-
-UTC = datetime.timezone.utc
 DAY = 86400
 
 _PEM_BLOCK = re.compile(br'-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----', re.DOTALL)
@@ -60,26 +49,10 @@ _PKCS7_DATA_OID = b'\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01'
 FIX_SOURCE = "Use the certificate file that VO-DCBaaS gave back for this host's CSR (a .cer, .pem or .p7b)."
 
 
-def utcnow():
-    return datetime.datetime.now(UTC)
+utcnow = compat.utcnow
 
 
 # ---------------------------------------------------------------- DER helpers
-
-def der_header(data, offset=0):
-    """(tag, header length, content length) of the DER element at ``offset``; None if unreadable."""
-    if len(data) < offset + 2:
-        return None
-    tag = data[offset]
-    first = data[offset + 1]
-    if first < 0x80:
-        return tag, 2, first
-    count = first & 0x7f
-    if count == 0 or count > 4 or len(data) < offset + 2 + count:
-        return None
-    length = int(binascii.hexlify(data[offset + 2:offset + 2 + count]), 16)
-    return tag, 2 + count, length
-
 
 def _der_truncated(data):
     """Whether ``data`` starts like a DER SEQUENCE that claims more bytes than are there."""
@@ -126,7 +99,7 @@ def _load_pem(data, source):
             if label in _CERT_LABELS:
                 certificates.append(x509.load_pem_x509_certificate(block))
             elif label in _PKCS7_LABELS:
-                certificates.extend(pkcs7.load_pem_pkcs7_certificates(block))
+                certificates.extend(compat.load_pkcs7_certificates(block, pem=True))
         except ValueError:
             _refuse(source, "holds a %s block that cannot be read: it is damaged or cut off" % label,
                     "Download the certificate again from VO-DCBaaS, or copy the whole block.")
@@ -173,7 +146,7 @@ def _load_der(data, source):
     except ValueError:
         pass
     try:
-        certificates = pkcs7.load_der_pkcs7_certificates(data)
+        certificates = compat.load_pkcs7_certificates(data, pem=False)
     except ValueError:
         certificates = None
     if certificates is not None:
@@ -201,8 +174,7 @@ def load_certificates(data, source='The certificate'):
     a private key, a PKCS#12 keystore, or something else. ``source`` names the input in messages
     (``'/tmp/geodrill.cer'`` or ``'content'``).
     """
-    if not HAS_CRYPTOGRAPHY:
-        raise DovError("The Python library cryptography is missing. Install it on the host (pip install cryptography).")
+    compat.check_cryptography()
     if isinstance(data, str):
         data = data.encode('utf-8')
     if not data or not data.strip():
@@ -244,16 +216,8 @@ def load_ca_bundle(data, path='ca_bundle'):
 
 # ---------------------------------------------------------------- description
 
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def not_before(cert):
-    return _aware(getattr(cert, 'not_valid_before_utc', None) or cert.not_valid_before)
-
-
-def not_after(cert):
-    return _aware(getattr(cert, 'not_valid_after_utc', None) or cert.not_valid_after)
+not_before = compat.not_valid_before
+not_after = compat.not_valid_after
 
 
 def iso(value):
@@ -278,7 +242,7 @@ def serial_hex(cert):
 
 def subject_text(name):
     """RFC 4514 text of a name, with emailAddress spelled as openssl does."""
-    return name.rfc4514_string({NameOID.EMAIL_ADDRESS: 'emailAddress'})
+    return compat.rfc4514(name)
 
 
 def label(cert):
@@ -317,8 +281,8 @@ def _issued_by(cert, issuer):
     if cert.issuer != issuer.subject:
         return False
     try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+        compat.verify_issued_by(cert, issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 

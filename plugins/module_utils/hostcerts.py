@@ -48,14 +48,14 @@ class _Lazy(object):
         elif name == 'certinstall':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall as module
         elif name == 'tlsprobe':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils import tlsprobe as module
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import compat, tlsprobe as module
+            compat.check_cryptography()
+            compat.check_pyopenssl()
             return module
         else:
             raise AttributeError(name)
-        from ansible_collections.vlaanderen.dov.plugins.module_utils import pki
-        if not pki.HAS_CRYPTOGRAPHY:
-            raise DovError('The Python library cryptography is needed on this host. Install it (pip install '
-                           'cryptography, or the python3-cryptography package).')
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+        compat.check_cryptography()
         return module
 
 
@@ -93,8 +93,8 @@ def installed_certificate(dest_dir, options=None):
         data = fsutil.read_bytes(os.path.join(dest_dir, 'bundle.p12'))
         password = (options or {}).get('pkcs12_password')
         if data and password:
-            from cryptography.hazmat.primitives.serialization import pkcs12
-            leaf = pkcs12.load_key_and_certificates(data, password.encode('utf-8'))[1]
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+            leaf = compat.load_pkcs12(data, password.encode('utf-8')).cert
             return _lib.certs.describe_certificate(leaf) if leaf is not None else None
     except (DovError, ValueError):
         return None

@@ -30,20 +30,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import traceback
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (  # noqa: F401 (HAS_*: the modules' check)
+    CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, serialization, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 PROFILES = ('modern', 'legacy')
 KDF_ROUNDS = 10000  # what Java uses for its own PKCS#12 files
@@ -79,27 +70,18 @@ def check_alias(alias):
 
 
 def check_profile(profile):
+    """Refuse an unknown profile, and ``modern`` where the host's cryptography cannot write it."""
     if profile not in PROFILES:
         raise DovError("Unknown pkcs12_profile %r. Use one of: %s." % (profile, ', '.join(PROFILES)))
-    return profile
+    return compat.check_pkcs12_profile(profile)
 
 
 # ---------------------------------------------------------------- PKCS#12
 
-def _encryption(password, profile):
-    builder = serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(KDF_ROUNDS)
-    if check_profile(profile) == 'modern':
-        builder = builder.key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
-    else:
-        builder = builder.key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1())
-    return builder.build(password.encode('utf-8'))
-
-
 def build_pkcs12(key, leaf, chain, password, alias, profile='modern'):
     """PKCS#12 bytes with ``key``, ``leaf`` (friendly name ``alias``) and the ``chain`` certificates."""
-    return pkcs12.serialize_key_and_certificates(
-        name=check_alias(alias).encode('utf-8'), key=key, cert=leaf, cas=list(chain) or None,
-        encryption_algorithm=_encryption(password, profile))
+    return compat.serialize_pkcs12(check_alias(alias).encode('utf-8'), key, leaf, list(chain) or None,
+                                   password.encode('utf-8'), check_profile(profile), KDF_ROUNDS)
 
 
 def pkcs12_mac_algorithm(data):
@@ -130,16 +112,16 @@ def read_pkcs12(data, password):
     if not data:
         return None
     try:
-        loaded = pkcs12.load_pkcs12(data, password.encode('utf-8') if password else None)
-    except (ValueError, TypeError):
+        loaded = compat.load_pkcs12(data, password.encode('utf-8') if password else None)
+    except ValueError:
         return None
     if loaded.key is None or loaded.cert is None:
         return None
-    name = loaded.cert.friendly_name
+    name = loaded.friendly_name
     return {
         'key': certs.public_key_fingerprint(loaded.key),
-        'certificate': certs.fingerprint_sha256(loaded.cert.certificate),
-        'chain': sorted(certs.fingerprint_sha256(extra.certificate) for extra in loaded.additional_certs),
+        'certificate': certs.fingerprint_sha256(loaded.cert),
+        'chain': sorted(certs.fingerprint_sha256(extra) for extra in loaded.additional),
         'alias': name.decode('utf-8', 'replace') if name else None,
     }
 

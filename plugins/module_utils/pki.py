@@ -10,20 +10,9 @@ directly. Every refusal is a DovError whose message names the problem and the fi
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import traceback
-
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (  # noqa: F401 (HAS_*: the modules' check)
+    CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, NameOID, ec, hashes, rsa, serialization, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import NameOID
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 KEY_TYPES = ('rsa', 'ec')
 RSA_KEY_SIZES = (2048, 3072, 4096)

@@ -33,7 +33,7 @@ import traceback
 
 from urllib.parse import unquote, urlsplit
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 try:
@@ -249,7 +249,7 @@ def _not_before(cert):
 def dn_string(name):
     """An X.509 name as an RFC 4514 string (``CN=...,O=...,C=BE``); cryptography or pyOpenSSL name."""
     if HAS_CRYPTOGRAPHY and isinstance(name, x509.Name):
-        return name.rfc4514_string({NameOID.EMAIL_ADDRESS: 'emailAddress'})
+        return compat.rfc4514(name)
     parts = []
     for key, value in reversed(name.get_components()):
         text = value.decode('utf-8', 'replace')
@@ -419,7 +419,7 @@ def load_identity(client_cert=None, client_key=None, client_key_passphrase=None,
         return None
     data = _read(client_cert, 'client certificate')
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        certs = compat.load_pem_certificates(data)
     except ValueError:
         raise DovError("The client certificate %s holds no PEM certificate. "
                        "Give the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued." % client_cert)
@@ -988,15 +988,5 @@ def _context(ca_bundle, identity):
 
 
 def _use_identity(context, identity):
-    """Certificate, intermediates and key into the context: cryptography objects where pyOpenSSL
-    takes them (24.3 and later), its own X509/PKey wrappers before that."""
-    try:
-        context.use_certificate(identity.cert)
-        for extra in identity.extra:
-            context.add_extra_chain_cert(extra)
-        context.use_privatekey(identity.key)
-    except TypeError:
-        context.use_certificate(crypto.X509.from_cryptography(identity.cert))
-        for extra in identity.extra:
-            context.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
-        context.use_privatekey(crypto.PKey.from_cryptography_key(identity.key))
+    """Certificate, intermediates and key into the context (compat: pyOpenSSL differences)."""
+    compat.use_identity(context, identity.cert, identity.extra, identity.key)
