@@ -166,6 +166,19 @@ def _load_der(data, source):
     return None
 
 
+def _readable(certificates, source):
+    """The certificates, once their extensions parsed: an older cryptography refuses some
+    encodings that newer ones read, and that must be a message, not a traceback later."""
+    for cert in certificates:
+        try:
+            cert.extensions  # pylint: disable=pointless-statement
+        except ValueError as error:
+            raise DovError("%s holds a certificate whose extensions the Python library cryptography %s on this host "
+                           "cannot read (%s). Upgrade cryptography on the host, or ask the issuer for a certificate "
+                           "without that extension." % (source, compat.CRYPTOGRAPHY_VERSION, str(error)[:200]))
+    return certificates
+
+
 def load_certificates(data, source='The certificate'):
     """All certificates in ``data`` (bytes), in the order they come.
 
@@ -182,11 +195,11 @@ def load_certificates(data, source='The certificate'):
     if b'-----BEGIN ' in data:
         found = _load_pem(data, source)
         if found:
-            return found
+            return _readable(found, source)
     else:
         found = _load_der(data, source) if data[:1] == b'\x30' else None
         if found:
-            return found
+            return _readable(found, source)
         text = data.strip()
         if found is None and _BASE64_TEXT.match(text):
             compact = re.sub(br'\s+', b'', text).rstrip(b'=')
@@ -198,7 +211,7 @@ def load_certificates(data, source='The certificate'):
             if decoded[:1] == b'\x30':
                 found = _load_der(decoded, source + ' (base64)')
                 if found:
-                    return found
+                    return _readable(found, source)
     _refuse(source, "is not a certificate: it is neither PEM, DER, PKCS#7 nor base64 of them", FIX_SOURCE)
 
 

@@ -55,9 +55,11 @@ CA_KEY_SIZE = 2048
 # Clock skew allowance: a certificate starts this long before the moment it is made.
 BACKDATE = datetime.timedelta(minutes=5)
 
-# A private arc (2.25.<UUID>, ITU-T X.667) for the lab's policy and template OIDs, so that
-# nothing here claims an OID of the Flemish government (1.3.6.1.4.1.24258).
-LAB_ARC = '2.25.50220666242869932928453765292730064022'
+# The lab's policy and template OIDs live under 1.3.6.1.4.1.32473, the enterprise number IANA
+# keeps for examples and documentation (RFC 5612), so that nothing here claims an OID of the
+# Flemish government (1.3.6.1.4.1.24258). Not a 2.25.<UUID> arc: cryptography 36 to 41 (RHEL 9,
+# Debian 12, Ubuntu 24.04) cannot parse an OID arc above 64 bits and refuse the whole certificate.
+LAB_ARC = '1.3.6.1.4.1.32473.2'
 LAB_POLICY_OID = LAB_ARC + '.4.2.2'
 LAB_TEMPLATE_OID = LAB_ARC + '.21.8.1'
 MS_CERTIFICATE_TEMPLATE_OID = '1.3.6.1.4.1.311.21.7'
