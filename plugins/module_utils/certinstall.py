@@ -116,7 +116,7 @@ def read_source(src=None, content=None):
 
 
 def load_key(privatekey_path, passphrase=None):
-    data = fsutil.read_bytes(privatekey_path)
+    data = fsutil.read_managed(privatekey_path)
     if data is None:
         raise DovError(
             "The private key %s does not exist. Point privatekey_path at the key the CSR was made with (the csr "
@@ -165,7 +165,8 @@ class InstallPlan(object):
 
     @property
     def names(self):
-        return [os.path.basename(change.path) for change in self.files]
+        """The paths of the plan's files (absolute: ``snapshot`` takes them as they are)."""
+        return [change.path for change in self.files]
 
     def files_result(self):
         """``{kind: {path, changed, mode}}`` — what was (or would be) written where."""
@@ -181,7 +182,7 @@ class InstallPlan(object):
 
 
 def _existing_leaf(path):
-    data = fsutil.read_bytes(path)
+    data = fsutil.read_managed(path)
     if not data:
         return None
     try:
@@ -198,8 +199,12 @@ def _diff_view(cert, now):
 def plan_install(content, privatekey_path, expected_common_name, dest_dir, source='content',
                  privatekey_passphrase=None, ca_bundle=None, formats=('pem',), pkcs12_password=None,
                  jks_password=None, pkcs12_profile='modern', keystore_alias='dov-client', min_days_left=0,
-                 owner=None, group=None, mode=None, keytool=None, now=None):
+                 owner=None, group=None, mode=None, keytool=None, now=None, key=None):
     """Check one certificate and decide every file; raise DovError before any write.
+
+    ``key`` (a private key object) is the key to check against instead of the one at
+    ``privatekey_path``: a key received from the pair's key holder that is not written yet.
+    Managed files that are symbolic links are refused (``fsutil.read_managed``).
 
     ``content`` is the certificate as bytes in any encoding ``certs.load_certificates`` reads
     (``read_source`` gets it from ``src``/``content``); ``source`` names it in messages.
@@ -221,7 +226,10 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     ca_certs = None
     if ca_bundle:
         ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle)
-    key = load_key(privatekey_path, privatekey_passphrase)
+    if key is None:
+        key = load_key(privatekey_path, privatekey_passphrase)
+    for file_name in FILE_NAMES:
+        fsutil.refuse_link(os.path.join(dest_dir, file_name))
 
     found = certs.load_certificates(content, source)                        # 1
     checked = certs.check_certificate(found, key, expected_common_name,     # 2..6
@@ -238,7 +246,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
         if file_format not in formats:
             continue
         path = os.path.join(dest_dir, file_name)
-        existing = None if plan.folders else fsutil.read_bytes(path)
+        existing = None if plan.folders else fsutil.read_managed(path)
         if file_format == 'pem':
             file_mode, data = cert_mode, wanted[kind]
             same = existing == data
@@ -284,39 +292,59 @@ class Snapshot(object):
 
 
 def snapshot(dest_dir, names=FILE_NAMES):
-    """Remember ``names`` in ``dest_dir`` (bytes, mode, owner) so that ``restore`` can put them back."""
+    """Remember ``names`` in ``dest_dir`` (bytes, mode, owner) so that ``restore`` can put them
+    back, in this order; a name may be an absolute path (the key outside dest_dir). Read without
+    following links: a managed name that is a link is refused."""
     entries = {}
     for name in names:
         path = os.path.join(dest_dir, name)
-        data = fsutil.read_bytes(path)
+        data = fsutil.read_managed(path)
         if data is None:
             entries[name] = None
         else:
-            info = os.stat(path)
+            info = os.lstat(path)
             entries[name] = (data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
     return Snapshot(dest_dir, entries)
 
 
+def _unchanged(path, entry):
+    if os.path.islink(path) or not os.path.lexists(path):
+        return False
+    info = os.lstat(path)
+    data, mode, uid, gid = entry
+    return (fsutil.read_managed(path) == data and stat.S_IMODE(info.st_mode) == mode
+            and info.st_uid == uid and info.st_gid == gid)
+
+
 def restore(saved):
-    """Put every file of a Snapshot back as it was (atomically); remove those that did not exist.
-    Returns the paths restored or removed."""
-    touched = []
-    for name in sorted(saved.entries):
-        path = os.path.join(saved.dest_dir, name)
-        entry = saved.entries[name]
-        if entry is None:
-            if os.path.lexists(path):
-                os.unlink(path)
-                touched.append(path)
-            continue
-        data, mode, uid, gid = entry
-        info = os.stat(path) if os.path.exists(path) else None
-        if (info is not None and fsutil.read_bytes(path) == data and stat.S_IMODE(info.st_mode) == mode
-                and info.st_uid == uid and info.st_gid == gid):
-            continue
-        fsutil.atomic_write(path, data, mode=mode, uid=uid, gid=gid)
-        touched.append(path)
-    return touched
+    """Put every file of a Snapshot back as it was, in the snapshot's order: every previous file
+    prepared first (temporary file, fsync), then renamed back to back; those that did not exist
+    are removed in the same pass. Returns the paths restored or removed."""
+    steps = []
+    try:
+        for name in saved.entries:
+            path = os.path.join(saved.dest_dir, name)
+            entry = saved.entries[name]
+            if entry is None:
+                if os.path.lexists(path):
+                    steps.append((None, path))
+            elif not _unchanged(path, entry):
+                data, mode, uid, gid = entry
+                steps.append((fsutil.write_temp(os.path.dirname(path), os.path.basename(path), data, mode, uid, gid),
+                              path))
+    except BaseException:
+        for tmp, _path in steps:
+            if tmp:
+                fsutil.remove(tmp)
+        raise
+    for tmp, path in steps:
+        if tmp is None:
+            os.unlink(path)
+        else:
+            os.rename(tmp, path)
+    for folder in sorted(set(os.path.dirname(path) for _tmp, path in steps)):
+        fsutil.fsync_dir(folder)
+    return [path for _tmp, path in steps]
 
 
 # ---------------------------------------------------------------- apply
@@ -329,11 +357,15 @@ def apply_install(plan, backup=False):
         if uid != -1 or gid != -1:
             os.chown(folder, uid, gid)
     writes = [change for change in plan.files if change.writes]
+    for change in writes:       # the key's folder (outside dest_dir when privatekey_path says so)
+        if not os.path.isdir(os.path.dirname(change.path)):
+            fsutil.ensure_dir(os.path.dirname(change.path), 0o750 if gid != -1 else 0o700, uid, gid,
+                              parent_mode=FOLDER_MODE)
     pending = []
     try:
         for change in writes:
-            pending.append((fsutil.write_temp(plan.dest_dir, os.path.basename(change.path), change.data,
-                                              change.mode, uid, gid), change.path))
+            pending.append((fsutil.write_temp(os.path.dirname(change.path), os.path.basename(change.path),
+                                              change.data, change.mode, uid, gid), change.path))
     except (OSError, IOError) as exc:
         for tmp, _path in pending:
             fsutil.remove(tmp)
@@ -345,7 +377,7 @@ def apply_install(plan, backup=False):
             made = fsutil.make_backup(change.path)
             if made:
                 backups.append(made)
-    saved = snapshot(plan.dest_dir, [os.path.basename(change.path) for change in writes])
+    saved = snapshot(plan.dest_dir, [change.path for change in writes])
     done = 0
     try:
         for tmp, path in pending:
@@ -357,12 +389,11 @@ def apply_install(plan, backup=False):
         restore(saved)
         raise DovError("Cannot put the new files in place in %s: %s. The previous files were put back; fix the "
                        "problem and run again." % (plan.dest_dir, getattr(exc, 'strerror', None) or exc))
-    fsutil.fsync_dir(plan.dest_dir)
+    for folder in sorted(set(os.path.dirname(path) for _tmp, path in pending)):
+        fsutil.fsync_dir(folder)
     for change in plan.files:
         if change.action == 'retouch':
-            if uid != -1 or gid != -1:
-                os.chown(change.path, uid, gid)
-            os.chmod(change.path, change.mode)
+            fsutil.set_attributes(change.path, change.mode, uid, gid)
     return backups
 
 
