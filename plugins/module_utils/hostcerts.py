@@ -86,6 +86,13 @@ def _base(entry):
     }
 
 
+def failed(entry, message):
+    """The result of an entry that could not be handled: nothing changed, ``message`` as its error."""
+    result = _base(entry)
+    result['error'] = message
+    return result
+
+
 def installed_certificate(dest_dir, options=None):
     """What is installed in ``dest_dir`` now (describe_certificate): ``cert.pem``, else the
     certificate in ``bundle.p12`` (with ``options['pkcs12_password']``); None when neither."""

@@ -211,19 +211,28 @@ def run_module():
         for name in ('pkcs12_password', 'jks_password'):
             if not entry['install'].get(name) and module.params[name]:
                 entry['install'][name] = module.params[name]
+        # Every entry gets its result, also after another one failed: the entries installed before
+        # a failure keep their changed/notify, so that their services are restarted.
         if entry.get('shared_key'):
             received = module.params['shared_keys'].get(entry['shared_key'])
             if not received:
-                module.fail_json(msg='The key of %s was not received from its key holder. Run again; if it persists, '
-                                     'check that the key holder can be reached.' % entry['shared_key'])
+                results.append(hostcerts.failed(
+                    entry, 'The key of %s was not received from its key holder. Run again; if it persists, check '
+                           'that the key holder can be reached.' % entry['shared_key']))
+                continue
             entry['privatekey_content'] = to_text(base64.b64decode(received))
             module.no_log_values.add(entry['privatekey_content'])
-        if module.params['phase'] == 'prepare':
-            results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
-        elif module.params['phase'] == 'verify':
-            results.append(hostcerts.verify(entry))
-        else:
-            results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
+        try:
+            if module.params['phase'] == 'prepare':
+                results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
+            elif module.params['phase'] == 'verify':
+                results.append(hostcerts.verify(entry))
+            else:
+                results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
+        except (OSError, IOError, ValueError) as error:
+            results.append(hostcerts.failed(
+                entry, 'The %s step stopped with an unexpected error: %s. Fix the cause on this host and run '
+                       'again.' % (module.params['phase'], error)))
 
     notify = []
     for entry, result in zip(module.params['certificates'], results):
