@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .collections
+OLD_CRYPTO := .cache/old-crypto
 # ansible-test lists a collection's files with git; inside this (git) checkout the copy would be
 # ignored, so it lives outside, in a folder of its own per checkout.
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/vlaanderen-dov-sanity-$(shell printf '%s' "$(CURDIR)" | md5sum | cut -c1-8)
@@ -14,7 +15,7 @@ TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test unit sanity lint integration install deps bench clean help
+.PHONY: demo test unit unit-old-crypto sanity lint integration install deps bench clean help
 
 help:
 	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
@@ -27,15 +28,18 @@ $(BIN)/.installed: requirements.txt requirements-test.txt
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
-# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync; the demo
-# needs keytool (the lab writes a JKS keystore).
+# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync, sudo (the
+# deploy user of the host-side test), Debian's own python3-cryptography/python3-openssl (a host
+# interpreter with the OS's libraries); the demo needs keytool (the lab writes a JKS keystore).
 deps:
 	@missing=""; \
 	for pair in nginx:nginx-light sshd:openssh-server tinyproxy:tinyproxy keytool:default-jre-headless \
-	            rsync:rsync curl:curl openssl:openssl; do \
+	            rsync:rsync curl:curl openssl:openssl sudo:sudo; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
 	done; \
+	/usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing="$$missing python3-cryptography"; \
+	/usr/bin/python3 -c 'import OpenSSL' 2>/dev/null || missing="$$missing python3-openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing:$$missing"; \
@@ -69,8 +73,22 @@ sanity: $(BIN)/.installed deps
 lint: install
 	$(BIN)/ansible-lint --profile production --offline
 
-integration: install deps
+integration: install deps $(OLD_CRYPTO)/bin/.installed
 	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration
+
+# A host interpreter with the oldest libraries the host side supports (Ubuntu 22.04's): made once,
+# kept in .cache between runs (tests/integration/test_host_side.py makes it too when it is missing).
+$(OLD_CRYPTO)/bin/.installed:
+	rm -rf $(OLD_CRYPTO)
+	/usr/bin/python3 -m venv $(OLD_CRYPTO)
+	$(OLD_CRYPTO)/bin/pip install --quiet 'cryptography==3.4.8' 'pyOpenSSL==21.0.0'
+	touch $@
+
+# The crypto unit tests with that interpreter (it gets pytest for this).
+unit-old-crypto: $(OLD_CRYPTO)/bin/.installed
+	$(OLD_CRYPTO)/bin/pip install --quiet pytest
+	$(OLD_CRYPTO)/bin/python -m pytest -p no:cacheprovider tests/unit/plugins/module_utils/test_compat.py \
+	    tests/unit/plugins/module_utils/test_host_integrity.py tests/unit/plugins/module_utils/test_cn.py
 
 test: unit sanity lint integration
 
