@@ -105,8 +105,8 @@ options:
     type: dict
     default: {}
 notes:
-  - Needs the Python libraries C(cryptography) and, for the check, C(pyOpenSSL) on the host;
-    C(keytool) for the jks format.
+  - Needs the Python libraries C(cryptography) 3.4.8 or newer and, for the check, C(pyOpenSSL) 21.0.0 or newer on
+    the host; C(keytool) for the jks format.
 '''
 
 EXAMPLES = r'''
