@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .collections
 OLD_CRYPTO := .cache/old-crypto
+DEBIAN_PY := .cache/debian-python
 # ansible-test lists a collection's files with git; inside this (git) checkout the copy would be
 # ignored, so it lives outside, in a folder of its own per checkout.
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/vlaanderen-dov-sanity-$(shell printf '%s' "$(CURDIR)" | md5sum | cut -c1-8)
@@ -15,7 +16,7 @@ TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test unit unit-old-crypto sanity lint integration install deps bench clean help
+.PHONY: demo test unit unit-host-libs sanity lint integration install deps bench clean help
 
 help:
 	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
@@ -84,13 +85,26 @@ $(OLD_CRYPTO)/bin/.installed:
 	$(OLD_CRYPTO)/bin/pip install --quiet 'cryptography==3.4.8' 'pyOpenSSL==21.0.0'
 	touch $@
 
-# The crypto unit tests with that interpreter (it gets pytest for this).
-unit-old-crypto: $(OLD_CRYPTO)/bin/.installed
-	$(OLD_CRYPTO)/bin/pip install --quiet pytest
-	$(OLD_CRYPTO)/bin/python -m pytest -p no:cacheprovider tests/unit/plugins/module_utils/test_compat.py \
-	    tests/unit/plugins/module_utils/test_host_integrity.py tests/unit/plugins/module_utils/test_cn.py
+# The host-side crypto unit tests with the hosts' libraries: Debian's own python3-cryptography /
+# python3-openssl (a venv that sees the system packages, for pytest) and cryptography 3.4.8 /
+# pyOpenSSL 21.0.0. The other unit tests need the controller's libraries (requirements.txt).
+HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/test_,compat.py host_integrity.py cn.py certs.py fsutil.py \
+             keyfiles.py tlsprobe.py quickcheck.py)
+$(DEBIAN_PY)/bin/.installed:
+	rm -rf $(DEBIAN_PY)
+	/usr/bin/python3 -m venv --system-site-packages $(DEBIAN_PY)
+	$(DEBIAN_PY)/bin/pip install --quiet pytest 'ansible-core>=2.16,<2.20'
+	touch $@
 
-test: unit sanity lint integration
+$(OLD_CRYPTO)/bin/.pytest: $(OLD_CRYPTO)/bin/.installed
+	$(OLD_CRYPTO)/bin/pip install --quiet pytest 'ansible-core>=2.16,<2.20'
+	touch $@
+
+unit-host-libs: deps $(DEBIAN_PY)/bin/.installed $(OLD_CRYPTO)/bin/.pytest
+	$(DEBIAN_PY)/bin/python -m pytest -q -p no:cacheprovider $(HOST_UNIT)
+	$(OLD_CRYPTO)/bin/python -m pytest -q -p no:cacheprovider $(HOST_UNIT)
+
+test: unit unit-host-libs sanity lint integration
 
 bench: install deps
 	$(BIN)/python tests/bench/bench.py

@@ -362,11 +362,14 @@ def load_pkcs12(data, password):
         raise ValueError('the PKCS#12 file needs another password')
     name = None
     if leaf is not None:
+        import warnings
         from OpenSSL import crypto  # cryptography < 36 does not read friendly names; pyOpenSSL does
-        try:
-            name = crypto.load_pkcs12(data, password).get_friendlyname()  # pylint: disable=no-member
-        except crypto.Error:
-            name = None
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)     # pyOpenSSL's PKCS#12 API: the one there is
+            try:
+                name = crypto.load_pkcs12(data, password).get_friendlyname()  # pylint: disable=no-member
+            except crypto.Error:
+                name = None
     return LoadedPkcs12(key, leaf, name, additional)
 
 
