@@ -29,12 +29,14 @@ import re
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (
-    HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR, UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm,
-    der_header, hashes, serialization, x509)
+    UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, der_header, hashes, serialization, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 # One definition of each, shared with the key/CSR code (callers also use them as certs.*).
 from ansible_collections.vlaanderen.dov.plugins.module_utils.pki import common_names, public_key_fingerprint
 
+# What the modules check before they start (missing_required_lib).
+HAS_CRYPTOGRAPHY = compat.HAS_CRYPTOGRAPHY
+CRYPTOGRAPHY_IMPORT_ERROR = compat.CRYPTOGRAPHY_IMPORT_ERROR
 DAY = 86400
 
 _PEM_BLOCK = re.compile(br'-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----', re.DOTALL)

@@ -40,12 +40,12 @@ MIN_PYOPENSSL = (21, 0, 0)
 try:
     import cryptography
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm  # pylint: disable=unused-import
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
     from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
-    from cryptography.x509.oid import (AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID,
-                                       SignatureAlgorithmOID)
+    from cryptography.x509.oid import (AuthorityInformationAccessOID, ExtendedKeyUsageOID,  # pylint: disable=unused-import
+                                       NameOID, SignatureAlgorithmOID)
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
     CRYPTOGRAPHY_VERSION = cryptography.__version__

@@ -32,8 +32,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, compat
-from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (  # noqa: F401 (HAS_*: the modules' check)
-    CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, serialization, x509)
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 PROFILES = ('modern', 'legacy')

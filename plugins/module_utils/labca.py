@@ -34,9 +34,9 @@ import shutil
 import tempfile
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
-from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (  # noqa: F401 (HAS_*: the callers' check)
-    CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, AuthorityInformationAccessOID, ExtendedKeyUsageOID, InvalidSignature,
-    NameOID, UnsupportedAlgorithm, ec, hashes, rsa, serialization, x509)
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (
+    HAS_CRYPTOGRAPHY, AuthorityInformationAccessOID, ExtendedKeyUsageOID, InvalidSignature, NameOID, UnsupportedAlgorithm,
+    ec, hashes, rsa, serialization, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.fsutil import atomic_write, ensure_dir, read_bytes
 

@@ -37,7 +37,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 try:
-    from OpenSSL import SSL, crypto
+    from OpenSSL import SSL
     HAS_PYOPENSSL = True
     PYOPENSSL_IMPORT_ERROR = None
 except ImportError:

@@ -76,8 +76,8 @@ def run(command, **kwargs):
 
 
 def library_versions(python):
-    return tuple(run([python, '-c', 'import cryptography, OpenSSL; print(cryptography.__version__, '
-                                     'OpenSSL.__version__)']).split())
+    script = 'import cryptography, OpenSSL; print(cryptography.__version__, OpenSSL.__version__)'
+    return tuple(run([python, '-c', script]).split())
 
 
 def old_crypto_python():

@@ -14,8 +14,8 @@ import pytest
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, fsutil, hostcerts, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
-_spec = importlib.util.spec_from_file_location('dov_test_hostcerts', os.path.join(os.path.dirname(__file__),
-                                                                                   'test_hostcerts.py'))
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location('dov_test_hostcerts', os.path.join(HERE, 'test_hostcerts.py'))
 base = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(base)
 lab, key1, key2 = base.lab, base.key1, base.key2      # the fixtures, shared
@@ -127,8 +127,8 @@ def test_dest_dir_itself_may_be_a_link(tmp_path, lab, key1):
 
 # ---------------------------------------------------------------- the key inside the atomic set
 
-def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_back(tmp_path, lab, key1, key2,
-                                                                                       monkeypatch):
+def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_back(
+        tmp_path, lab, key1, key2, monkeypatch):
     dest, _entry = installed(tmp_path, lab, key1)
     events = []
     write_temp, rename = fsutil.write_temp, os.rename
@@ -150,8 +150,8 @@ def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_b
                        ('rename', 'key.pem'), ('rename', 'cert.pem'), ('rename', 'fullchain.pem')]
     # the check failed: the previous key and files come back the same way, key first
     rollback = events[len(install):]
-    assert [event for event in rollback if event[0] == 'rename'][:3] == [('rename', 'key.pem'), ('rename', 'cert.pem'),
-                                                                          ('rename', 'fullchain.pem')]
+    renames = [event for event in rollback if event[0] == 'rename']
+    assert renames[:3] == [('rename', 'key.pem'), ('rename', 'cert.pem'), ('rename', 'fullchain.pem')]
     assert rollback.index(('rename', 'key.pem')) > max(i for i, event in enumerate(rollback) if event[0] == 'prepare')
     assert [os.path.basename(path) for path in result['rolled_back']] == ['key.pem', 'cert.pem', 'fullchain.pem']
     assert base.fingerprint_of_file(dest / 'key.pem') == pki.public_key_fingerprint(key1)
@@ -165,8 +165,8 @@ def test_prepare_removes_the_temporary_files_of_a_killed_run(tmp_path, lab, key1
     (dest / '.cert.pem.k1ll3d.tmp').write_bytes(b'half a certificate')
     prepared = hostcerts.prepare(dict(entry, privatekey_content=None))
     assert prepared['error'] is None and prepared['changed'] is True
-    assert sorted(os.path.basename(path) for path in prepared['removed_temp_files']) == ['.cert.pem.k1ll3d.tmp',
-                                                                                        '.key.pem.k1ll3d.tmp']
+    removed = sorted(os.path.basename(path) for path in prepared['removed_temp_files'])
+    assert removed == ['.cert.pem.k1ll3d.tmp', '.key.pem.k1ll3d.tmp']
     assert not [name for name in os.listdir(str(dest)) if name.endswith('.tmp')]
     assert hostcerts.prepare(dict(entry, privatekey_content=None))['changed'] is False
 
