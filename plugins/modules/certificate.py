@@ -140,6 +140,8 @@ options:
 notes:
   - Needs the Python library C(cryptography) 3.4.8 or newer on the host; V(jks) also needs Java's C(keytool).
     The V(modern) O(pkcs12_profile) needs cryptography 38 or newer.
+  - A file it manages in O(dest_dir) that is a symbolic link is refused, naming the link (never followed, chowned or
+    copied); O(dest_dir) itself may be a link. Files are read with C(O_NOFOLLOW) and their mode and owner set on the open file.
   - Passwords reach keytool through its environment (C(-storepass:env)), never its command line.
   - Diff mode shows subject, serial, not_after and fingerprint of the installed and the new certificate,
     never key material.

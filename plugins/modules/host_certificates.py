@@ -107,6 +107,8 @@ options:
 notes:
   - Needs the Python libraries C(cryptography) 3.4.8 or newer and, for the check, C(pyOpenSSL) 21.0.0 or newer on
     the host; C(keytool) for the jks format.
+  - A file it manages in O(dest_dir) that is a symbolic link is refused, naming the link (never followed, chowned or
+    copied); O(dest_dir) itself may be a link. Files are read with C(O_NOFOLLOW) and their mode and owner set on the open file.
 '''
 
 EXAMPLES = r'''
@@ -136,7 +138,12 @@ certificates:
     converged: {description: Whether the certificate is installed exactly as asked., type: bool, returned: phase prepare}
     installed: {description: What cert.pem holds now., type: dict, returned: phase prepare}
     check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
-    rolled_back: {description: Files put back after a failed check., type: list, returned: when the check failed}
+    rolled_back: {description: Files put back after a failed check (the key first)., type: list, returned: when the check failed}
+    removed_temp_files:
+      description: Temporary files a killed run left beside the entry's files (C(.key.pem.*.tmp), C(.cert.pem.*.tmp)), removed.
+      type: list
+      elements: str
+      returned: phase prepare, not in check mode
 errors:
   description: The entries' errors, as C(application/environment - message).
   returned: always
