@@ -42,7 +42,7 @@ try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm  # pylint: disable=unused-import
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
     from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
     from cryptography.x509.oid import (AuthorityInformationAccessOID, ExtendedKeyUsageOID,  # pylint: disable=unused-import
                                        NameOID, SignatureAlgorithmOID)
@@ -54,7 +54,7 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
     CRYPTOGRAPHY_VERSION = None
     cryptography = x509 = InvalidSignature = UnsupportedAlgorithm = hashes = serialization = None
-    ec = padding = rsa = pkcs7 = pkcs12 = None
+    ec = ed448 = ed25519 = padding = rsa = pkcs7 = pkcs12 = None
     AuthorityInformationAccessOID = ExtendedKeyUsageOID = NameOID = SignatureAlgorithmOID = None
 
 UTC = datetime.timezone.utc
@@ -286,7 +286,7 @@ def _verify_signature(cert, issuer_key):
             issuer_key.verify(signature, data, padding.PKCS1v15(), cert.signature_hash_algorithm)
     elif isinstance(issuer_key, ec.EllipticCurvePublicKey):
         issuer_key.verify(signature, data, ec.ECDSA(cert.signature_hash_algorithm))
-    elif type(issuer_key).__name__.startswith(('Ed25519', 'Ed448', '_Ed25519', '_Ed448')):
+    elif isinstance(issuer_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         issuer_key.verify(signature, data)
     else:
         raise TypeError('unsupported issuer key type %s' % type(issuer_key).__name__)

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
@@ -46,7 +46,7 @@ def _certificate(subject_key, issuer_key, issuer_name, subject='leaf', sign=None
 @pytest.fixture(scope='module')
 def keys():
     return {'rsa': rsa.generate_private_key(65537, 2048), 'ec': ec.generate_private_key(ec.SECP256R1()),
-            'other': rsa.generate_private_key(65537, 2048)}
+            'ed25519': ed25519.Ed25519PrivateKey.generate(), 'other': rsa.generate_private_key(65537, 2048)}
 
 
 @pytest.fixture
@@ -56,15 +56,20 @@ def old(monkeypatch):
     monkeypatch.setattr(compat, 'CRYPTOGRAPHY_VERSION', '3.4.8')
 
 
-@pytest.mark.parametrize('issuer_type', ['rsa', 'ec'])
+WRONG_KEYS = {'rsa': lambda: rsa.generate_private_key(65537, 2048), 'ec': lambda: ec.generate_private_key(ec.SECP256R1()),
+              'ed25519': ed25519.Ed25519PrivateKey.generate}
+
+
+@pytest.mark.parametrize('issuer_type', ['rsa', 'ec', 'ed25519'])
 def test_the_signature_is_checked_by_hand_with_the_issuers_key(keys, issuer_type):
     issuer = _name('Issuing CA')
-    cert = _certificate(keys['other'], keys[issuer_type], issuer)
-    issuer_cert = _certificate(keys[issuer_type], keys[issuer_type], issuer, subject='Issuing CA')
+    digest = None if issuer_type == 'ed25519' else hashes.SHA256()
+    sign = (lambda builder: builder.sign(keys[issuer_type], digest))
+    cert = _certificate(keys['other'], keys[issuer_type], issuer, sign=sign)
+    issuer_cert = _certificate(keys[issuer_type], keys[issuer_type], issuer, subject='Issuing CA', sign=sign)
     compat._verify_signature(cert, keys[issuer_type].public_key())
     with pytest.raises(InvalidSignature):
-        compat._verify_signature(cert, keys['other'].public_key() if issuer_type == 'rsa' else
-                                 ec.generate_private_key(ec.SECP256R1()).public_key())
+        compat._verify_signature(cert, WRONG_KEYS[issuer_type]().public_key())
     assert compat.verify_issued_by(cert, issuer_cert) is None
 
 
