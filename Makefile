@@ -29,13 +29,14 @@ $(BIN)/.installed: requirements.txt requirements-test.txt
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
-# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync, sudo (the
-# deploy user of the host-side test), Debian's own python3-cryptography/python3-openssl (a host
-# interpreter with the OS's libraries); the demo needs keytool (the lab writes a JKS keystore).
+# The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync, chromium
+# (renders report.html headless), sudo (the deploy user of the host-side test), Debian's own
+# python3-cryptography/python3-openssl (a host interpreter with the OS's libraries); the demo needs
+# keytool (the lab writes a JKS keystore).
 deps:
 	@missing=""; \
 	for pair in nginx:nginx-light sshd:openssh-server tinyproxy:tinyproxy keytool:default-jre-headless \
-	            rsync:rsync curl:curl openssl:openssl sudo:sudo; do \
+	            rsync:rsync curl:curl openssl:openssl chromium:chromium sudo:sudo; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
 	done; \

@@ -304,15 +304,17 @@ class SmtpServer(object):
                 "Cannot load the CA bundle %s: %s. Give a PEM file with CA certificates."
                 % (self.ca_bundle, exc))
 
-    def send(self, eml, now=None):
-        """Send ``eml`` to the meldpunt; return the entry for the send record.
+    def send(self, eml, now=None, recipients=None, what='the access request'):
+        """Send ``eml`` to the meldpunt (or to ``recipients``, a list of addresses); return the entry
+        for the send record. ``what`` names the message in errors.
 
         Raises DovError naming the server and the reason when anything fails.
         """
         msg = outgoing_message(eml, now)
         moment = now or utc_now()
         context = self._context() if self.starttls else None
-        failed = "Sending the access request to %s via the SMTP server %s failed" % (MELDPUNT, self.where)
+        to_addrs = list(recipients) if recipients else [MELDPUNT]
+        failed = "Sending %s to %s via the SMTP server %s failed" % (what, ', '.join(to_addrs), self.where)
         advice = "Nothing was recorded as sent."
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
@@ -329,7 +331,7 @@ class SmtpServer(object):
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password or '')
-            smtp.send_message(msg, to_addrs=[MELDPUNT])
+            smtp.send_message(msg, to_addrs=to_addrs)
         except DovError:
             raise
         except ssl.SSLCertVerificationError as exc:
@@ -357,7 +359,7 @@ class SmtpServer(object):
             'sha256': hashlib.sha256(eml).hexdigest(),
             'sent_at': iso(moment),
             'message_id': msg['Message-ID'],
-            'to': MELDPUNT,
+            'to': ', '.join(to_addrs),
             'smtp_server': self.where,
         }
 

@@ -294,6 +294,47 @@ def _trim_stderr(stderr):
     return 'its stderr says: %s' % text
 
 
+def run_program(command, stdin, variables, timeout, what, setting):
+    """Run a user's ``command`` (a string: by the shell; a list: directly) in its own session, with
+    ``variables`` added to the environment and ``stdin`` (bytes) on its stdin; ``(stdout, stderr)``.
+
+    ``what`` names the command in messages (``'issuer command'``), ``setting`` the variable that
+    holds it (``'dov_issuer_command'``). A wrong type, a program that cannot start, a timeout (the
+    whole process group is killed), a signal or a non-zero exit is a DovError that names the program
+    and its stderr (private key blocks removed).
+    """
+    if isinstance(command, (list, tuple)):
+        shell, args = False, [str(arg) for arg in command]
+    elif isinstance(command, str):
+        shell, args = True, command
+    else:
+        raise DovError("%s must be a string or a list, not %s. Give the command line as a string." % (setting, type(command).__name__))
+    name = command_name(command)
+    env = dict(os.environ)
+    env.update(variables)
+    try:
+        process = subprocess.Popen(args, shell=shell, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        raise DovError("The %s %r cannot be started: %s. Check %s and that the program is installed." % (what, name, exc.strerror, setting))
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        process.communicate()
+        raise DovError(
+            "The %s %r did not finish within %s seconds and was stopped. Check what it "
+            "waits for, or raise the timeout." % (what, name, timeout))
+    if process.returncode < 0:
+        raise DovError("The %s %r was killed by signal %d; %s. Fix the command and run again." % (what, name, -process.returncode, _trim_stderr(stderr)))
+    if process.returncode != 0:
+        raise DovError("The %s %r exited with status %d; %s. Fix the command and run again." % (what, name, process.returncode, _trim_stderr(stderr)))
+    return stdout, stderr
+
+
 def run_command_issuer(command, csr_pem, common_name, environment, application, csr_path, timeout=DEFAULT_TIMEOUT):
     """Run ``dov_issuer_command`` with the CSR on stdin; return its stdout (bytes, as printed).
 
@@ -303,40 +344,13 @@ def run_command_issuer(command, csr_pem, common_name, environment, application, 
     """
     if not command or (isinstance(command, str) and not command.strip()):
         raise DovError("dov_issuer is 'command' but dov_issuer_command is empty. Set it to the program that turns a CSR into a certificate.")
-    if isinstance(command, (list, tuple)):
-        shell, args = False, [str(arg) for arg in command]
-    elif isinstance(command, str):
-        shell, args = True, command
-    else:
-        raise DovError("dov_issuer_command must be a string or a list, not %s. Give the command line as a string." % type(command).__name__)
-    name = command_name(command)
-    env = dict(os.environ)
-    env.update({'DOV_CN': common_name, 'DOV_ENVIRONMENT': environment, 'DOV_APPLICATION': application,
-                'DOV_CSR_PATH': str(csr_path)})
-    try:
-        process = subprocess.Popen(args, shell=shell, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as exc:
-        raise DovError("The issuer command %r cannot be started: %s. Check dov_issuer_command and that the program is installed." % (name, exc.strerror))
-    try:
-        stdout, stderr = process.communicate(_as_bytes(csr_pem), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        process.communicate()
-        raise DovError(
-            "The issuer command %r did not finish within %s seconds and was stopped. Check what it "
-            "waits for, or raise the timeout." % (name, timeout))
-    if process.returncode < 0:
-        raise DovError("The issuer command %r was killed by signal %d; %s. Fix the command and run again." % (name, -process.returncode, _trim_stderr(stderr)))
-    if process.returncode != 0:
-        raise DovError("The issuer command %r exited with status %d; %s. Fix the command and run again." % (name, process.returncode, _trim_stderr(stderr)))
+    variables = {'DOV_CN': common_name, 'DOV_ENVIRONMENT': environment, 'DOV_APPLICATION': application,
+                 'DOV_CSR_PATH': str(csr_path)}
+    stdout, stderr = run_program(command, _as_bytes(csr_pem), variables, timeout, 'issuer command', 'dov_issuer_command')
     if not stdout.strip():
         raise DovError(
             "The issuer command %r printed nothing on stdout; %s. It must print the certificate (PEM or "
-            "base64 DER) on stdout." % (name, _trim_stderr(stderr)))
+            "base64 DER) on stdout." % (command_name(command), _trim_stderr(stderr)))
     return stdout
 
 

@@ -106,22 +106,35 @@ def pkcs12_mac_algorithm(data):
     return _MAC_OIDS.get(value, value.hex())
 
 
-def read_pkcs12(data, password):
-    """What a PKCS#12 file holds, comparable with ``content_of``; None when it cannot be opened."""
+def open_pkcs12(data, password):
+    """(alias, key, certificate, extra certificates) of a PKCS#12 file; None when it cannot be opened.
+
+    ``compat.load_pkcs12``: the friendly name (alias) on every version the hosts run (pyOpenSSL
+    reads it before cryptography 36).
+    """
     if not data:
         return None
     try:
         loaded = compat.load_pkcs12(data, password.encode('utf-8') if password else None)
     except ValueError:
         return None
-    if loaded.key is None or loaded.cert is None:
+    if loaded.cert is None:
         return None
     name = loaded.friendly_name
+    return name.decode('utf-8', 'replace') if name else None, loaded.key, loaded.cert, loaded.additional
+
+
+def read_pkcs12(data, password):
+    """What a PKCS#12 file holds, comparable with ``content_of``; None when it cannot be opened."""
+    opened = open_pkcs12(data, password)
+    if opened is None or opened[1] is None:
+        return None
+    alias, key, cert, extra = opened
     return {
-        'key': certs.public_key_fingerprint(loaded.key),
-        'certificate': certs.fingerprint_sha256(loaded.cert),
-        'chain': sorted(certs.fingerprint_sha256(extra) for extra in loaded.additional),
-        'alias': name.decode('utf-8', 'replace') if name else None,
+        'key': certs.public_key_fingerprint(key),
+        'certificate': certs.fingerprint_sha256(cert),
+        'chain': sorted(certs.fingerprint_sha256(other) for other in extra),
+        'alias': alias,
     }
 
 
@@ -259,8 +272,8 @@ def _unprotect_jks_key(protected, password):
     return plain
 
 
-def read_jks(data, password):
-    """What a JKS file holds (as ``read_pkcs12``), read in Python; None when it is not a JKS
+def open_jks(data, password):
+    """(alias, key, [certificate, chain...]) of a JKS file, read in Python; None when it is not a JKS
     keystore that opens with ``password`` and holds one key entry.
 
     The store's integrity digest (SHA-1 over the password, "Mighty Aphrodite" and the content) is
@@ -309,6 +322,15 @@ def read_jks(data, password):
         loaded = [x509.load_der_x509_certificate(item) for item in chain]
     except (ValueError, TypeError):
         return None
+    return alias, key, loaded
+
+
+def read_jks(data, password):
+    """What a JKS file holds (as ``read_pkcs12``); None when ``open_jks`` cannot open it."""
+    opened = open_jks(data, password)
+    if opened is None:
+        return None
+    alias, key, loaded = opened
     return {
         'key': certs.public_key_fingerprint(key),
         'certificate': certs.fingerprint_sha256(loaded[0]),
