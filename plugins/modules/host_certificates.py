@@ -107,8 +107,8 @@ options:
 notes:
   - Needs the Python libraries C(cryptography) 3.4.8 or newer and, for the check, C(pyOpenSSL) 21.0.0 or newer on
     the host; C(keytool) for the jks format.
-  - A file it manages in O(dest_dir) that is a symbolic link is refused, naming the link (never followed, chowned or
-    copied); O(dest_dir) itself may be a link. Files are read with C(O_NOFOLLOW) and their mode and owner set on the open file.
+  - A file it manages in O(certificates[].dest_dir) that is a symbolic link is refused, naming the link (never followed,
+    chowned or copied); O(certificates[].dest_dir) itself may be a link. Files are read with C(O_NOFOLLOW) and their mode and owner set on the open file.
 '''
 
 EXAMPLES = r'''

@@ -64,7 +64,10 @@ WRONG_KEYS = {'rsa': lambda: rsa.generate_private_key(65537, 2048), 'ec': lambda
 def test_the_signature_is_checked_by_hand_with_the_issuers_key(keys, issuer_type):
     issuer = _name('Issuing CA')
     digest = None if issuer_type == 'ed25519' else hashes.SHA256()
-    sign = (lambda builder: builder.sign(keys[issuer_type], digest))
+
+    def sign(builder):
+        return builder.sign(keys[issuer_type], digest)
+
     cert = _certificate(keys['other'], keys[issuer_type], issuer, sign=sign)
     issuer_cert = _certificate(keys[issuer_type], keys[issuer_type], issuer, subject='Issuing CA', sign=sign)
     compat._verify_signature(cert, keys[issuer_type].public_key())
