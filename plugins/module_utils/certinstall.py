@@ -15,14 +15,8 @@ Files in ``dest_dir`` (``FILES``): ``cert.pem`` (leaf), ``chain.pem`` (intermedi
 root; empty when none is known), ``fullchain.pem`` (leaf + intermediates) for the ``pem``
 format; ``bundle.p12`` for ``pkcs12``; ``keystore.jks`` for ``jks``.
 
-Several certificates, one process. Nothing here uses AnsibleModule, so a host-level module can
-install all of a host's certificates in one call::
-
-    plans = [plan_install(**spec) for spec in specs]   # every check, for all, before any write
-    if not check_mode:
-        backups = apply_plans(plans, backup=True)      # all or nothing: restores on failure
-
-Roll back after a failed verification (the role's verify phase)::
+Nothing here uses AnsibleModule: hostcerts.install plans, applies and checks each of a host's
+certificates in one process. Roll back after a failed check::
 
     saved = snapshot(dest_dir)       # before apply: bytes, mode and owner of FILE_NAMES, in memory
     apply_install(plan)
@@ -394,21 +388,4 @@ def apply_install(plan, backup=False):
     for change in plan.files:
         if change.action == 'retouch':
             fsutil.set_attributes(change.path, change.mode, uid, gid)
-    return backups
-
-
-def apply_plans(plans, backup=False):
-    """Apply several plans (one host's certificates) all or nothing: when one fails, the ones
-    already applied are restored from snapshots and the error is raised. Returns all backups."""
-    applied = []
-    backups = []
-    try:
-        for plan in plans:
-            saved = snapshot(plan.dest_dir, plan.names)
-            backups.extend(apply_install(plan, backup=backup))
-            applied.append(saved)
-    except BaseException:
-        for saved in reversed(applied):
-            restore(saved)
-        raise
     return backups

@@ -352,29 +352,48 @@ def check_common_name(cert, expected_common_name):
             "application and environment, or correct expected_common_name." % (found, expected_common_name))
 
 
+def _usage_name(oid):
+    if oid == ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE:
+        return 'anyExtendedKeyUsage'
+    name = getattr(oid, '_name', None)
+    return name if name and name != 'Unknown OID' else oid.dotted_string
+
+
+def client_auth_problem(cert):
+    """Why the usages of ``cert`` do not allow TLS client authentication, or None.
+
+    The collection's one rule (the certificate check and the mTLS check's hint both use it): an
+    extended key usage, when present, must list clientAuth; anyExtendedKeyUsage alone does not do,
+    because OpenSSL-based servers (nginx, DOV's) refuse it for a client. A key usage, when present,
+    must allow digitalSignature.
+    """
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        usages = None
+    if usages is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+        names = ', '.join(_usage_name(oid) for oid in usages) or 'none'
+        return 'its extended key usage is: %s' % names
+    try:
+        key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        key_usage = None
+    if key_usage is not None and not key_usage.digital_signature:
+        return 'its key usage lacks digitalSignature'
+    return None
+
+
 def check_client_auth(cert):
     """4. It may be used for TLS client authentication."""
     if _is_ca(cert):
         raise DovError(
             "The certificate %s is a CA certificate, not a client certificate. Use the certificate that "
             "VO-DCBaaS issued for this host's CSR; CA certificates belong in ca_bundle." % label(cert))
-    try:
-        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        usages = None
-    if usages is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
-        names = ', '.join(getattr(oid, '_name', None) or oid.dotted_string for oid in usages) or 'none'
+    problem = client_auth_problem(cert)
+    if problem:
         raise DovError(
-            "The certificate %s does not allow client authentication (its extended key usage is: %s). "
-            "Request it with the VO-DCBaaS template 'SSL Client', not a server template." % (label(cert), names))
-    try:
-        key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        key_usage = None
-    if key_usage is not None and not key_usage.digital_signature:
-        raise DovError(
-            "The certificate %s does not allow digital signatures (key usage without digitalSignature), so it "
-            "cannot authenticate a TLS client. Request it with the VO-DCBaaS template 'SSL Client'." % label(cert))
+            "The certificate %s does not allow client authentication (%s). Request it with the VO-DCBaaS "
+            "template 'SSL Client', not a server template." % (label(cert), problem))
 
 
 def check_validity(cert, now=None, min_days_left=0):

@@ -50,6 +50,8 @@ class _Lazy(object):
             from ansible_collections.vlaanderen.dov.plugins.module_utils import certs as module
         elif name == 'certinstall':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall as module
+        elif name == 'keystores':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores as module
         elif name == 'tlsprobe':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import compat, tlsprobe as module
             compat.check_cryptography()
@@ -306,17 +308,24 @@ def had_files(saved):
     return saved is not None and any(entry is not None for entry in saved.entries.values())
 
 
-def identity_options(entry, key_path):
-    """How the mTLS check presents the installed certificate: cert.pem + key, or the PKCS#12 bundle."""
+def installed_identity(entry, key_path):
+    """The client identity the check presents, read from what is installed: cert.pem with the
+    key, else bundle.p12, else keystore.jks (read in Python, no Java)."""
     options = entry.get('install') or {}
     formats = options.get('formats') or ['pem']
+    folder = entry['dest_dir']
     if 'pem' in formats:
-        return {'client_cert': os.path.join(entry['dest_dir'], 'cert.pem'), 'client_key': key_path,
-                'client_key_passphrase': entry.get('privatekey_passphrase')}
+        return _lib.tlsprobe.load_identity(os.path.join(folder, 'cert.pem'), key_path, entry.get('privatekey_passphrase'))
     if 'pkcs12' in formats:
-        return {'pkcs12_path': os.path.join(entry['dest_dir'], 'bundle.p12'),
-                'pkcs12_password': options.get('pkcs12_password')}
-    return None
+        return _lib.tlsprobe.load_identity(pkcs12_path=os.path.join(folder, 'bundle.p12'),
+                                           pkcs12_password=options.get('pkcs12_password'))
+    path = os.path.join(folder, 'keystore.jks')
+    opened = _lib.keystores.open_jks(fsutil.read_bytes(path), options.get('jks_password'))
+    if opened is None:
+        raise DovError('The keystore %s is missing or does not open with jks_password. Run onboard.yml to install '
+                       'it again, or check dov_jks_password.' % path)
+    _alias, key, chain = opened
+    return _lib.tlsprobe.Identity(chain[0], key, chain[1:])
 
 
 @contextlib.contextmanager
@@ -335,43 +344,27 @@ def server_trust(check):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_check(probe, check, identity, ca_bundle=None):
-    """The full mTLS check (tlsprobe.probe) with ``identity`` and the server trust ``ca_bundle``;
-    a problem with the local input becomes the verdict ``error``."""
-    options = dict((name, value) for name, value in check.items()
-                   if value is not None and name not in ('ca_bundle_pem', 'ca_bundle'))
-    options.update(identity)
-    options['ca_bundle'] = ca_bundle
+def run_check(check, identity):
+    """The mTLS check (tlsprobe.probe, one connection within ``check['timeout']``) with ``identity``;
+    a problem with the local input becomes the verdict ``error``. The hint names the role's
+    dov_server_ca_bundle, which is where the server trust of this check comes from."""
     try:
-        return probe(**options)
+        with server_trust(check) as ca_bundle:
+            return _lib.tlsprobe.probe(check['url'], ca_bundle=ca_bundle, proxy=check.get('proxy') or None,
+                                       timeout=check.get('timeout') or 15, identity=identity,
+                                       trust_option='dov_server_ca_bundle')
     except DovError as error:
         return {'verdict': 'error', 'hint': str(error)}
 
 
-def checked(probe, check, identity, quick=None):
-    """The check of an entry: with ``quick`` (the installed cert.pem, key path and passphrase) the
-    fast path first (Python's ssl, no pyOpenSSL), which only ever says ok; else, or when it cannot
-    say ok, the full probe with its diagnosis."""
-    with server_trust(check) as ca_bundle:
-        if quick is not None:
-            from ansible_collections.vlaanderen.dov.plugins.module_utils import quickcheck
-            cert_path, key_path, passphrase = quick
-            outcome = quickcheck.quick_check(check['url'], cert_path, key_path, passphrase, ca_bundle,
-                                             check.get('timeout') or 15, proxy=check.get('proxy'))
-            if outcome is not None:
-                return outcome
-        return run_check(probe or _lib.tlsprobe.probe, check, identity, ca_bundle)
-
-
-def install(entry, check=None, check_mode=False, now=None, probe=None):
+def install(entry, check=None, check_mode=False, now=None):
     """Install one certificate entry and verify it; roll back when the check fails.
 
     ``check`` is None (no verification) or a dict of tlsprobe.probe options without the client
     identity (url, ca_bundle, proxy, timeout). When the check fails, the previous key and files
     are put back if there were any (a first install stays, so that it can be inspected), and
-    the entry carries an ``error``. ``probe`` is for tests.
+    the entry carries an ``error``.
     """
-    fast = probe is None        # the fast path only with the real probe (tests inject theirs)
     result = _base(entry)
     key_path, _csr_path = paths(entry)
     try:
@@ -398,16 +391,10 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
         result['diff'] = plan.diff
         result['changed'] = plan.changed or key_changed
         result['key_received'] = key_changed
-        identity = identity_options(entry, key_path)
-        if identity is not None and 'client_cert' in identity:
-            # The files just written hold exactly this key and chain: check with them in memory
-            # rather than loading (and validating) the key once more.
-            identity = {'identity': _lib.tlsprobe.Identity(plan.checked.leaf, plan.key, plan.checked.chain)}
-        if check is not None and identity is not None:
-            quick = None
-            if fast and 'identity' in identity:
-                quick = (os.path.join(entry['dest_dir'], 'cert.pem'), key_path, entry.get('privatekey_passphrase'))
-            outcome = checked(probe, check, identity, quick)
+        if check is not None:
+            # The files just written hold exactly this key and chain, in every format: check with
+            # them in memory rather than reading them back.
+            outcome = run_check(check, _lib.tlsprobe.Identity(plan.checked.leaf, plan.key, plan.checked.chain))
             result['check'] = outcome
             if outcome['verdict'] != 'ok':
                 restored = []
@@ -427,24 +414,27 @@ def install(entry, check=None, check_mode=False, now=None, probe=None):
     return result
 
 
-def verify(entry, probe=None):
+def verify(entry):
     """The mTLS check with what is installed for one entry (read-only)."""
-    probe = probe or _lib.tlsprobe.probe
     result = _base(entry)
     key_path, _csr_path = paths(entry)
-    result['installed'] = installed_certificate(entry['dest_dir'], entry.get('install'))
-    identity = identity_options(entry, key_path)
-    if identity is None:
-        result['error'] = ('The check needs the pem or the pkcs12 format; %s has only jks. Add pkcs12 to its formats '
-                           '(Java reads PKCS#12 too).' % entry['dest_dir'])
-        return result
-    if result['installed'] is None:
-        result['error'] = 'No certificate is installed in %s. Run onboard.yml first.' % entry['dest_dir']
-        return result
     if not entry.get('check'):
         result['error'] = 'No check settings were given (dov_verify is false).'
         return result
-    result['check'] = checked(probe, entry['check'], identity)
+    formats = (entry.get('install') or {}).get('formats') or ['pem']
+    names = [name for kind, name, _format in _lib.certinstall.FILES if kind in ('cert', 'pkcs12', 'jks') and _format in formats]
+    if not any(os.path.exists(os.path.join(entry['dest_dir'], name)) for name in names):
+        result['installed'] = None
+        result['error'] = 'No certificate is installed in %s. Run onboard.yml first.' % entry['dest_dir']
+        return result
+    try:
+        identity = installed_identity(entry, key_path)
+    except DovError as error:
+        result['installed'] = None
+        result['error'] = str(error)
+        return result
+    result['installed'] = _lib.certs.describe_certificate(identity.cert)
+    result['check'] = run_check(entry['check'], identity)
     if result['check']['verdict'] != 'ok':
         outcome = result['check']
         result['error'] = 'The mTLS check from this host gave %s: %s' % (outcome['verdict'], outcome.get('hint') or '')

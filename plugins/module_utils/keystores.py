@@ -278,7 +278,8 @@ def open_jks(data, password):
 
     The store's integrity digest (SHA-1 over the password, "Mighty Aphrodite" and the content) is
     checked, and the key entry is decrypted, so a wrong password or a damaged file is None.
-    No Java is started: a re-run with nothing to do stays fast.
+    No Java is started: the mTLS check of a JKS-only install reads its key and certificate here,
+    and a re-run that the manifest cannot answer compares the keystore without keytool.
     """
     if not data or not data.startswith(JKS_MAGIC) or len(data) < 32 or not password:
         return None

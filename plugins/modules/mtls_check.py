@@ -79,8 +79,8 @@ options:
   proxy:
     description:
       - HTTP proxy that tunnels with CONNECT, for example C(http://proxy.example:3128).
-      - Default C(HTTPS_PROXY)/C(https_proxy) of the host, unless C(NO_PROXY)/C(no_proxy) excludes
-        the server.
+      - Default C(https_proxy)/C(HTTPS_PROXY) of the host, unless C(no_proxy)/C(NO_PROXY) excludes
+        the server (Python's rules - host names, domain suffixes, C(host:port), C(*); no CIDR ranges).
       - A password in this URL is masked in the output; passing it through C(HTTPS_PROXY) keeps it
         out of the task arguments altogether.
     type: str
@@ -168,14 +168,18 @@ cipher:
   returned: always
   type: str
 server_certificate:
-  description: The server's certificate, when one was seen.
+  description: The server's certificate, when one was seen (the description every module of this collection gives).
   returned: always
   type: dict
   contains:
     subject: {description: Subject (RFC 4514)., type: str}
     issuer: {description: Issuer (RFC 4514)., type: str}
+    common_name: {description: The subject's CN., type: str}
+    serial: {description: Serial number in upper-case hex., type: str}
+    not_before: {description: 'Start of validity, ISO 8601 in UTC.', type: str}
     not_after: {description: 'End of validity, ISO 8601 in UTC.', type: str}
     days_left: {description: 'Whole days until not_after; negative once expired.', type: int}
+    fingerprint_sha256: {description: SHA-256 fingerprint of the certificate., type: str}
 acceptable_client_cas:
   description: The client CA names the server accepts (RFC 4514); empty when it sent none.
   returned: always
@@ -186,14 +190,9 @@ client_issuer_accepted:
   returned: always
   type: bool
 client_certificate:
-  description: The client certificate used; null when none was given.
+  description: The client certificate used, with the same keys as RV(server_certificate); null when none was given.
   returned: always
   type: dict
-  contains:
-    subject: {description: Subject (RFC 4514)., type: str}
-    issuer: {description: Issuer (RFC 4514)., type: str}
-    not_after: {description: 'End of validity, ISO 8601 in UTC.', type: str}
-    days_left: {description: 'Whole days until not_after; negative once expired.', type: int}
 http_status:
   description: The HTTP status of the answer; null when there was none.
   returned: always

@@ -238,3 +238,17 @@ def test_limit_to_a_host_without_the_key_does_not_make_a_second_key_and_a_typo_i
     assert typo.rc != 0
     assert 'dov_certficates (did you mean dov_certificates?)' in typo.stdout
     assert snapshot(lab.dir) == before
+
+
+def test_a_jks_only_pair_is_verified_by_onboard_and_by_verify_with_the_keystores_key(lab, tmp_path):
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(open(LAB_INVENTORY).read().replace('formats: [pem, jks]', 'formats: [jks]'))
+    onboard = lab.run(inventory=str(inventory))
+    assert onboard.rc == 0, onboard
+    folder = lab.host('app-oefen-1', 'Labresultaten')
+    assert sorted(name for name in os.listdir(str(folder)) if not name.startswith('.')) == ['csr.pem', 'key.pem', 'keystore.jks']
+    assert lab.status()['Labresultaten/oefen']['state'] == 'verified'
+    verify = lab.run('verify', inventory=str(inventory))
+    assert verify.rc == 0, verify
+    assert lab.status()['Labresultaten/oefen']['state'] == 'verified'
+    assert lab.status()['Labresultaten/oefen']['verdict'] == 'ok'

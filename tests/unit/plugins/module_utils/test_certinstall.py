@@ -284,27 +284,6 @@ def test_snapshot_and_restore_roll_back_an_install(pki, setup):
     assert certinstall.restore(saved) == []  # nothing left to do
 
 
-def test_apply_plans_installs_many_or_restores_all(pki, setup, tmp_path, monkeypatch):
-    first = setup()
-    second = setup(dest_dir=str(tmp_path / 'second'))
-    certinstall.apply_plans([first, second])
-    assert (tmp_path / 'second' / 'cert.pem').exists()
-    before_first, before_second = state(setup.dest), state(tmp_path / 'second')
-
-    renew_first = setup(content=factory.der(pki.renewed))
-    renew_second = setup(content=factory.der(pki.renewed), dest_dir=str(tmp_path / 'second'))
-    real = certinstall.apply_install
-
-    def second_fails(plan, backup=False):
-        if plan is renew_second:
-            raise DovError('simulated')
-        return real(plan, backup)
-    monkeypatch.setattr(certinstall, 'apply_install', second_fails)
-    with pytest.raises(DovError, match='simulated'):
-        certinstall.apply_plans([renew_first, renew_second])
-    assert state(setup.dest) == before_first and state(tmp_path / 'second') == before_second
-
-
 def test_reprs_never_show_file_content(setup):
     plan = setup(formats=['pkcs12'], pkcs12_password=P12_PASSWORD)
     assert 'bundle.p12' in repr(plan.files[0]) and P12_PASSWORD not in repr(plan.files[0])

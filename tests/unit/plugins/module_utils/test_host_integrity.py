@@ -18,8 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location('dov_test_hostcerts', os.path.join(HERE, 'test_hostcerts.py'))
 base = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(base)
-lab, key1, key2 = base.lab, base.key1, base.key2      # the fixtures, shared
-CHECK = {'url': base.URL}
+lab, key1, key2, dov_server, dov = base.lab, base.key1, base.key2, base.dov_server, base.dov   # the fixtures, shared
 
 
 def mode_and_owner(path):
@@ -128,7 +127,7 @@ def test_dest_dir_itself_may_be_a_link(tmp_path, lab, key1):
 # ---------------------------------------------------------------- the key inside the atomic set
 
 def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_back(
-        tmp_path, lab, key1, key2, monkeypatch):
+        tmp_path, lab, key1, key2, dov, monkeypatch):
     dest, _entry = installed(tmp_path, lab, key1)
     events = []
     write_temp, rename = fsutil.write_temp, os.rename
@@ -144,7 +143,11 @@ def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_b
     monkeypatch.setattr(fsutil, 'write_temp', recording_write_temp)
     monkeypatch.setattr(os, 'rename', recording_rename)
     entry = base.make_entry(dest, lab, certificate=base.certificate_for(lab, key2), privatekey_content=base.key_text(key2))
-    result = hostcerts.install(entry, check=dict(CHECK), probe=base.FakeProbe('forbidden', hint='403'))
+    dov.status = 403                    # DOV refuses the new certificate: the previous set comes back
+    result = hostcerts.install(entry, check=base.check_of(dov))
+    assert result['check']['verdict'] == 'not_authorised', result
+    managed = ('key.pem', 'cert.pem', 'chain.pem', 'fullchain.pem', hostcerts.MANIFEST)
+    events = [event for event in events if event[1] in managed]     # not the check's own trust file
     install = events[:events.index(('rename', 'fullchain.pem')) + 1]
     assert install == [('prepare', 'key.pem'), ('prepare', 'cert.pem'), ('prepare', 'fullchain.pem'),
                        ('rename', 'key.pem'), ('rename', 'cert.pem'), ('rename', 'fullchain.pem')]

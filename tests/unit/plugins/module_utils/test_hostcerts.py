@@ -2,26 +2,34 @@
 """hostcerts: the host side of dov_cert (prepare = key + CSR + converge check; install with mTLS
 check and roll back; verify).
 
-Real keys, CSRs and lab CA certificates in tmp_path; the mTLS check's network peer is a fake
-``probe`` with the signature of tlsprobe.probe (the real one is covered by integration tests).
+Real keys, CSRs and lab CA certificates in tmp_path; the mTLS check talks to a small real HTTPS
+server on 127.0.0.1 (Python's ssl) that demands a client certificate of the lab CA and records
+the certificate it was shown.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import http.server
 import os
+import ssl
 import stat
+import sys
+import tempfile
+import threading
+import time
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, hostcerts, labca, pki
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'integration'))
+import tls_peers  # noqa: E402  (the server side of the test PKI, shared with the integration tests)
 
 APP = 'Geodrill'
 CN = 'geolab.be/dov-services/oefen/Geodrill'
-URL = 'https://127.0.0.1:18443/dov-xdov-server/logs/chucknorris'
-SERVER_CA = '-----BEGIN CERTIFICATE-----\nserver trust\n-----END CERTIFICATE-----\n'
 P12_PASSWORD = 'p12-Secret-pw'
 CERT_FILES = ('cert.pem', 'chain.pem', 'fullchain.pem')
 
@@ -81,37 +89,65 @@ def fingerprint_of_file(path):
         return pki.public_key_fingerprint(pki.load_private_key(handle.read()))
 
 
-class FakeProbe(object):
-    """Stands in for tlsprobe.probe: records what it was given and what was on disk at the time."""
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        server = self.server
+        server.seen.append(self.connection.getpeercert(binary_form=True))
+        body = b'Chuck Norris can verify a certificate by looking at it.'
+        if server.drip:
+            answer = b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s' % (len(body), body)
+            for index in range(len(answer)):
+                self.wfile.write(answer[index:index + 1])
+                self.wfile.flush()
+                time.sleep(1)
+            return
+        self.send_response(server.status)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-    def __init__(self, verdict='ok', hint=None, raises=None):
-        self.verdict = verdict
-        self.hint = hint
-        self.raises = raises
-        self.calls = []
-
-    def __call__(self, url, client_cert=None, client_key=None, client_key_passphrase=None, pkcs12_path=None,
-                 pkcs12_password=None, ca_bundle=None, proxy=None, timeout=15, expected_status=(200,), identity=None):
-        seen = {'url': url, 'client_cert': client_cert, 'client_key': client_key, 'identity': identity,
-                'client_key_passphrase': client_key_passphrase, 'pkcs12_path': pkcs12_path,
-                'pkcs12_password': pkcs12_password, 'ca_bundle': ca_bundle, 'proxy': proxy, 'timeout': timeout,
-                'expected_status': expected_status}
-        if ca_bundle:
-            with open(ca_bundle) as handle:
-                seen['ca_bundle_text'] = handle.read()
-            seen['ca_bundle_mode'] = mode_of(ca_bundle)
-        if client_cert:
-            with open(client_cert, 'rb') as handle:
-                seen['cert_at_call'] = handle.read()
-        if identity is not None:
-            seen['cert_at_call'] = identity.cert.public_bytes(serialization.Encoding.PEM)
-        self.calls.append(seen)
-        if self.raises:
-            raise DovError(self.raises)
-        return {'verdict': self.verdict, 'hint': self.hint}
+    def log_message(self, *_args):
+        pass
 
 
-CHECK = {'url': URL, 'timeout': 5.0, 'ca_bundle_pem': SERVER_CA, 'proxy': None}
+@pytest.fixture(scope='module')
+def dov_server(lab, tmp_path_factory):
+    """A DOV stand-in: TLS with the test server certificate, client certificates of the lab CA."""
+    peers = tls_peers.PKI(tmp_path_factory.mktemp('server-pki'))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(peers.path('server.pem'), peers.path('server.key'))
+    context.load_verify_locations(lab.bundle_path)
+    context.verify_mode = ssl.CERT_REQUIRED
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.url = 'https://localhost:%d/dov-xdov-server/logs/chucknorris' % server.server_address[1]
+    with open(peers.path('server-ca.pem')) as handle:
+        server.trust = handle.read()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def dov(dov_server, tmp_path, monkeypatch):
+    """The stand-in, answering 200 at once; the check's temporary trust files go to a folder of this test."""
+    dov_server.seen, dov_server.status, dov_server.drip = [], 200, False
+    temp = tmp_path / 'tmp'
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(temp))
+    dov_server.temp = temp
+    return dov_server
+
+
+def check_of(dov, **more):
+    return dict({'url': dov.url, 'timeout': 5.0, 'ca_bundle_pem': dov.trust, 'proxy': None}, **more)
+
+
+def der_of_installed(dest, name='cert.pem'):
+    with open(str(dest / name), 'rb') as handle:
+        return x509.load_pem_x509_certificates(handle.read())[0].public_bytes(serialization.Encoding.DER)
 
 
 # ---------------------------------------------------------------- paths
@@ -243,101 +279,116 @@ def test_install_writes_the_shared_key_0600_and_the_certificate(tmp_path, lab, k
     assert again['changed'] is False and again['key_received'] is False
 
 
-def test_install_runs_the_mtls_check_with_the_installed_files_and_the_server_trust(tmp_path, lab, key1):
+def test_install_runs_the_mtls_check_with_the_installed_files_and_the_server_trust(tmp_path, lab, key1, dov):
     dest = tmp_path / 'dov'
-    probe = FakeProbe('ok')
     entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
-    result = hostcerts.install(entry, check=dict(CHECK), probe=probe)
+    result = hostcerts.install(entry, check=check_of(dov))
     assert result['error'] is None
-    assert result['check'] == {'verdict': 'ok', 'hint': None}
-    assert len(probe.calls) == 1
-    call = probe.calls[0]
-    assert call['url'] == URL and call['timeout'] == 5.0 and call['proxy'] is None
-    # The identity is the installed certificate and key, passed in memory (not loaded again).
-    assert call['identity'] is not None and call['client_cert'] is None
-    assert call['cert_at_call'] == (dest / 'cert.pem').read_bytes()  # checked after the install
-    assert pki.public_key_fingerprint(call['identity'].key) == pki.public_key_fingerprint(key1)
-    assert call['ca_bundle_text'] == SERVER_CA and call['ca_bundle_mode'] == 0o600
-    assert not os.path.exists(call['ca_bundle'])  # the temporary trust file is gone
-    assert not os.path.exists(os.path.dirname(call['ca_bundle']))
+    assert result['check']['verdict'] == 'ok' and result['check']['http_status'] == 200
+    assert dov.seen == [der_of_installed(dest)]     # the server was shown the certificate just installed
+    assert os.listdir(str(dov.temp)) == []          # the temporary trust file is gone
 
 
-def test_install_with_pkcs12_only_presents_the_bundle_to_the_check(tmp_path, lab, key1):
+def test_install_with_pkcs12_only_presents_that_certificate_to_the_check(tmp_path, lab, key1, dov):
     dest = tmp_path / 'dov'
-    probe = FakeProbe('ok')
     entry = make_entry(dest, lab, formats=['pkcs12'], certificate=certificate_for(lab, key1),
                        privatekey_content=key_text(key1))
     entry['install']['pkcs12_password'] = P12_PASSWORD
-    result = hostcerts.install(entry, check={'url': URL}, probe=probe)
-    assert result['error'] is None
-    assert (probe.calls[0]['pkcs12_path'], probe.calls[0]['pkcs12_password']) == (str(dest / 'bundle.p12'), P12_PASSWORD)
-    assert probe.calls[0]['client_cert'] is None and probe.calls[0]['ca_bundle'] is None
+    result = hostcerts.install(entry, check=check_of(dov))
+    assert result['error'] is None and result['check']['verdict'] == 'ok'
+    assert len(dov.seen) == 1 and x509.load_der_x509_certificate(dov.seen[0]).subject.rfc4514_string().startswith('CN=' + CN)
 
 
-def test_a_failed_check_puts_the_previous_key_and_files_back_byte_identical(tmp_path, lab, key1, key2):
+def test_a_failed_check_puts_the_previous_key_and_files_back_byte_identical(tmp_path, lab, key1, key2, dov):
     dest = tmp_path / 'dov'
     previous = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
-    assert hostcerts.install(previous, check=dict(CHECK), probe=FakeProbe('ok'))['error'] is None
+    assert hostcerts.install(previous, check=check_of(dov))['error'] is None
     before = files_of(dest)
     assert sorted(before) == ['.dov-manifest.json', 'cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
 
-    probe = FakeProbe('forbidden', hint='DOV answered 403: this CN is not allowed.')
+    dov.status = 403
     entry = make_entry(dest, lab, certificate=certificate_for(lab, key2), privatekey_content=key_text(key2))
-    result = hostcerts.install(entry, check=dict(CHECK), probe=probe)
+    result = hostcerts.install(entry, check=check_of(dov))
     assert fingerprint_of_file(dest / 'key.pem') != pki.public_key_fingerprint(key2)
     assert files_of(dest) == before
-    assert probe.calls[0]['cert_at_call'] != before['cert.pem'][0]  # the new certificate was the one checked
+    assert dov.seen[-1] != der_of_installed(dest)   # the new certificate was the one checked
     assert sorted(os.path.basename(path) for path in result['rolled_back']) == ['cert.pem', 'fullchain.pem', 'key.pem']
-    assert result['error'] == ('The mTLS check from this host gave forbidden: DOV answered 403: this CN is not allowed. '
-                               'The previous files were put back.')
-    assert result['check']['verdict'] == 'forbidden'
+    assert result['check']['verdict'] == 'not_authorised'
+    assert result['error'].startswith('The mTLS check from this host gave not_authorised: The certificate works but '
+                                      'DOV has not granted this CN rights (HTTP 403)')
+    assert result['error'].endswith('The previous files were put back.')
 
 
-def test_a_failed_check_of_a_renewed_certificate_puts_the_old_certificate_back_and_keeps_the_key(tmp_path, lab, key1):
+def test_a_failed_check_of_a_renewed_certificate_puts_the_old_certificate_back_and_keeps_the_key(tmp_path, lab, dov):
     dest = tmp_path / 'dov'
     holder = hostcerts.prepare(make_entry(dest, lab, holder=True))
     old = (lab.sign_csr(holder['csr']) + lab.issuing_pem()).decode('ascii')
     assert hostcerts.install(make_entry(dest, lab, certificate=old))['error'] is None
     before = files_of(dest)
     renewed = (lab.sign_csr(holder['csr']) + lab.issuing_pem()).decode('ascii')
-    result = hostcerts.install(make_entry(dest, lab, certificate=renewed), check={'url': URL},
-                               probe=FakeProbe('tls_error', hint='The handshake failed.'))
+    dov.status = 500
+    result = hostcerts.install(make_entry(dest, lab, certificate=renewed), check=check_of(dov))
+    assert result['check']['verdict'] == 'http_error'
     assert files_of(dest) == before
     assert sorted(os.path.basename(path) for path in result['rolled_back']) == ['cert.pem', 'fullchain.pem']
     assert result['key_received'] is False
     assert result['error'].endswith('The previous files were put back.')
 
 
-def test_a_check_that_raises_counts_as_a_failed_check(tmp_path, lab, key1):
+def test_a_server_that_drips_its_answer_gives_timeout_within_the_check_timeout_and_rolls_back(tmp_path, lab, key1, dov):
     dest = tmp_path / 'dov'
     assert hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1),
                                         privatekey_content=key_text(key1)))['error'] is None
     before = files_of(dest)
-    result = hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1)), check={'url': URL},
-                               probe=FakeProbe(raises='The CA bundle /nope does not exist.'))
-    assert result['check'] == {'verdict': 'error', 'hint': 'The CA bundle /nope does not exist.'}
-    assert result['error'] == ('The mTLS check from this host gave error: The CA bundle /nope does not exist. '
-                               'The previous files were put back.')
+    dov.drip = True
+    result = hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1)), check=check_of(dov, timeout=2))
+    assert result['check']['verdict'] == 'timeout', result['check']
+    assert 'within 2 s' in result['check']['hint']
     assert files_of(dest) == before
 
 
-def test_a_first_install_with_a_failed_check_keeps_its_files_and_reports_the_error(tmp_path, lab, key1):
+def test_an_untrusted_server_names_dov_server_ca_bundle_not_a_temporary_file(tmp_path, lab, key1, dov):
     dest = tmp_path / 'dov'
     entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
-    result = hostcerts.install(entry, check=dict(CHECK), probe=FakeProbe('forbidden', hint='DOV answered 403.'))
+    with open(lab.bundle_path) as handle:
+        wrong_trust = handle.read()
+    result = hostcerts.install(entry, check=check_of(dov, ca_bundle_pem=wrong_trust))
+    assert result['check']['verdict'] == 'server_untrusted'
+    assert 'dov_server_ca_bundle' in result['check']['hint']
+    assert 'dov-check-' not in result['check']['hint'] and str(dov.temp) not in result['check']['hint']
+    assert dov.seen == []       # nothing was sent to an unverified server
+
+
+def test_a_check_with_bad_local_input_counts_as_a_failed_check(tmp_path, lab, key1, dov):
+    dest = tmp_path / 'dov'
+    assert hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1),
+                                        privatekey_content=key_text(key1)))['error'] is None
+    before = files_of(dest)
+    result = hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1)),
+                               check={'url': dov.url, 'ca_bundle': '/nope'})
+    assert result['check']['verdict'] == 'error'
+    assert result['check']['hint'].startswith('The CA bundle /nope does not exist.')
+    assert result['error'].startswith('The mTLS check from this host gave error: The CA bundle /nope does not exist.')
+    assert files_of(dest) == before
+
+
+def test_a_first_install_with_a_failed_check_keeps_its_files_and_reports_the_error(tmp_path, lab, key1, dov):
+    dest = tmp_path / 'dov'
+    dov.status = 403
+    entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
+    result = hostcerts.install(entry, check=check_of(dov))
     assert result['rolled_back'] == []
-    assert result['error'] == 'The mTLS check from this host gave forbidden: DOV answered 403.'
+    assert result['error'].startswith('The mTLS check from this host gave not_authorised:')
     assert sorted(os.listdir(str(dest))) == ['cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']  # kept for inspection
     assert result['changed'] is True
 
 
-def test_a_refused_certificate_writes_nothing_not_even_the_received_key(tmp_path, lab, key1, key2):
+def test_a_refused_certificate_writes_nothing_not_even_the_received_key(tmp_path, lab, key1, key2, dov):
     dest = tmp_path / 'dov'
-    probe = FakeProbe('ok')
     entry = make_entry(dest, lab, certificate=certificate_for(lab, key2), privatekey_content=key_text(key1))
-    result = hostcerts.install(entry, check={'url': URL}, probe=probe)
+    result = hostcerts.install(entry, check=check_of(dov))
     assert 'was issued for another key' in result['error']
-    assert probe.calls == []
+    assert dov.seen == []
     assert files_of(dest) is None       # the key is checked with the certificate before anything is written
 
 
@@ -352,71 +403,86 @@ def test_a_refused_certificate_leaves_a_previous_install_as_it_was(tmp_path, lab
     assert files_of(dest) == before
 
 
-def test_install_in_check_mode_writes_nothing(tmp_path, lab, key1):
+def test_install_in_check_mode_writes_nothing(tmp_path, lab, key1, dov):
     dest = tmp_path / 'dov'
     entry = make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1))
-    probe = FakeProbe('ok')
-    result = hostcerts.install(entry, check={'url': URL}, check_mode=True, probe=probe)
+    result = hostcerts.install(entry, check=check_of(dov), check_mode=True)
     assert result['changed'] is True and result['key_received'] is True and result['error'] is None
-    assert not dest.exists() and probe.calls == []
+    assert not dest.exists() and dov.seen == []
 
 
-def test_install_in_check_mode_on_the_key_holder_shows_the_diff_and_writes_nothing(tmp_path, lab):
+def test_install_in_check_mode_on_the_key_holder_shows_the_diff_and_writes_nothing(tmp_path, lab, dov):
     dest = tmp_path / 'dov'
     holder = hostcerts.prepare(make_entry(dest, lab, holder=True))
     before = files_of(dest)
     certificate = (lab.sign_csr(holder['csr']) + lab.issuing_pem()).decode('ascii')
-    probe = FakeProbe('ok')
-    result = hostcerts.install(make_entry(dest, lab, certificate=certificate), check={'url': URL}, check_mode=True,
-                               probe=probe)
+    result = hostcerts.install(make_entry(dest, lab, certificate=certificate), check=check_of(dov), check_mode=True)
     assert result['error'] is None and result['changed'] is True
     assert result['diff']['before'] == {} and result['diff']['after']['subject'].startswith('CN=')
-    assert files_of(dest) == before and probe.calls == []
+    assert files_of(dest) == before and dov.seen == []
 
 
 # ---------------------------------------------------------------- verify
 
-def test_verify_reports_an_error_when_nothing_is_installed(tmp_path):
-    probe = FakeProbe('ok')
-    result = hostcerts.verify(make_entry(tmp_path / 'dov', check={'url': URL}), probe=probe)
+def test_verify_reports_an_error_when_nothing_is_installed(tmp_path, dov):
+    result = hostcerts.verify(make_entry(tmp_path / 'dov', check=check_of(dov)))
     assert result['error'] == 'No certificate is installed in %s. Run onboard.yml first.' % (tmp_path / 'dov')
-    assert result['installed'] is None and probe.calls == []
+    assert result['installed'] is None and dov.seen == []
 
 
-def test_verify_checks_what_is_installed_and_reports_the_verdict(tmp_path, lab, key1):
+def test_verify_checks_what_is_installed_and_reports_the_verdict(tmp_path, lab, key1, dov):
     dest = tmp_path / 'dov'
     assert hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1),
                                         privatekey_content=key_text(key1)))['error'] is None
     before = files_of(dest)
-    probe = FakeProbe('ok')
-    result = hostcerts.verify(make_entry(dest, check=dict(CHECK)), probe=probe)
+    result = hostcerts.verify(make_entry(dest, check=check_of(dov)))
     assert result['error'] is None and result['changed'] is False
-    assert result['check'] == {'verdict': 'ok', 'hint': None}
+    assert result['check']['verdict'] == 'ok'
     assert result['installed']['common_name'] == CN and result['installed']['days_left'] > 1800
-    assert probe.calls[0]['client_cert'] == str(dest / 'cert.pem') and probe.calls[0]['ca_bundle_text'] == SERVER_CA
+    assert dov.seen == [der_of_installed(dest)]
 
-    failed = hostcerts.verify(make_entry(dest, check={'url': URL}), probe=FakeProbe('forbidden', hint='DOV answered 403.'))
-    assert failed['error'] == 'The mTLS check from this host gave forbidden: DOV answered 403.'
+    dov.status = 403
+    failed = hostcerts.verify(make_entry(dest, check=check_of(dov)))
+    assert failed['error'].startswith('The mTLS check from this host gave not_authorised:')
     assert files_of(dest) == before  # verify never changes anything
 
 
 def test_verify_without_check_settings_is_an_error(tmp_path, lab, key1):
     dest = tmp_path / 'dov'
     hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1), privatekey_content=key_text(key1)))
-    result = hostcerts.verify(make_entry(dest), probe=FakeProbe('ok'))
+    result = hostcerts.verify(make_entry(dest))
     assert result['error'] == 'No check settings were given (dov_verify is false).'
 
 
-def test_verify_checks_a_pkcs12_only_install(tmp_path, lab, key1):
+def test_verify_checks_a_pkcs12_only_install(tmp_path, lab, key1, dov):
     dest = tmp_path / 'dov'
     entry = make_entry(dest, lab, formats=['pkcs12'], certificate=certificate_for(lab, key1),
                        privatekey_content=key_text(key1))
     entry['install']['pkcs12_password'] = P12_PASSWORD
     assert hostcerts.install(entry)['error'] is None
     assert sorted(os.listdir(str(dest))) == ['.dov-manifest.json', 'bundle.p12', 'key.pem']
-    probe = FakeProbe('ok')
-    checked = make_entry(dest, formats=['pkcs12'], check={'url': URL})
+    checked = make_entry(dest, formats=['pkcs12'], check=check_of(dov))
     checked['install']['pkcs12_password'] = P12_PASSWORD
-    result = hostcerts.verify(checked, probe=probe)
-    assert result['error'] is None
-    assert probe.calls and probe.calls[0]['pkcs12_path'] == str(dest / 'bundle.p12')
+    result = hostcerts.verify(checked)
+    assert result['error'] is None and result['check']['verdict'] == 'ok'
+    assert len(dov.seen) == 1
+
+
+def test_a_jks_only_install_is_checked_with_the_key_and_certificate_of_the_keystore(tmp_path, lab, key1, dov):
+    dest = tmp_path / 'dov'
+    entry = make_entry(dest, lab, formats=['jks'], certificate=certificate_for(lab, key1),
+                       privatekey_content=key_text(key1))
+    entry['install']['jks_password'] = P12_PASSWORD
+    installed = hostcerts.install(entry, check=check_of(dov))
+    assert installed['error'] is None and installed['check']['verdict'] == 'ok'
+    checked = make_entry(dest, formats=['jks'], check=check_of(dov))
+    checked['install']['jks_password'] = P12_PASSWORD
+    verified = hostcerts.verify(checked)
+    assert verified['error'] is None and verified['check']['verdict'] == 'ok'
+    assert verified['installed']['common_name'] == CN
+    assert len(dov.seen) == 2 and dov.seen[0] == dov.seen[1]
+
+    checked['install']['jks_password'] = 'not-the-password'
+    wrong = hostcerts.verify(checked)
+    assert wrong['error'].startswith('The keystore %s is missing or does not open with jks_password.' % (dest / 'keystore.jks'))
+    assert 'not-the-password' not in wrong['error'] and len(dov.seen) == 2

@@ -4,18 +4,20 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import os
 import socket
 import ssl
 import sys
 import threading
+import time
 
 import pytest
 
 from cryptography import x509
 from OpenSSL import SSL
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import tlsprobe
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, tlsdiagnosis, tlsprobe, tlswire
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'integration'))
@@ -65,117 +67,95 @@ def test_no_environment_and_no_url_is_refused():
 
 
 def test_a_password_in_a_url_is_redacted():
-    assert tlsprobe._redact_url('http://user:s3cret@proxy:3128') == 'http://user:***@proxy:3128'
-    assert 's3cret' not in tlsprobe._redact_url('http://user:s3cret@proxy')
+    assert tlswire.redact_url('http://user:s3cret@proxy:3128') == 'http://user:***@proxy:3128'
+    assert 's3cret' not in tlswire.redact_url('http://user:s3cret@proxy')
 
 
-# ---------------------------------------------------------------- proxies
+# ---------------------------------------------------------------- proxies (the standard library's rules)
 
-def test_https_proxy_from_the_environment_lower_case_first():
-    env = {'HTTPS_PROXY': 'http://upper:1', 'https_proxy': 'http://lower:2'}
-    assert tlsprobe.proxy_from_environment('services.dov.vlaanderen.be', 443, env) == 'http://lower:2'
-    assert tlsprobe.proxy_from_environment('services.dov.vlaanderen.be', 443, {'HTTPS_PROXY': 'http://p:3'}) == 'http://p:3'
-    assert tlsprobe.proxy_from_environment('services.dov.vlaanderen.be', 443, {'http_proxy': 'http://p:3'}) is None
+def test_https_proxy_from_the_environment_lower_case_first(monkeypatch):
+    monkeypatch.setenv('HTTPS_PROXY', 'http://upper:1')
+    monkeypatch.setenv('https_proxy', 'http://lower:2')
+    assert tlswire.proxy_for('services.dov.vlaanderen.be', 443) == 'http://lower:2'
+    monkeypatch.delenv('https_proxy')
+    assert tlswire.proxy_for('services.dov.vlaanderen.be', 443) == 'http://upper:1'
 
 
-@pytest.mark.parametrize('no_proxy, host, bypass', [
-    ('vlaanderen.be', 'services.dov.vlaanderen.be', True),
-    ('.vlaanderen.be', 'services.dov.vlaanderen.be', True),
-    ('*.vlaanderen.be', 'services.dov.vlaanderen.be', True),
-    ('*', 'services.dov.vlaanderen.be', True),
-    ('services.dov.vlaanderen.be', 'services.dov.vlaanderen.be', True),
-    ('ervlaanderen.be', 'services.dov.vlaanderen.be', False),
-    ('localhost, 127.0.0.1', 'services.dov.vlaanderen.be', False),
-    ('10.0.0.0/8', '10.1.2.3', True),
-    ('10.0.0.0/8', '11.1.2.3', False),
-    ('services.dov.vlaanderen.be:8443', 'services.dov.vlaanderen.be', False),
-    ('services.dov.vlaanderen.be:443', 'services.dov.vlaanderen.be', True),
-    ('', 'services.dov.vlaanderen.be', False),
+def test_an_http_proxy_or_all_proxy_is_not_used_for_https(monkeypatch):
+    for name in ('HTTPS_PROXY', 'https_proxy'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('http_proxy', 'http://p:3')
+    monkeypatch.setenv('ALL_PROXY', 'http://p:4')
+    assert tlswire.proxy_for('services.dov.vlaanderen.be', 443) is None
+
+
+@pytest.mark.parametrize('no_proxy, bypass', [
+    ('vlaanderen.be', True),
+    ('.vlaanderen.be', True),
+    ('*', True),
+    ('services.dov.vlaanderen.be', True),
+    ('services.dov.vlaanderen.be:443', True),
+    ('services.dov.vlaanderen.be:8443', False),
+    ('ervlaanderen.be', False),
+    ('localhost, 127.0.0.1', False),
+    ('', False),
 ])
-def test_no_proxy_selects_which_hosts_go_direct(no_proxy, host, bypass):
-    env = {'https_proxy': 'http://proxy:3128', 'no_proxy': no_proxy}
-    assert (tlsprobe.proxy_from_environment(host, 443, env) is None) is bypass
+def test_no_proxy_selects_which_hosts_go_direct(monkeypatch, no_proxy, bypass):
+    monkeypatch.delenv('HTTPS_PROXY', raising=False)
+    monkeypatch.delenv('NO_PROXY', raising=False)
+    monkeypatch.setenv('https_proxy', 'http://proxy:3128')
+    monkeypatch.setenv('no_proxy', no_proxy)
+    assert (tlswire.proxy_for('services.dov.vlaanderen.be', 443) is None) is bypass
 
 
 def test_proxy_url_parsing_with_credentials():
-    host, port, authorization = tlsprobe._parse_proxy('http://me:p%40ss@proxy.example:8080')
+    host, port, headers = tlswire.parse_proxy('http://me:p%40ss@proxy.example:8080')
     assert (host, port) == ('proxy.example', 8080)
-    import base64
-    assert base64.b64decode(authorization.split()[1]) == b'me:p@ss'
-    assert tlsprobe._parse_proxy('proxy.example')[:2] == ('proxy.example', 3128)
+    assert base64.b64decode(headers['Proxy-Authorization'].split()[1]) == b'me:p@ss'
+    assert tlswire.parse_proxy('proxy.example')[:2] == ('proxy.example', 3128)
+    assert 'Proxy-Authorization' not in tlswire.parse_proxy('proxy.example')[2]
     with pytest.raises(DovError, match='http://'):
-        tlsprobe._parse_proxy('socks5://proxy:1080')
+        tlswire.parse_proxy('socks5://proxy:1080')
 
 
-# ---------------------------------------------------------------- names and certificates
+# ---------------------------------------------------------------- certificates
 
-def test_host_names_are_checked_strictly_against_the_subject_alt_name(pki):
-    server = load(pki, 'server')
-    assert tlsprobe.host_matches(server, 'localhost')
-    assert tlsprobe.host_matches(server, 'LOCALHOST.')
-    assert not tlsprobe.host_matches(server, '127.0.0.1')
-    assert not tlsprobe.host_matches(server, 'localhost.evil.example')
-
-
-def _with_san(names):
-    key = tls_peers._key()
-    return tls_peers._cert(tls_peers._name('x'), key, tls_peers._name('x'), key, san=names)
-
-
-def test_wildcards_cover_one_whole_label_only():
-    cert = _with_san([x509.DNSName('*.dov.vlaanderen.be'), x509.DNSName('f*o.example.be'), x509.DNSName('*.be')])
-    assert tlsprobe.host_matches(cert, 'services.dov.vlaanderen.be')
-    assert not tlsprobe.host_matches(cert, 'a.services.dov.vlaanderen.be')
-    assert not tlsprobe.host_matches(cert, 'dov.vlaanderen.be')
-    assert not tlsprobe.host_matches(cert, 'foo.example.be')
-    assert not tlsprobe.host_matches(cert, 'vlaanderen.be')
-
-
-def test_a_certificate_without_subject_alt_name_matches_nothing_not_even_its_cn():
-    key = tls_peers._key()
-    cert = tls_peers._cert(tls_peers._name('localhost'), key, tls_peers._name('localhost'), key)
-    assert not tlsprobe.host_matches(cert, 'localhost')
-
-
-def test_ip_addresses_match_ip_entries_only():
-    import ipaddress
-    cert = _with_san([x509.IPAddress(ipaddress.ip_address('127.0.0.1')), x509.DNSName('127.0.0.2')])
-    assert tlsprobe.host_matches(cert, '127.0.0.1')
-    assert not tlsprobe.host_matches(cert, '127.0.0.2')
-
-
-def test_describe_certificate_counts_days_left(pki):
+def test_the_client_certificate_is_described_as_everywhere_in_the_collection(pki):
     described = tlsprobe.describe_certificate(load(pki, 'expired'))
+    assert described == certs.describe_certificate(load(pki, 'expired'))
     assert described['subject'].startswith('CN=' + tls_peers.GOOD_CN)
     assert described['days_left'] < -300
-    assert described['not_after'].endswith('Z')
 
 
-def test_real_vo_pki_certificate_is_described_and_has_client_usage():
+def test_real_vo_pki_certificate_has_client_usage():
     with open(os.path.join(FIXTURES, 'geolab-oefen-geodrill.pem'), 'rb') as handle:
         cert = x509.load_pem_x509_certificate(handle.read())
-    described = tlsprobe.describe_certificate(cert)
-    assert 'geolab.be/dov-services/oefen/Geodrill' in described['subject']
-    assert 'Vlaamse overheid' in described['issuer']
-    assert tlsprobe.usage_problem(cert) is None
+    assert certs.client_auth_problem(cert) is None
 
 
 def test_issuer_is_compared_with_the_acceptable_ca_list(pki):
     good, rogue = load(pki, 'good'), load(pki, 'rogue')
     client_ca = load(pki, 'client-ca')
     acceptable = [client_ca.subject.public_bytes()]
-    assert tlsprobe.issuer_accepted([good], acceptable) is True
-    assert tlsprobe.issuer_accepted([rogue], acceptable) is False
-    assert tlsprobe.issuer_accepted([good], []) is None
+    assert tlsdiagnosis.issuer_accepted([good], acceptable) is True
+    assert tlsdiagnosis.issuer_accepted([rogue], acceptable) is False
     # An intermediate sent with the certificate, issued by an accepted root, counts as accepted.
-    assert tlsprobe.issuer_accepted([rogue, client_ca], acceptable) is True
-    # DN strings compare case-insensitively.
-    assert tlsprobe.issuer_accepted([good], [pki.client_ca_dn.upper()]) is True
+    assert tlsdiagnosis.issuer_accepted([rogue, client_ca], acceptable) is True
 
 
-def test_wrong_key_usage_is_named(pki):
-    assert 'clientAuth' in tlsprobe.usage_problem(load(pki, 'serveronly'))
-    assert tlsprobe.usage_problem(load(pki, 'good')) is None
+def test_wrong_key_usage_is_named_in_the_hint(pki):
+    seen = _seen(pki, 'serveronly')
+    hint = tlsdiagnosis.client_cert_hint(None, seen.identity, True, seen.acceptable)
+    assert 'Wrong key usage' in hint and 'serverAuth' in hint
+
+
+def test_any_extended_key_usage_alone_is_not_client_authentication():
+    key = tls_peers._key()
+    cert = tls_peers._cert(tls_peers._name('x'), key, tls_peers._name('x'), key,
+                           eku=[x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE])
+    assert 'anyExtendedKeyUsage' in certs.client_auth_problem(cert)
+    with pytest.raises(DovError, match='does not allow client authentication'):
+        certs.check_client_auth(cert)
 
 
 # ---------------------------------------------------------------- alerts and HTTP answers
@@ -188,22 +168,20 @@ def test_wrong_key_usage_is_named(pki):
     ('certificate verify failed', None),
 ])
 def test_alert_names_are_read_from_openssl_errors(reason, alert):
-    assert tlsprobe.alert_of(SSL.Error([('SSL routines', '', reason)])) == alert
+    assert tlsdiagnosis.alert_of(SSL.Error([('SSL routines', '', reason)])) == alert
 
 
-def _state(pki, name, acceptable=None):
-    ident = identity(pki, name) if name else None
-    acceptable = [pki.client_ca_dn] if acceptable is None else acceptable
-    accepted = tlsprobe.issuer_accepted(ident.chain, acceptable) if ident and acceptable else None
-    return {'host': 'localhost', 'target': 'localhost:443', 'ca_bundle': None, 'identity': ident,
-            'verify_errors': [], 'server_cert': None, 'acceptable': acceptable, 'acceptable_der': acceptable,
-            'accepted': accepted, 'alert': None, 'eof_error': None}
+def _seen(pki, name, acceptable=None):
+    seen = tlsdiagnosis.Seen('localhost', 443, identity(pki, name) if name else None,
+                             ("this host's system trust store", 'ca_bundle'))
+    seen.acceptable = [pki.client_ca_dn] if acceptable is None else acceptable
+    if seen.identity is not None and seen.acceptable:
+        seen.accepted = tlsdiagnosis.issuer_accepted(seen.identity.chain, [load(pki, 'client-ca').subject.public_bytes()])
+    return seen
 
 
-def _classify(state, reason):
-    with pytest.raises(tlsprobe._Verdict) as caught:
-        tlsprobe._classify_tls_error(SSL.Error([('SSL routines', '', reason)]), state, 'handshake')
-    return caught.value
+def _classify(seen, reason):
+    return tlsdiagnosis.tls_failure(SSL.Error([('SSL routines', '', reason)]), seen, 'handshake')
 
 
 @pytest.mark.parametrize('name, reason, words', [
@@ -215,36 +193,36 @@ def _classify(state, reason):
     ('good', 'sslv3 alert bad certificate', "alert 'bad certificate'"),
 ])
 def test_client_certificate_alerts_become_client_cert_rejected_with_the_reason(pki, name, reason, words):
-    verdict = _classify(_state(pki, name), reason)
+    verdict = _classify(_seen(pki, name), reason)
     assert verdict.verdict == 'client_cert_rejected'
     assert words in verdict.hint
 
 
 def test_unknown_issuer_hint_names_the_issuer_and_the_accepted_cas(pki):
-    hint = _classify(_state(pki, 'rogue'), 'tlsv1 alert unknown ca').hint
+    hint = _classify(_seen(pki, 'rogue'), 'tlsv1 alert unknown ca').hint
     assert pki.rogue_ca_dn in hint and pki.client_ca_dn in hint
 
 
 def test_certificate_verify_failed_is_server_untrusted_not_a_client_problem(pki):
-    state = _state(pki, 'good')
-    state['verify_errors'] = [(0, 20)]
-    state['server_cert'] = load(pki, 'server')
-    verdict = _classify(state, 'certificate verify failed')
+    seen = _seen(pki, 'good')
+    seen.verify_errors = [(0, 20)]
+    seen.server_cert = load(pki, 'server')
+    verdict = _classify(seen, 'certificate verify failed')
     assert verdict.verdict == 'server_untrusted'
     assert 'ca_bundle' in verdict.hint and 'unable to get local issuer certificate' in verdict.hint
 
 
 def test_host_name_mismatch_from_openssl_is_server_untrusted_naming_the_names(pki):
-    state = _state(pki, 'good')
-    state['verify_errors'] = [(0, 62)]
-    state['server_cert'] = load(pki, 'server')
-    verdict = _classify(state, 'certificate verify failed')
+    seen = _seen(pki, 'good')
+    seen.verify_errors = [(0, 62)]
+    seen.server_cert = load(pki, 'server')
+    verdict = _classify(seen, 'certificate verify failed')
     assert verdict.verdict == 'server_untrusted' and 'not valid for the name localhost' in verdict.hint
 
 
 def test_other_handshake_failures_are_connect_errors(pki):
-    assert _classify(_state(pki, 'good', []), 'sslv3 alert handshake failure').verdict == 'connect_error'
-    assert 'does not speak TLS' in _classify(_state(pki, 'good'), 'wrong version number').hint
+    assert _classify(_seen(pki, 'good', []), 'sslv3 alert handshake failure').verdict == 'connect_error'
+    assert 'does not speak TLS' in _classify(_seen(pki, 'good'), 'wrong version number').hint
 
 
 @pytest.mark.parametrize('status, body, verdict', [
@@ -260,31 +238,24 @@ def test_other_handshake_failures_are_connect_errors(pki):
     (404, 'Not found', 'http_error'),
 ])
 def test_http_status_mapping(pki, status, body, verdict):
-    got, hint = tlsprobe.verdict_for_status(status, body, (200,), identity(pki, 'good'), True, [pki.client_ca_dn])
-    assert got == verdict
-    assert hint
+    got = tlsdiagnosis.for_status(status, body, (200,), _seen(pki, 'good'))
+    assert got.verdict == verdict
+    assert got.hint
 
 
 def test_not_authorised_hint_names_the_meldpunt_and_the_cn(pki):
-    verdict, hint = tlsprobe.verdict_for_status(403, '', (200,), identity(pki, 'other'), True, [])
-    assert verdict == 'not_authorised'
-    assert 'meldpunt@dov.vlaanderen.be' in hint and tls_peers.OTHER_CN in hint
+    got = tlsdiagnosis.for_status(403, '', (200,), _seen(pki, 'other'))
+    assert got.verdict == 'not_authorised'
+    assert 'meldpunt@dov.vlaanderen.be' in got.hint and tls_peers.OTHER_CN in got.hint
 
 
 def test_expected_status_is_configurable(pki):
-    assert tlsprobe.verdict_for_status(204, '', [200, 204], identity(pki, 'good'), True, [])[0] == 'ok'
+    assert tlsdiagnosis.for_status(204, '', [200, 204], _seen(pki, 'good')).verdict == 'ok'
 
 
 def test_nginx_400_for_an_expired_certificate_says_expired(pki):
-    verdict, hint = tlsprobe.verdict_for_status(400, 'The SSL certificate error', (200,), identity(pki, 'expired'), True, [])
-    assert verdict == 'client_cert_rejected' and 'expired on' in hint
-
-
-def test_http_responses_are_parsed_including_chunked():
-    assert tlsprobe.parse_response(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok') == (200, 'ok')
-    chunked = b'HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nnope\r\n3\r\n!!!\r\n0\r\n\r\n'
-    assert tlsprobe.parse_response(chunked) == (403, 'nope!!!')
-    assert tlsprobe.parse_response(b'garbage') == (None, '')
+    got = tlsdiagnosis.for_status(400, 'The SSL certificate error', (200,), _seen(pki, 'expired'))
+    assert got.verdict == 'client_cert_rejected' and 'expired on' in got.hint
 
 
 # ---------------------------------------------------------------- local input
@@ -322,16 +293,21 @@ def test_missing_files_are_named(pki, tmp_path):
 # ---------------------------------------------------------------- small real servers
 
 class _Server(object):
-    """A stdlib TLS server on 127.0.0.1 that demands a client certificate and answers ``reply``."""
+    """A stdlib TLS server on 127.0.0.1 that demands a client certificate and answers ``reply``;
+    ``drip`` sends it one byte a second; ``silent`` accepts and never answers."""
 
-    def __init__(self, pki, reply=b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok', silent=False):
+    def __init__(self, pki, reply=b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
+                 silent=False, drip=False, tls13=False):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki.path('server.pem'), pki.path('server.key'))
         context.load_verify_locations(pki.path('client-ca.pem'))
         context.verify_mode = ssl.CERT_REQUIRED
+        if tls13:
+            context.minimum_version = ssl.TLSVersion.TLSv1_3
         self.context = context
         self.reply = reply
         self.silent = silent
+        self.drip = drip
         self.listener = socket.socket()
         self.listener.bind(('127.0.0.1', 0))
         self.listener.listen(5)
@@ -347,15 +323,78 @@ class _Server(object):
                 return
             if self.silent:
                 continue        # accept, never answer: a timeout
-            try:
-                with self.context.wrap_socket(raw, server_side=True) as conn:
-                    conn.recv(4096)
+            threading.Thread(target=self.answer, args=(raw,), daemon=True).start()
+
+    def answer(self, raw):
+        try:
+            with self.context.wrap_socket(raw, server_side=True) as conn:
+                conn.recv(4096)
+                if not self.drip:
                     conn.sendall(self.reply)
-            except (ssl.SSLError, OSError):
-                pass
+                    return
+                for index in range(len(self.reply)):
+                    conn.sendall(self.reply[index:index + 1])
+                    time.sleep(1)
+        except (ssl.SSLError, OSError):
+            pass
 
     def close(self):
         self.listener.close()
+
+
+class _Proxy(object):
+    """A small HTTP proxy on 127.0.0.1 that answers every CONNECT with ``answer``."""
+
+    def __init__(self, answer, drip=False):
+        self.answer = answer
+        self.drip = drip
+        self.requests = []
+        self.listener = socket.socket()
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(5)
+        self.url = 'http://127.0.0.1:%d' % self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _address = self.listener.accept()
+            except OSError:
+                return
+            try:
+                self.exchange(conn)
+            except OSError:
+                pass        # the client gave up (a dripping answer)
+
+    def exchange(self, conn):
+        with conn:
+            request = b''
+            while b'\r\n\r\n' not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                request += chunk
+            self.requests.append(request)
+            if not self.drip:
+                conn.sendall(self.answer)
+                return
+            for index in range(len(self.answer)):
+                conn.sendall(self.answer[index:index + 1])
+                time.sleep(1)
+
+    def close(self):
+        self.listener.close()
+
+
+def _call(pki, server, cert='good', host='localhost', **options):
+    options.setdefault('ca_bundle', pki.path('server-ca.pem'))
+    options.setdefault('timeout', 5)
+    if cert:
+        options.update(pki.pem_args(cert))
+    try:
+        return tlsprobe.probe('https://%s:%d/%s' % (host, server.port, PATH), **options)
+    finally:
+        server.close()
 
 
 def test_a_real_stdlib_server_gives_ok_and_no_ca_list(pki):
@@ -399,14 +438,62 @@ def test_a_trusted_certificate_for_another_name_is_server_untrusted(pki):
 
 
 def test_a_server_that_never_answers_is_a_timeout(pki):
-    server = _Server(pki, silent=True)
-    try:
-        result = tlsprobe.probe('https://localhost:%d/' % server.port, ca_bundle=pki.path('server-ca.pem'),
-                                timeout=1, **pki.pem_args('good'))
-    finally:
-        server.close()
+    result = _call(pki, _Server(pki, silent=True), timeout=1)
     assert result['verdict'] == 'timeout', result
-    assert 900 <= result['elapsed_ms'] < 3000
+    assert 'within 1 s' in result['hint']
+
+
+def test_a_server_that_drips_its_answer_is_a_timeout_not_a_wait_for_the_whole_answer(pki):
+    # 80 bytes at one a second would be an ok after 80 s; the one deadline of the check ends it.
+    result = _call(pki, _Server(pki, drip=True), timeout=2)
+    assert result['verdict'] == 'timeout', result
+    assert result['http_status'] is None
+
+
+def test_chunked_answers_are_read_by_the_http_parser(pki):
+    reply = (b'HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
+             b'4\r\nnope\r\n3\r\n!!!\r\n0\r\n\r\n')
+    result = _call(pki, _Server(pki, reply=reply), cert='other')
+    assert result['verdict'] == 'not_authorised', result
+    assert result['http_status'] == 403 and result['response_excerpt'] == 'nope!!!'
+
+
+def test_an_answer_that_is_not_http_is_an_http_error(pki):
+    result = _call(pki, _Server(pki, reply=b'SSH-2.0-OpenSSH_9.2\r\n'))
+    assert result['verdict'] == 'http_error' and 'not HTTP' in result['hint'], result
+
+
+def test_a_tls13_server_refusing_the_certificate_after_the_handshake_is_client_cert_rejected(pki):
+    result = _call(pki, _Server(pki, tls13=True), cert='rogue')
+    assert result['verdict'] == 'client_cert_rejected', result
+    assert result['tls_version'] == 'TLSv1.3'
+    assert 'Unknown issuer' in result['hint'] or "alert 'unknown ca'" in result['hint']
+
+
+def test_the_server_trust_is_named_by_the_option_the_caller_gives(pki):
+    result = _call(pki, _Server(pki), ca_bundle=pki.path('client-ca.pem'), trust_option='dov_server_ca_bundle')
+    assert result['verdict'] == 'server_untrusted', result
+    assert 'Give dov_server_ca_bundle with the CA' in result['hint']
+    assert pki.path('client-ca.pem') not in result['hint']
+    own = _call(pki, _Server(pki), ca_bundle=pki.path('client-ca.pem'))      # the module's own option
+    assert 'against the CA bundle %s' % pki.path('client-ca.pem') in own['hint'] and 'Give ca_bundle' in own['hint']
+
+
+@pytest.mark.parametrize('answer, words', [
+    (b'HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n', 'wants authentication (407)'),
+    (b'HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n', 'refused to tunnel to localhost:1: 403'),
+    (b'SSH-2.0-OpenSSH_9.2\r\n', 'gave no HTTP answer to CONNECT'),
+])
+def test_a_proxy_that_refuses_the_tunnel_is_a_proxy_error_that_says_how(answer, words):
+    proxy = _Proxy(answer)
+    try:
+        result = tlsprobe.probe('https://localhost:1/', proxy='http://me:s3cret@' + proxy.url[len('http://'):], timeout=3)
+    finally:
+        proxy.close()
+    assert result['verdict'] == 'proxy_error' and words in result['hint'], result
+    assert result['proxy'] == 'http://me:***@' + proxy.url[len('http://'):]
+    assert proxy.requests[0].startswith(b'CONNECT localhost:1 HTTP/')
+    assert b'Proxy-Authorization: Basic ' + base64.b64encode(b'me:s3cret') in proxy.requests[0]
 
 
 def test_a_closed_port_is_a_connect_error():
@@ -426,26 +513,21 @@ def test_a_proxy_that_is_not_there_is_a_proxy_error():
     assert result['proxy'] == 'http://127.0.0.1:%d' % port
 
 
-def test_the_context_never_trusts_all(pki):
-    context = tlsprobe._context(pki.path('server-ca.pem'), None)
-    # _context leaves the verify mode to probe(), which sets VERIFY_PEER; prove probe sets it.
-    seen = {}
-    real = SSL.Context.set_verify
+def test_a_pyopenssl_that_cannot_set_up_the_host_name_check_refuses_to_run_the_check(pki, monkeypatch):
+    class _OldBinding(object):
+        pass        # none of SSL_get0_param / X509_VERIFY_PARAM_set1_host
+    monkeypatch.setattr(tlswire, '_lib', _OldBinding())
+    with pytest.raises(DovError) as caught:
+        _call(pki, _Server(pki))
+    assert "cannot make OpenSSL check the server's host name localhost" in str(caught.value)
+    assert 'never runs without it' in str(caught.value)
 
-    def spy(self, mode, callback=None):
-        seen['mode'] = mode
-        return real(self, mode, callback)
-    SSL.Context.set_verify = spy
+
+def test_a_proxy_that_drips_its_connect_answer_is_a_timeout_within_the_deadline():
+    proxy = _Proxy(b'HTTP/1.1 200 Connection established\r\n\r\n', drip=True)
     try:
-        tlsprobe.probe('https://127.0.0.1:%d/' % tls_peers.free_port(), timeout=1)
+        result = tlsprobe.probe('https://localhost:1/', proxy=proxy.url, timeout=2)
     finally:
-        SSL.Context.set_verify = real
-    assert seen['mode'] == SSL.VERIFY_PEER
-    assert context is not None
-
-
-def test_the_source_holds_no_switch_to_disable_verification():
-    with open(tlsprobe.__file__) as handle:
-        source = handle.read()
-    for forbidden in ('VERIFY_NONE', 'CERT_NONE', 'verify=False', 'check_hostname = False'):
-        assert forbidden not in source
+        proxy.close()
+    assert result['verdict'] == 'timeout', result
+    assert 'did not connect and tunnel within 2 s' in result['hint']
