@@ -41,7 +41,6 @@ except ImportError:
     PYOPENSSL_IMPORT_ERROR = traceback.format_exc()
 
 try:
-    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
     HAS_CRYPTOGRAPHY = True
 except ImportError:
