@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .collections
+OLD_CRYPTO := .cache/old-crypto
+DEBIAN_PY := .cache/debian-python
 # ansible-test lists a collection's files with git; inside this (git) checkout the copy would be
 # ignored, so it lives outside, in a folder of its own per checkout.
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/vlaanderen-dov-sanity-$(shell printf '%s' "$(CURDIR)" | md5sum | cut -c1-8)
@@ -14,7 +16,7 @@ TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test unit sanity lint integration install deps bench clean help
+.PHONY: demo test unit unit-host-libs sanity lint integration install deps bench clean help
 
 help:
 	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
@@ -28,14 +30,18 @@ $(BIN)/.installed: requirements.txt requirements-test.txt
 	touch $@
 
 # The system packages the tests talk to: nginx, sshd, tinyproxy, a JRE (keytool), rsync, chromium
-# (renders report.html headless); the demo needs keytool (the lab writes a JKS keystore).
+# (renders report.html headless), sudo (the deploy user of the host-side test), Debian's own
+# python3-cryptography/python3-openssl (a host interpreter with the OS's libraries); the demo needs
+# keytool (the lab writes a JKS keystore).
 deps:
 	@missing=""; \
 	for pair in nginx:nginx-light sshd:openssh-server tinyproxy:tinyproxy keytool:default-jre-headless \
-	            rsync:rsync curl:curl openssl:openssl chromium:chromium; do \
+	            rsync:rsync curl:curl openssl:openssl chromium:chromium sudo:sudo; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
 	done; \
+	/usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing="$$missing python3-cryptography"; \
+	/usr/bin/python3 -c 'import OpenSSL' 2>/dev/null || missing="$$missing python3-openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing:$$missing"; \
@@ -69,10 +75,37 @@ sanity: $(BIN)/.installed deps
 lint: install
 	$(BIN)/ansible-lint --profile production --offline
 
-integration: install deps
+integration: install deps $(OLD_CRYPTO)/bin/.installed
 	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration
 
-test: unit sanity lint integration
+# A host interpreter with the oldest libraries the host side supports (Ubuntu 22.04's): made once,
+# kept in .cache between runs (tests/integration/test_host_side.py makes it too when it is missing).
+$(OLD_CRYPTO)/bin/.installed:
+	rm -rf $(OLD_CRYPTO)
+	/usr/bin/python3 -m venv $(OLD_CRYPTO)
+	$(OLD_CRYPTO)/bin/pip install --quiet 'cryptography==3.4.8' 'pyOpenSSL==21.0.0'
+	touch $@
+
+# The host-side crypto unit tests with the hosts' libraries: Debian's own python3-cryptography /
+# python3-openssl (a venv that sees the system packages, for pytest) and cryptography 3.4.8 /
+# pyOpenSSL 21.0.0. The other unit tests need the controller's libraries (requirements.txt).
+HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/test_,compat.py host_integrity.py cn.py certs.py fsutil.py \
+             keyfiles.py tlsprobe.py)
+$(DEBIAN_PY)/bin/.installed:
+	rm -rf $(DEBIAN_PY)
+	/usr/bin/python3 -m venv --system-site-packages $(DEBIAN_PY)
+	$(DEBIAN_PY)/bin/pip install --quiet pytest 'ansible-core>=2.16,<2.20'
+	touch $@
+
+$(OLD_CRYPTO)/bin/.pytest: $(OLD_CRYPTO)/bin/.installed
+	$(OLD_CRYPTO)/bin/pip install --quiet pytest 'ansible-core>=2.16,<2.20'
+	touch $@
+
+unit-host-libs: deps $(DEBIAN_PY)/bin/.installed $(OLD_CRYPTO)/bin/.pytest
+	$(DEBIAN_PY)/bin/python -m pytest -q -p no:cacheprovider $(HOST_UNIT)
+	$(OLD_CRYPTO)/bin/python -m pytest -q -p no:cacheprovider $(HOST_UNIT)
+
+test: unit unit-host-libs sanity lint integration
 
 bench: install deps
 	$(BIN)/python tests/bench/bench.py

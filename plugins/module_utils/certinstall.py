@@ -35,21 +35,10 @@ import stat
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, keyfiles, keystores, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import CSR_NAME, KEY_NAME
+# The file names live in installed.py, which loads no cryptography (the manifest check needs them).
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (  # noqa: F401 (re-exported)
+    CSR_NAME, FILE_KINDS, FILE_NAMES, FILES, FORMATS, KEY_NAME, file_names)
 
-FORMATS = ('pem', 'pkcs12', 'jks')
-# (kind, file name, format)
-FILES = (
-    ('cert', 'cert.pem', 'pem'),
-    ('chain', 'chain.pem', 'pem'),
-    ('fullchain', 'fullchain.pem', 'pem'),
-    ('pkcs12', 'bundle.p12', 'pkcs12'),
-    ('jks', 'keystore.jks', 'jks'),
-)
-FILE_NAMES = tuple(file_name for _kind, file_name, _format in FILES)
-# The key and the CSR live beside them (installed.py); the application may read other names.
-KEY_FILE, CSR_FILE = KEY_NAME, CSR_NAME
-FILE_KINDS = ('key', 'csr') + tuple(kind for kind, _file_name, _format in FILES)
 CERT_MODE = 0o644
 KEYSTORE_MODE = 0o600
 KEYSTORE_GROUP_MODE = 0o640
@@ -58,32 +47,6 @@ DIFF_KEYS = ('subject', 'serial', 'not_after', 'fingerprint_sha256')
 
 
 # ---------------------------------------------------------------- options
-
-def file_names(files=None):
-    """``{kind: file name in dest_dir}`` for key, csr, cert, chain, fullchain, pkcs12 and jks:
-    the defaults (key.pem, csr.pem, cert.pem, ...) with the names in ``files`` (the inventory's
-    ``dov_certificates[].files``) instead. Raises DovError for an unknown kind or a name that is
-    not a plain file name, or two kinds given one name."""
-    names = {'key': KEY_FILE, 'csr': CSR_FILE}
-    names.update((kind, file_name) for kind, file_name, _format in FILES)
-    for kind, file_name in sorted((files or {}).items()):
-        if kind not in names:
-            raise DovError("files names %r, which is not a file of a certificate. Use %s."
-                           % (kind, ', '.join(FILE_KINDS)))
-        text = str(file_name or '')
-        if (not text or text in ('.', '..') or '/' in text or '\\' in text or text.startswith('.')
-                or any(ord(char) < 32 for char in text)):
-            raise DovError("files.%s is %r, which is not a plain file name inside dest_dir. Give a name such as "
-                           "client.crt (no folder, not starting with a dot)." % (kind, file_name))
-        names[kind] = text
-    taken = {}
-    for kind in FILE_KINDS:
-        if names[kind] in taken:
-            raise DovError("files gives %s and %s the same name %r. Give each file its own name."
-                           % (taken[names[kind]], kind, names[kind]))
-        taken[names[kind]] = kind
-    return names
-
 
 def parse_mode(mode):
     """An int from ``'0644'``, ``'644'``, ``0o644`` or ``420``; None stays None."""
@@ -140,7 +103,7 @@ def read_source(src=None, content=None):
 
 
 def load_key(privatekey_path, passphrase=None):
-    data = fsutil.read_bytes(privatekey_path)
+    data = fsutil.read_managed(privatekey_path)
     if data is None:
         raise DovError(
             "The private key %s does not exist. Point privatekey_path at the key the CSR was made with (the csr "
@@ -189,7 +152,8 @@ class InstallPlan(object):
 
     @property
     def names(self):
-        return [os.path.basename(change.path) for change in self.files]
+        """The paths of the plan's files (absolute: ``snapshot`` takes them as they are)."""
+        return [change.path for change in self.files]
 
     def files_result(self):
         """``{kind: {path, changed, mode}}`` — what was (or would be) written where."""
@@ -205,7 +169,7 @@ class InstallPlan(object):
 
 
 def _existing_leaf(path):
-    data = fsutil.read_bytes(path)
+    data = fsutil.read_managed(path)
     if not data:
         return None
     try:
@@ -222,9 +186,13 @@ def _diff_view(cert, now):
 def plan_install(content, privatekey_path, expected_common_name, dest_dir, source='content',
                  privatekey_passphrase=None, ca_bundle=None, formats=('pem',), pkcs12_password=None,
                  jks_password=None, pkcs12_profile='modern', keystore_alias='dov-client', min_days_left=0,
-                 owner=None, group=None, mode=None, keytool=None, now=None, files=None):
+                 owner=None, group=None, mode=None, keytool=None, now=None, files=None, key=None):
     """Check one certificate and decide every file; raise DovError before any write.
     ``files`` renames files in dest_dir (see ``file_names``).
+
+    ``key`` (a private key object) is the key to check against instead of the one at
+    ``privatekey_path``: a key received from the pair's key holder that is not written yet.
+    Managed files that are symbolic links are refused (``fsutil.read_managed``).
 
     ``content`` is the certificate as bytes in any encoding ``certs.load_certificates`` reads
     (``read_source`` gets it from ``src``/``content``); ``source`` names it in messages.
@@ -246,7 +214,11 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     ca_certs = None
     if ca_bundle:
         ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle)
-    key = load_key(privatekey_path, privatekey_passphrase)
+    if key is None:
+        key = load_key(privatekey_path, privatekey_passphrase)
+    names = file_names(files)
+    for kind, _file_name, _format in FILES:
+        fsutil.refuse_link(os.path.join(dest_dir, names[kind]))
 
     found = certs.load_certificates(content, source)                        # 1
     checked = certs.check_certificate(found, key, expected_common_name,     # 2..6
@@ -259,12 +231,11 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     leaf_pem = certs.dump_pem([checked.leaf])
     chain_pem = certs.dump_pem(checked.chain)
     wanted = {'cert': leaf_pem, 'chain': chain_pem, 'fullchain': leaf_pem + chain_pem}
-    names = file_names(files)
     for kind, _file_name, file_format in FILES:
         if file_format not in formats:
             continue
         path = os.path.join(dest_dir, names[kind])
-        existing = None if plan.folders else fsutil.read_bytes(path)
+        existing = None if plan.folders else fsutil.read_managed(path)
         if file_format == 'pem':
             file_mode, data = cert_mode, wanted[kind]
             same = existing == data
@@ -310,39 +281,59 @@ class Snapshot(object):
 
 
 def snapshot(dest_dir, names=FILE_NAMES):
-    """Remember ``names`` in ``dest_dir`` (bytes, mode, owner) so that ``restore`` can put them back."""
+    """Remember ``names`` in ``dest_dir`` (bytes, mode, owner) so that ``restore`` can put them
+    back, in this order; a name may be an absolute path (the key outside dest_dir). Read without
+    following links: a managed name that is a link is refused."""
     entries = {}
     for name in names:
         path = os.path.join(dest_dir, name)
-        data = fsutil.read_bytes(path)
+        data = fsutil.read_managed(path)
         if data is None:
             entries[name] = None
         else:
-            info = os.stat(path)
+            info = os.lstat(path)
             entries[name] = (data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
     return Snapshot(dest_dir, entries)
 
 
+def _unchanged(path, entry):
+    if os.path.islink(path) or not os.path.lexists(path):
+        return False
+    info = os.lstat(path)
+    data, mode, uid, gid = entry
+    return (fsutil.read_managed(path) == data and stat.S_IMODE(info.st_mode) == mode
+            and info.st_uid == uid and info.st_gid == gid)
+
+
 def restore(saved):
-    """Put every file of a Snapshot back as it was (atomically); remove those that did not exist.
-    Returns the paths restored or removed."""
-    touched = []
-    for name in sorted(saved.entries):
-        path = os.path.join(saved.dest_dir, name)
-        entry = saved.entries[name]
-        if entry is None:
-            if os.path.lexists(path):
-                os.unlink(path)
-                touched.append(path)
-            continue
-        data, mode, uid, gid = entry
-        info = os.stat(path) if os.path.exists(path) else None
-        if (info is not None and fsutil.read_bytes(path) == data and stat.S_IMODE(info.st_mode) == mode
-                and info.st_uid == uid and info.st_gid == gid):
-            continue
-        fsutil.atomic_write(path, data, mode=mode, uid=uid, gid=gid)
-        touched.append(path)
-    return touched
+    """Put every file of a Snapshot back as it was, in the snapshot's order: every previous file
+    prepared first (temporary file, fsync), then renamed back to back; those that did not exist
+    are removed in the same pass. Returns the paths restored or removed."""
+    steps = []
+    try:
+        for name in saved.entries:
+            path = os.path.join(saved.dest_dir, name)
+            entry = saved.entries[name]
+            if entry is None:
+                if os.path.lexists(path):
+                    steps.append((None, path))
+            elif not _unchanged(path, entry):
+                data, mode, uid, gid = entry
+                steps.append((fsutil.write_temp(os.path.dirname(path), os.path.basename(path), data, mode, uid, gid),
+                              path))
+    except BaseException:
+        for tmp, _path in steps:
+            if tmp:
+                fsutil.remove(tmp)
+        raise
+    for tmp, path in steps:
+        if tmp is None:
+            os.unlink(path)
+        else:
+            os.rename(tmp, path)
+    for folder in sorted(set(os.path.dirname(path) for _tmp, path in steps)):
+        fsutil.fsync_dir(folder)
+    return [path for _tmp, path in steps]
 
 
 # ---------------------------------------------------------------- apply
@@ -355,11 +346,15 @@ def apply_install(plan, backup=False):
         if uid != -1 or gid != -1:
             os.chown(folder, uid, gid)
     writes = [change for change in plan.files if change.writes]
+    for change in writes:       # the key's folder (outside dest_dir when privatekey_path says so)
+        if not os.path.isdir(os.path.dirname(change.path)):
+            fsutil.ensure_dir(os.path.dirname(change.path), 0o750 if gid != -1 else 0o700, uid, gid,
+                              parent_mode=FOLDER_MODE)
     pending = []
     try:
         for change in writes:
-            pending.append((fsutil.write_temp(plan.dest_dir, os.path.basename(change.path), change.data,
-                                              change.mode, uid, gid), change.path))
+            pending.append((fsutil.write_temp(os.path.dirname(change.path), os.path.basename(change.path),
+                                              change.data, change.mode, uid, gid), change.path))
     except (OSError, IOError) as exc:
         for tmp, _path in pending:
             fsutil.remove(tmp)
@@ -371,7 +366,7 @@ def apply_install(plan, backup=False):
             made = fsutil.make_backup(change.path)
             if made:
                 backups.append(made)
-    saved = snapshot(plan.dest_dir, [os.path.basename(change.path) for change in writes])
+    saved = snapshot(plan.dest_dir, [change.path for change in writes])
     done = 0
     try:
         for tmp, path in pending:
@@ -383,10 +378,9 @@ def apply_install(plan, backup=False):
         restore(saved)
         raise DovError("Cannot put the new files in place in %s: %s. The previous files were put back; fix the "
                        "problem and run again." % (plan.dest_dir, getattr(exc, 'strerror', None) or exc))
-    fsutil.fsync_dir(plan.dest_dir)
+    for folder in sorted(set(os.path.dirname(path) for _tmp, path in pending)):
+        fsutil.fsync_dir(folder)
     for change in plan.files:
         if change.action == 'retouch':
-            if uid != -1 or gid != -1:
-                os.chown(change.path, uid, gid)
-            os.chmod(change.path, change.mode)
+            fsutil.set_attributes(change.path, change.mode, uid, gid)
     return backups

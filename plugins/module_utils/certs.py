@@ -25,27 +25,18 @@ __metaclass__ = type
 
 import base64
 import binascii
-import datetime
 import re
-import traceback
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (
+    UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, der_header, hashes, serialization, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 # One definition of each, shared with the key/CSR code (callers also use them as certs.*).
 from ansible_collections.vlaanderen.dov.plugins.module_utils.pki import common_names, public_key_fingerprint
 
-try:
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.serialization import pkcs7
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
-
-UTC = datetime.timezone.utc
+# What the modules check before they start (missing_required_lib).
+HAS_CRYPTOGRAPHY = compat.HAS_CRYPTOGRAPHY
+CRYPTOGRAPHY_IMPORT_ERROR = compat.CRYPTOGRAPHY_IMPORT_ERROR
 DAY = 86400
 
 _PEM_BLOCK = re.compile(br'-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----', re.DOTALL)
@@ -60,26 +51,10 @@ _PKCS7_DATA_OID = b'\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01'
 FIX_SOURCE = "Use the certificate file that VO-DCBaaS gave back for this host's CSR (a .cer, .pem or .p7b)."
 
 
-def utcnow():
-    return datetime.datetime.now(UTC)
+utcnow = compat.utcnow
 
 
 # ---------------------------------------------------------------- DER helpers
-
-def der_header(data, offset=0):
-    """(tag, header length, content length) of the DER element at ``offset``; None if unreadable."""
-    if len(data) < offset + 2:
-        return None
-    tag = data[offset]
-    first = data[offset + 1]
-    if first < 0x80:
-        return tag, 2, first
-    count = first & 0x7f
-    if count == 0 or count > 4 or len(data) < offset + 2 + count:
-        return None
-    length = int(binascii.hexlify(data[offset + 2:offset + 2 + count]), 16)
-    return tag, 2 + count, length
-
 
 def _der_truncated(data):
     """Whether ``data`` starts like a DER SEQUENCE that claims more bytes than are there."""
@@ -126,7 +101,7 @@ def _load_pem(data, source):
             if label in _CERT_LABELS:
                 certificates.append(x509.load_pem_x509_certificate(block))
             elif label in _PKCS7_LABELS:
-                certificates.extend(pkcs7.load_pem_pkcs7_certificates(block))
+                certificates.extend(compat.load_pkcs7_certificates(block, pem=True))
         except ValueError:
             _refuse(source, "holds a %s block that cannot be read: it is damaged or cut off" % label,
                     "Download the certificate again from VO-DCBaaS, or copy the whole block.")
@@ -173,7 +148,7 @@ def _load_der(data, source):
     except ValueError:
         pass
     try:
-        certificates = pkcs7.load_der_pkcs7_certificates(data)
+        certificates = compat.load_pkcs7_certificates(data, pem=False)
     except ValueError:
         certificates = None
     if certificates is not None:
@@ -193,6 +168,19 @@ def _load_der(data, source):
     return None
 
 
+def _readable(certificates, source):
+    """The certificates, once their extensions parsed: an older cryptography refuses some
+    encodings that newer ones read, and that must be a message, not a traceback later."""
+    for cert in certificates:
+        try:
+            cert.extensions  # pylint: disable=pointless-statement
+        except ValueError as error:
+            raise DovError("%s holds a certificate whose extensions the Python library cryptography %s on this host "
+                           "cannot read (%s). Upgrade cryptography on the host, or ask the issuer for a certificate "
+                           "without that extension." % (source, compat.CRYPTOGRAPHY_VERSION, str(error)[:200]))
+    return certificates
+
+
 def load_certificates(data, source='The certificate'):
     """All certificates in ``data`` (bytes), in the order they come.
 
@@ -201,8 +189,7 @@ def load_certificates(data, source='The certificate'):
     a private key, a PKCS#12 keystore, or something else. ``source`` names the input in messages
     (``'/tmp/geodrill.cer'`` or ``'content'``).
     """
-    if not HAS_CRYPTOGRAPHY:
-        raise DovError("The Python library cryptography is missing. Install it on the host (pip install cryptography).")
+    compat.check_cryptography()
     if isinstance(data, str):
         data = data.encode('utf-8')
     if not data or not data.strip():
@@ -210,11 +197,11 @@ def load_certificates(data, source='The certificate'):
     if b'-----BEGIN ' in data:
         found = _load_pem(data, source)
         if found:
-            return found
+            return _readable(found, source)
     else:
         found = _load_der(data, source) if data[:1] == b'\x30' else None
         if found:
-            return found
+            return _readable(found, source)
         text = data.strip()
         if found is None and _BASE64_TEXT.match(text):
             compact = re.sub(br'\s+', b'', text).rstrip(b'=')
@@ -226,7 +213,7 @@ def load_certificates(data, source='The certificate'):
             if decoded[:1] == b'\x30':
                 found = _load_der(decoded, source + ' (base64)')
                 if found:
-                    return found
+                    return _readable(found, source)
     _refuse(source, "is not a certificate: it is neither PEM, DER, PKCS#7 nor base64 of them", FIX_SOURCE)
 
 
@@ -244,16 +231,8 @@ def load_ca_bundle(data, path='ca_bundle'):
 
 # ---------------------------------------------------------------- description
 
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def not_before(cert):
-    return _aware(getattr(cert, 'not_valid_before_utc', None) or cert.not_valid_before)
-
-
-def not_after(cert):
-    return _aware(getattr(cert, 'not_valid_after_utc', None) or cert.not_valid_after)
+not_before = compat.not_valid_before
+not_after = compat.not_valid_after
 
 
 def iso(value):
@@ -278,13 +257,7 @@ def serial_hex(cert):
 
 def subject_text(name):
     """RFC 4514 text of a name, with emailAddress spelled as openssl does."""
-    try:
-        return name.rfc4514_string({NameOID.EMAIL_ADDRESS: 'emailAddress'})
-    except TypeError:  # cryptography < 36 (Ubuntu 22.04's 3.4.8) takes no names: spell the e-mail OID here
-        def text(attribute):
-            value = attribute.rfc4514_string()
-            return 'emailAddress=' + value.split('=', 1)[1] if attribute.oid == NameOID.EMAIL_ADDRESS else value
-        return ','.join('+'.join(text(attribute) for attribute in rdn) for rdn in reversed(name.rdns))
+    return compat.rfc4514(name)
 
 
 def label(cert):
@@ -323,8 +296,8 @@ def _issued_by(cert, issuer):
     if cert.issuer != issuer.subject:
         return False
     try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+        compat.verify_issued_by(cert, issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 

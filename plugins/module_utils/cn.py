@@ -29,8 +29,8 @@ ENDPOINTS = {
 }
 
 _LABEL = r'[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
-_DOMAIN = re.compile(r'^%s(?:\.%s)+$' % (_LABEL, _LABEL))
-_APPLICATION = re.compile(r'^[^/\s\x00-\x1f\x7f](?:[^/\x00-\x1f\x7f]*[^/\s\x00-\x1f\x7f])?$')
+_DOMAIN = re.compile(r'^%s(?:\.%s)+\Z' % (_LABEL, _LABEL))
+_APPLICATION = re.compile(r'^[^/\s\x00-\x1f\x7f](?:[^/\x00-\x1f\x7f]*[^/\s\x00-\x1f\x7f])?\Z')
 
 
 def check_environment(environment, allowed=ENVIRONMENTS):
@@ -67,6 +67,17 @@ def check_application(application):
     return application
 
 
+def check_line_breaks(common_name):
+    """Refuse a CN with a line break or another control character, whatever the CN policy: it
+    would split the lines of the request mail, the handover packet and the logs."""
+    bad = [char for char in common_name if ord(char) < 32 or ord(char) == 127]
+    if bad:
+        raise DovError(
+            "The CN %r contains a line break or another control character (%s). Copy the CN from DOV's "
+            "answer again, on one line." % (common_name, ', '.join(sorted(set(repr(char) for char in bad)))))
+    return common_name
+
+
 def check_length(common_name):
     if len(common_name) > MAX_CN_LENGTH:
         raise DovError(
@@ -93,6 +104,7 @@ def parse_cn(common_name):
         raise DovError(
             "The CN is empty. Use the CN that DOV sent back, for example "
             "'geolab.be/dov-services/oefen/Geodrill'.")
+    check_line_breaks(common_name)
     trailing_slash = common_name.endswith('/')
     body = common_name[:-1] if trailing_slash else common_name
     parts = body.split('/')
@@ -130,6 +142,7 @@ def cn_parts(common_name, policy='strict'):
     if not common_name:
         raise DovError("The CN is empty. Use the CN that DOV sent back.")
     check_length(common_name)
+    check_line_breaks(common_name)
     try:
         return parse_cn(common_name)
     except DovError:

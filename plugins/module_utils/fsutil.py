@@ -15,6 +15,7 @@ __metaclass__ = type
 import errno
 import os
 import shutil
+import stat
 import tempfile
 import time
 
@@ -30,6 +31,81 @@ def read_bytes(path):
         if exc.errno == errno.ENOENT:
             return None
         raise DovError("Cannot read %s: %s. Check the path and its permissions." % (path, exc.strerror))
+
+
+def refuse_link(path):
+    """Raise a DovError when ``path`` is a symbolic link: managed files are never followed."""
+    if os.path.islink(path):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = '?'
+        raise DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow links for the files it manages. "
+                       "Remove the link (the next run writes a real file there), or point dest_dir at the real "
+                       "folder." % (path, target))
+
+
+def read_managed(path):
+    """The content of a file the collection manages, read without following a symbolic link
+    (O_NOFOLLOW); None when it does not exist. A link is refused, naming it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise DovError("Cannot read %s: %s. Check the path and its permissions." % (path, exc.strerror))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DovError("%s is not a regular file. Move it away; the next run writes the file there." % path)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b''.join(chunks)
+    finally:
+        os.close(fd)
+
+
+def set_attributes(path, mode, uid=-1, gid=-1):
+    """Mode and owner of an existing managed file, set on the open file (fchown/fchmod), never
+    through a symbolic link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise DovError("Cannot open %s to set its mode and owner: %s." % (path, exc.strerror))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DovError("%s is not a regular file. Move it away; the next run writes the file there." % path)
+        if uid != -1 or gid != -1:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder, names):
+    """Remove the temporary files ``.<name>.*.tmp`` that a killed run left in ``folder`` (a key's
+    temporary file holds the key); return their paths. Links are removed, never followed."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return []
+    removed = []
+    for entry in sorted(entries):
+        if not entry.endswith('.tmp') or not any(entry.startswith('.%s.' % name) for name in names):
+            continue
+        path = os.path.join(folder, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            continue
+        remove(path)
+        removed.append(path)
+    return removed
 
 
 def missing_dirs(path):
@@ -75,8 +151,9 @@ def backup_path(path):
 
 def make_backup(path):
     """Copy ``path`` (mode and owner kept) next to itself; return the copy's path, or None."""
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None
+    refuse_link(path)
     dest = backup_path(path)
     shutil.copy2(path, dest)
     stat = os.stat(path)
@@ -119,9 +196,9 @@ def write_temp(folder, name, data, mode=0o600, uid=-1, gid=-1):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if uid != -1 or gid != -1:
-            os.chown(tmp, uid, gid)
-        os.chmod(tmp, mode)
+            if uid != -1 or gid != -1:
+                os.fchown(handle.fileno(), uid, gid)    # on the open file: never through a link
+            os.fchmod(handle.fileno(), mode)
     except BaseException:
         remove(tmp)
         raise

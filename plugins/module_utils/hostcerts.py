@@ -28,7 +28,7 @@ import tempfile
 from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (
-    MISSING_CRYPTOGRAPHY, file_path, found_installed, paths, serves)
+    FORMATS, file_path, format_paths, found_installed, paths, serves)
 
 MANIFEST = '.dov-manifest.json'
 
@@ -50,13 +50,15 @@ class _Lazy(object):
         elif name == 'keystores':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores as module
         elif name == 'tlsprobe':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils import tlsprobe as module
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import compat, tlsprobe as module
+            compat.check_cryptography()
+            if compat.pyopenssl_version() is not None:   # missing: the probe says so, when a check runs
+                compat.check_pyopenssl()
             return module
         else:
             raise AttributeError(name)
-        from ansible_collections.vlaanderen.dov.plugins.module_utils import pki
-        if not pki.HAS_CRYPTOGRAPHY:
-            raise DovError(MISSING_CRYPTOGRAPHY)
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+        compat.check_cryptography()
         return module
 
 
@@ -77,7 +79,14 @@ def _base(entry):
     }
 
 
-def _install_plan(entry, key_path, now=None):
+def failed(entry, message):
+    """The result of an entry that could not be handled: nothing changed, ``message`` as its error."""
+    result = _base(entry)
+    result['error'] = message
+    return result
+
+
+def _install_plan(entry, key_path, now=None, key=None):
     options = entry.get('install') or {}
     return _lib.certinstall.plan_install(
         content=entry['certificate'].encode('ascii'), privatekey_path=key_path,
@@ -89,7 +98,7 @@ def _install_plan(entry, key_path, now=None):
         pkcs12_profile=options.get('pkcs12_profile') or 'modern',
         keystore_alias=options.get('keystore_alias') or 'dov-client',
         owner=entry.get('owner'), group=entry.get('group'), mode=options.get('mode'), now=now,
-        files=entry.get('files'))
+        files=entry.get('files'), key=key)
 
 
 # ---------------------------------------------------------------- the manifest
@@ -127,17 +136,20 @@ def _wanted(entry, salt):
 
 
 def _file_record(path):
-    data = fsutil.read_bytes(path)
+    """[sha256, mode, uid, gid] of a managed file; None when it is missing or is a link."""
+    try:
+        data = fsutil.read_managed(path)
+    except DovError:
+        return None
     if data is None:
         return None
-    info = os.stat(path)
+    info = os.lstat(path)
     return [_sha256(data), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid]
 
 
 def _manifest_files(entry):
     key_path, _csr_path = paths(entry)
-    names = _lib.certinstall.file_names(entry.get('files'))
-    return [os.path.join(entry['dest_dir'], names[kind]) for kind, _name, _format in _lib.certinstall.FILES] + [key_path]
+    return format_paths(entry, FORMATS) + [key_path]
 
 
 def write_manifest(entry, key_fingerprint, installed):
@@ -183,12 +195,25 @@ def converged_by_manifest(entry):
         return None
     files = manifest.get('files') or {}
     key_path, _csr_path = paths(entry)
-    if key_path not in files:
-        return None
+    produced = format_paths(entry)
+    if any(path not in files for path in [key_path] + produced):
+        return None     # a manifest that does not list every file the formats make proves nothing
     for path, record in files.items():
-        if _file_record(path) != record:
+        if record is None or _file_record(path) != record:
             return None
     return manifest
+
+
+def remove_stale_temps(entry):
+    """The temporary files a killed run left next to the entry's files (a key's holds the key)."""
+    key_path, csr_path = paths(entry)
+    names = [os.path.basename(path) for path in format_paths(entry, FORMATS)] + [MANIFEST]
+    removed = fsutil.remove_stale_temps(entry['dest_dir'], names + [os.path.basename(key_path), os.path.basename(csr_path)])
+    for folder, name in ((os.path.dirname(key_path), os.path.basename(key_path)),
+                         (os.path.dirname(csr_path), os.path.basename(csr_path))):
+        if folder != entry['dest_dir']:
+            removed += fsutil.remove_stale_temps(folder, [name])
+    return removed
 
 
 def prepare(entry, check_mode=False):
@@ -197,9 +222,12 @@ def prepare(entry, check_mode=False):
     key_path, csr_path = paths(entry)
     try:
         cn.cn_parts(entry['common_name'], entry.get('cn_policy') or 'strict')
+        if not check_mode:
+            result['removed_temp_files'] = remove_stale_temps(entry)
+            result['changed'] = bool(result['removed_temp_files'])
         manifest = converged_by_manifest(entry)
         if manifest is not None:
-            csr = fsutil.read_bytes(csr_path) if entry.get('key_holder') else None
+            csr = fsutil.read_managed(csr_path) if entry.get('key_holder') else None
             result.update(key_created=False, key_fingerprint=manifest['key_fingerprint'],
                           csr=csr.decode('ascii') if csr else None, installed=_days_left_now(manifest['installed']),
                           installed_pem=None, complete=True, converged=True, converged_by='manifest')
@@ -218,10 +246,10 @@ def prepare(entry, check_mode=False):
                 plan.retouch = [retouch for retouch in plan.retouch if retouch[0] != csr_path]
             if not check_mode:
                 _lib.keyfiles.apply_plan(plan, parent_mode=0o755)
-            result.update(changed=plan.changed, key_created=plan.key_created, key_fingerprint=plan.fingerprint,
+            result.update(changed=plan.changed or result['changed'], key_created=plan.key_created, key_fingerprint=plan.fingerprint,
                           csr=plan.csr_pem.decode('ascii'))
         else:
-            data = fsutil.read_bytes(key_path)
+            data = fsutil.read_managed(key_path)
             key = _lib.pki.load_private_key(data, entry.get('privatekey_passphrase'), path=key_path) if data else None
             result.update(key_created=False, key_fingerprint=_lib.pki.public_key_fingerprint(key) if key else None,
                           csr=None)
@@ -237,21 +265,19 @@ def prepare(entry, check_mode=False):
     return result
 
 
-def _write_key(entry, key_path, uid_gid):
-    """Put the shared key (received from the holder) at key_path; whether it changed."""
+def _received_key(entry, key_path):
+    """(key, FileChange) for the shared key received from the holder when key_path does not hold
+    it yet, else (None, None): the key is written with the certificate files, as one set."""
     wanted = entry['privatekey_content'].encode('ascii')
     key = _lib.pki.load_private_key(wanted, entry.get('privatekey_passphrase'), path='the key received from the key holder')
-    current = fsutil.read_bytes(key_path)
+    current = fsutil.read_managed(key_path)      # a key.pem that is a link is refused
     if current is not None:
         try:
             if _lib.pki.same_public_key(_lib.pki.load_private_key(current, entry.get('privatekey_passphrase'), path=key_path), key):
-                return False
+                return None, None
         except DovError:
             pass
-    fsutil.ensure_dir(os.path.dirname(key_path), 0o750 if uid_gid[1] != -1 else 0o700, uid_gid[0], uid_gid[1],
-                      parent_mode=0o755)
-    fsutil.atomic_write(key_path, wanted, mode=0o600, uid=uid_gid[0], gid=uid_gid[1])
-    return True
+    return key, _lib.certinstall.FileChange('key', key_path, wanted, 0o600, 'update' if current is not None else 'create')
 
 
 def had_files(saved):
@@ -318,7 +344,7 @@ def install(entry, check=None, check_mode=False, now=None):
     result = _base(entry)
     key_path, _csr_path = paths(entry)
     try:
-        uid_gid = _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
+        _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))   # an unknown owner: refused first
         if check_mode:
             if entry.get('privatekey_content') or not os.path.exists(key_path):
                 result.update(changed=True, key_received=True)
@@ -327,18 +353,15 @@ def install(entry, check=None, check_mode=False, now=None):
             result.update(plan.result())
             result['diff'] = plan.diff
             return result
-        saved_key = _lib.certinstall.snapshot(os.path.dirname(key_path), [os.path.basename(key_path)])
-        names = _lib.certinstall.file_names(entry.get('files'))
-        saved_files = (_lib.certinstall.snapshot(entry['dest_dir'], tuple(names[kind] for kind, _name, _format
-                                                                          in _lib.certinstall.FILES) + (MANIFEST,))
-                       if os.path.isdir(entry['dest_dir']) else None)
-        key_changed = _write_key(entry, key_path, uid_gid) if entry.get('privatekey_content') else False
-        try:
-            plan = _install_plan(entry, key_path, now)
-        except DovError:
-            if key_changed:
-                _lib.certinstall.restore(saved_key)
-            raise
+        # The previous key and files, key first: a rollback puts them back in the order they were written.
+        names = [key_path] + (format_paths(entry, FORMATS) + [os.path.join(entry['dest_dir'], MANIFEST)]
+                              if os.path.isdir(entry['dest_dir']) else [])
+        saved = _lib.certinstall.snapshot(entry['dest_dir'], names)
+        received, key_change = _received_key(entry, key_path) if entry.get('privatekey_content') else (None, None)
+        key_changed = key_change is not None
+        plan = _install_plan(entry, key_path, now, key=received)
+        if key_change is not None:
+            plan.files.insert(0, key_change)   # prepared with the other files, renamed first
         _lib.certinstall.apply_install(plan)
         result.update(plan.result())
         result['diff'] = plan.diff
@@ -351,10 +374,8 @@ def install(entry, check=None, check_mode=False, now=None):
             result['check'] = outcome
             if outcome['verdict'] != 'ok':
                 restored = []
-                if had_files(saved_files):
-                    restored = _lib.certinstall.restore(saved_files)
-                    if key_changed and had_files(saved_key):
-                        restored += _lib.certinstall.restore(saved_key)
+                if any(value is not None for name, value in saved.entries.items() if name != key_path):
+                    restored = _lib.certinstall.restore(saved)
                 result['rolled_back'] = restored
                 if restored:
                     result['changed'] = False     # the previous files are back: nothing to restart for

@@ -17,27 +17,62 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovEr
 
 KEY_NAME = 'key.pem'
 CSR_NAME = 'csr.pem'
-MISSING_CRYPTOGRAPHY = ('The Python library cryptography is needed on this host. Install it (pip install '
-                        'cryptography, or the python3-cryptography package).')
+FORMATS = ('pem', 'pkcs12', 'jks')
+# (kind, default file name in dest_dir, format)
+FILES = (
+    ('cert', 'cert.pem', 'pem'),
+    ('chain', 'chain.pem', 'pem'),
+    ('fullchain', 'fullchain.pem', 'pem'),
+    ('pkcs12', 'bundle.p12', 'pkcs12'),
+    ('jks', 'keystore.jks', 'jks'),
+)
+FILE_NAMES = tuple(file_name for _kind, file_name, _format in FILES)
+FILE_KINDS = ('key', 'csr') + tuple(kind for kind, _file_name, _format in FILES)
+
+
+def file_names(files=None):
+    """``{kind: file name in dest_dir}`` for key, csr, cert, chain, fullchain, pkcs12 and jks:
+    the defaults (key.pem, csr.pem, cert.pem, ...) with the names in ``files`` (the inventory's
+    ``dov_certificates[].files``) instead. Raises DovError for an unknown kind or a name that is
+    not a plain file name, or two kinds given one name."""
+    names = {'key': KEY_NAME, 'csr': CSR_NAME}
+    names.update((kind, file_name) for kind, file_name, _format in FILES)
+    for kind, file_name in sorted((files or {}).items()):
+        if kind not in names:
+            raise DovError("files names %r, which is not a file of a certificate. Use %s."
+                           % (kind, ', '.join(FILE_KINDS)))
+        text = str(file_name or '')
+        if (not text or text in ('.', '..') or '/' in text or '\\' in text or text.startswith('.')
+                or any(ord(char) < 32 for char in text)):
+            raise DovError("files.%s is %r, which is not a plain file name inside dest_dir. Give a name such as "
+                           "client.crt (no folder, not starting with a dot)." % (kind, file_name))
+        names[kind] = text
+    taken = {}
+    for kind in FILE_KINDS:
+        if names[kind] in taken:
+            raise DovError("files gives %s and %s the same name %r. Give each file its own name."
+                           % (taken[names[kind]], kind, names[kind]))
+        taken[names[kind]] = kind
+    return names
+
+
+def format_paths(entry, formats=None):
+    """The paths of the files the entry's formats produce in dest_dir (with its ``files`` names)."""
+    names = file_names(entry.get('files'))
+    formats = formats or (entry.get('install') or {}).get('formats') or ['pem']
+    return [os.path.join(entry['dest_dir'], names[kind]) for kind, _name, file_format in FILES if file_format in formats]
 
 
 def _crypto_ready():
     # Imported on first use: a re-run whose manifest shows that nothing changed never loads cryptography.
-    from ansible_collections.vlaanderen.dov.plugins.module_utils import pki
-    if not pki.HAS_CRYPTOGRAPHY:
-        raise DovError(MISSING_CRYPTOGRAPHY)
+    from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+    compat.check_cryptography()
 
 
 def _certs():
     _crypto_ready()
     from ansible_collections.vlaanderen.dov.plugins.module_utils import certs
     return certs
-
-
-def _certinstall():
-    _crypto_ready()
-    from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall
-    return certinstall
 
 
 def paths(entry):
@@ -51,32 +86,32 @@ def paths(entry):
 
 def file_path(entry, kind):
     """Where the file of ``kind`` (cert, chain, fullchain, pkcs12, jks) is in the entry's dest_dir."""
-    return os.path.join(entry['dest_dir'], _certinstall().file_names(entry.get('files'))[kind])
+    return os.path.join(entry['dest_dir'], file_names(entry.get('files'))[kind])
 
 
 def installed_certificates(entry):
     """The certificates installed for ``entry`` now, leaf first: the cert file (``cert.pem``)
     with the chain file beside it, else those in ``bundle.p12`` or ``keystore.jks`` (with the
-    entry's ``install`` passwords); [] when there are none or they cannot be read."""
-    data = fsutil.read_bytes(file_path(entry, 'cert'))
+    entry's ``install`` passwords); [] when there are none or they cannot be read. A managed name
+    that is a symbolic link is refused (DovError naming it): it is never read, adopted or copied."""
+    options = entry.get('install') or {}
+    data = fsutil.read_managed(file_path(entry, 'cert'))
+    chain = fsutil.read_managed(file_path(entry, 'chain')) if data else None
+    bundle = None if data else fsutil.read_managed(file_path(entry, 'pkcs12'))
+    keystore = None if data or bundle else fsutil.read_managed(file_path(entry, 'jks'))
     try:
         if data:
             found = _certs().load_certificates(data, 'cert.pem')
-            chain = fsutil.read_bytes(file_path(entry, 'chain'))
             if len(found) == 1 and chain and chain.strip():
                 found += _certs().load_certificates(chain, 'chain.pem')
             return found
-        data = fsutil.read_bytes(file_path(entry, 'pkcs12'))
-        password = (entry.get('install') or {}).get('pkcs12_password')
-        if data and password:
-            from cryptography.hazmat.primitives.serialization import pkcs12
-            _key, leaf, chain = pkcs12.load_key_and_certificates(data, password.encode('utf-8'))
-            return [leaf] + list(chain or []) if leaf is not None else []
-        data = fsutil.read_bytes(file_path(entry, 'jks'))
-        password = (entry.get('install') or {}).get('jks_password')
-        if data and password:
+        if bundle and options.get('pkcs12_password'):
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+            loaded = compat.load_pkcs12(bundle, options['pkcs12_password'].encode('utf-8'))
+            return [loaded.cert] + list(loaded.additional_certs or []) if loaded.cert is not None else []
+        if keystore and options.get('jks_password'):
             from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores
-            opened = keystores.open_jks(data, password)
+            opened = keystores.open_jks(keystore, options['jks_password'])
             return list(opened[2]) if opened else []
     except (DovError, ValueError):
         return []

@@ -51,7 +51,7 @@ def resolve_owner(owner, group):
 
 def attributes_differ(path, mode, uid, gid):
     """Whether an existing file's mode or owner differs from what is asked."""
-    info = os.stat(path)
+    info = os.lstat(path)
     return (stat.S_IMODE(info.st_mode) != mode
             or (uid != -1 and info.st_uid != uid)
             or (gid != -1 and info.st_gid != gid))
@@ -88,7 +88,7 @@ def plan_key_and_csr(common_name, privatekey_path, csr_path, key_type='rsa', key
     plan.folders += [folder for folder in fsutil.missing_dirs(os.path.dirname(os.path.abspath(csr_path)))
                      if folder not in plan.folders]
 
-    key_data = fsutil.read_bytes(privatekey_path)
+    key_data = fsutil.read_managed(privatekey_path)     # a key.pem that is a link is refused
     if key_data is not None and regenerate == 'never':
         key = pki.load_private_key(key_data, passphrase, path=privatekey_path)
         pki.check_key_matches_parameters(key, privatekey_path, key_type, key_size, curve)
@@ -100,7 +100,7 @@ def plan_key_and_csr(common_name, privatekey_path, csr_path, key_type='rsa', key
         plan.key_created = True
     plan.fingerprint = pki.public_key_fingerprint(key)
 
-    old_csr = pki.load_csr(fsutil.read_bytes(csr_path))
+    old_csr = pki.load_csr(fsutil.read_managed(csr_path))
     if pki.csr_is_current(old_csr, key, common_name, subject):
         plan.csr_pem = pki.dump_csr(old_csr)
         if attributes_differ(csr_path, CSR_MODE, uid, gid):
@@ -132,7 +132,5 @@ def apply_plan(plan, backup=False, parent_mode=0o700):
         if made:
             backups.append(made)
     for path, mode in plan.retouch:
-        if uid != -1 or gid != -1:
-            os.chown(path, uid, gid)
-        os.chmod(path, mode)
+        fsutil.set_attributes(path, mode, uid, gid)
     return backups

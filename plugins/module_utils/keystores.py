@@ -30,20 +30,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import traceback
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 PROFILES = ('modern', 'legacy')
 KDF_ROUNDS = 10000  # what Java uses for its own PKCS#12 files
@@ -79,27 +69,18 @@ def check_alias(alias):
 
 
 def check_profile(profile):
+    """Refuse an unknown profile, and ``modern`` where the host's cryptography cannot write it."""
     if profile not in PROFILES:
         raise DovError("Unknown pkcs12_profile %r. Use one of: %s." % (profile, ', '.join(PROFILES)))
-    return profile
+    return compat.check_pkcs12_profile(profile)
 
 
 # ---------------------------------------------------------------- PKCS#12
 
-def _encryption(password, profile):
-    builder = serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(KDF_ROUNDS)
-    if check_profile(profile) == 'modern':
-        builder = builder.key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
-    else:
-        builder = builder.key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1())
-    return builder.build(password.encode('utf-8'))
-
-
 def build_pkcs12(key, leaf, chain, password, alias, profile='modern'):
     """PKCS#12 bytes with ``key``, ``leaf`` (friendly name ``alias``) and the ``chain`` certificates."""
-    return pkcs12.serialize_key_and_certificates(
-        name=check_alias(alias).encode('utf-8'), key=key, cert=leaf, cas=list(chain) or None,
-        encryption_algorithm=_encryption(password, profile))
+    return compat.serialize_pkcs12(check_alias(alias).encode('utf-8'), key, leaf, list(chain) or None,
+                                   password.encode('utf-8'), check_profile(profile), KDF_ROUNDS)
 
 
 def pkcs12_mac_algorithm(data):
@@ -128,26 +109,19 @@ def pkcs12_mac_algorithm(data):
 def open_pkcs12(data, password):
     """(alias, key, certificate, extra certificates) of a PKCS#12 file; None when it cannot be opened.
 
-    Uses ``load_pkcs12`` (cryptography >= 36, with the friendly name) and falls back to
-    ``load_key_and_certificates`` (every version the hosts run; alias None there).
+    ``compat.load_pkcs12``: the friendly name (alias) on every version the hosts run (pyOpenSSL
+    reads it before cryptography 36).
     """
     if not data:
         return None
-    secret = password.encode('utf-8') if password else None
     try:
-        if hasattr(pkcs12, 'load_pkcs12'):
-            loaded = pkcs12.load_pkcs12(data, secret)
-            if loaded.cert is None:
-                return None
-            name = loaded.cert.friendly_name
-            return (name.decode('utf-8', 'replace') if name else None, loaded.key, loaded.cert.certificate,
-                    [extra.certificate for extra in loaded.additional_certs])
-        key, cert, extra = pkcs12.load_key_and_certificates(data, secret)
-    except (ValueError, TypeError):
+        loaded = compat.load_pkcs12(data, password.encode('utf-8') if password else None)
+    except ValueError:
         return None
-    if cert is None:
+    if loaded.cert is None:
         return None
-    return None, key, cert, list(extra or [])
+    name = loaded.friendly_name
+    return name.decode('utf-8', 'replace') if name else None, loaded.key, loaded.cert, loaded.additional
 
 
 def read_pkcs12(data, password):

@@ -32,22 +32,14 @@ import ipaddress
 import os
 import shutil
 import tempfile
-import traceback
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (
+    HAS_CRYPTOGRAPHY, AuthorityInformationAccessOID, ExtendedKeyUsageOID, InvalidSignature, NameOID, UnsupportedAlgorithm,
+    ec, hashes, rsa, serialization, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.fsutil import atomic_write, ensure_dir, read_bytes
 
-try:
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 LAB_ORGANISATION = 'vlaanderen.dov LAB - not VO-PKI'
 ROOT_COMMON_NAME = 'vlaanderen.dov LAB Root CA'
@@ -63,9 +55,11 @@ CA_KEY_SIZE = 2048
 # Clock skew allowance: a certificate starts this long before the moment it is made.
 BACKDATE = datetime.timedelta(minutes=5)
 
-# A private arc (2.25.<UUID>, ITU-T X.667) for the lab's policy and template OIDs, so that
-# nothing here claims an OID of the Flemish government (1.3.6.1.4.1.24258).
-LAB_ARC = '2.25.50220666242869932928453765292730064022'
+# The lab's policy and template OIDs live under 1.3.6.1.4.1.32473, the enterprise number IANA
+# keeps for examples and documentation (RFC 5612), so that nothing here claims an OID of the
+# Flemish government (1.3.6.1.4.1.24258). Not a 2.25.<UUID> arc: cryptography 36 to 41 (RHEL 9,
+# Debian 12, Ubuntu 24.04) cannot parse an OID arc above 64 bits and refuse the whole certificate.
+LAB_ARC = '1.3.6.1.4.1.32473.2'
 LAB_POLICY_OID = LAB_ARC + '.4.2.2'
 LAB_TEMPLATE_OID = LAB_ARC + '.21.8.1'
 MS_CERTIFICATE_TEMPLATE_OID = '1.3.6.1.4.1.311.21.7'
@@ -82,12 +76,10 @@ FILES = {
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return compat.utcnow().replace(microsecond=0)
 
 
-def _not_after(cert):
-    value = getattr(cert, 'not_valid_after_utc', None)
-    return value if value is not None else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+_not_after = compat.not_valid_after
 
 
 def _utc(moment):
@@ -364,13 +356,14 @@ class LabCA:
 
         root_key, root = key('root_key'), cert('root')
         issuing_key, issuing = key('issuing_key'), cert('issuing')
-        if root_key.public_key() != root.public_key() or issuing_key.public_key() != issuing.public_key():
+        if not (compat.same_public_key(root_key.public_key(), root.public_key())
+                and compat.same_public_key(issuing_key.public_key(), issuing.public_key())):
             raise DovError(
                 "The keys and certificates in the lab CA folder %s do not belong together. Remove the "
                 "folder to have a new lab CA made." % folder)
         try:
-            issuing.verify_directly_issued_by(root)
-        except (ValueError, TypeError, InvalidSignature):
+            compat.verify_issued_by(issuing, root)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             raise DovError(
                 "The issuing CA in %s was not issued by the root next to it. Remove the folder to "
                 "have a new lab CA made." % folder)

@@ -28,12 +28,12 @@ import traceback
 
 from urllib.parse import urlsplit
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, tlsdiagnosis, tlswire
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, tlsdiagnosis, tlswire
 from ansible_collections.vlaanderen.dov.plugins.module_utils.certs import describe_certificate
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 try:
-    from OpenSSL import SSL, crypto
+    from OpenSSL import SSL
     HAS_PYOPENSSL = True
     PYOPENSSL_IMPORT_ERROR = None
 except ImportError:
@@ -41,7 +41,6 @@ except ImportError:
     PYOPENSSL_IMPORT_ERROR = traceback.format_exc()
 
 try:
-    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
     HAS_CRYPTOGRAPHY = True
 except ImportError:
@@ -133,7 +132,7 @@ def load_identity(client_cert=None, client_key=None, client_key_passphrase=None,
         return None
     data = _read(client_cert, 'client certificate')
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        certs = compat.load_pem_certificates(data)
     except ValueError:
         raise DovError("The client certificate %s holds no PEM certificate. "
                        "Give the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued." % client_cert)
@@ -176,18 +175,9 @@ def _context(ca_bundle, identity):
 
 
 def _use_identity(context, identity):
-    """Certificate, intermediates and key into the context: cryptography objects where pyOpenSSL
-    takes them (24.3 and later), its own X509/PKey wrappers before that."""
-    try:
-        context.use_certificate(identity.cert)
-        for extra in identity.extra:
-            context.add_extra_chain_cert(extra)
-        context.use_privatekey(identity.key)
-    except TypeError:
-        context.use_certificate(crypto.X509.from_cryptography(identity.cert))
-        for extra in identity.extra:
-            context.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
-        context.use_privatekey(crypto.PKey.from_cryptography_key(identity.key))
+    """Certificate, intermediates and key into the context (compat: pyOpenSSL differences, EC keys
+    before pyOpenSSL 22)."""
+    compat.use_identity(context, identity.cert, identity.extra, identity.key)
 
 
 # ---------------------------------------------------------------- the call

@@ -138,7 +138,10 @@ options:
         be at most C(0640); a more open mode is refused.
     type: raw
 notes:
-  - Needs the Python library C(cryptography) on the host; V(jks) also needs Java's C(keytool).
+  - Needs the Python library C(cryptography) 3.4.8 or newer on the host; V(jks) also needs Java's C(keytool).
+    The V(modern) O(pkcs12_profile) needs cryptography 38 or newer.
+  - A file it manages in O(dest_dir) that is a symbolic link is refused, naming the link (never followed, chowned or
+    copied); O(dest_dir) itself may be a link. Files are read with C(O_NOFOLLOW) and their mode and owner set on the open file.
   - Passwords reach keytool through its environment (C(-storepass:env)), never its command line.
   - Diff mode shows subject, serial, not_after and fingerprint of the installed and the new certificate,
     never key material.
@@ -240,7 +243,7 @@ backup_file:
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, compat, keystores
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -271,6 +274,10 @@ def run_module():
     )
     if not certs.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=certs.CRYPTOGRAPHY_IMPORT_ERROR)
+    try:
+        compat.check_cryptography()
+    except DovError as error:
+        module.fail_json(msg=str(error))
 
     params = module.params
     try:

@@ -98,7 +98,7 @@ options:
     type: raw
     default: '0600'
 notes:
-  - Needs the Python library C(cryptography) on the host.
+  - Needs the Python library C(cryptography) 3.4.8 or newer on the host.
 '''
 
 EXAMPLES = r'''
@@ -168,7 +168,7 @@ backup_file:
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, keyfiles, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -194,6 +194,10 @@ def run_module():
     )
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
+    try:
+        compat.check_cryptography()
+    except DovError as error:
+        module.fail_json(msg=str(error))
 
     params = module.params
     csr_path = params['csr_path'] or os.path.join(os.path.dirname(params['privatekey_path']), 'csr.pem')

@@ -111,8 +111,10 @@ options:
     type: dict
     default: {}
 notes:
-  - Needs the Python libraries C(cryptography) and, for the check, C(pyOpenSSL) on the host;
-    C(keytool) for the jks format.
+  - Needs the Python libraries C(cryptography) 3.4.8 or newer and, for the check, C(pyOpenSSL) 21.0.0 or newer on
+    the host; C(keytool) for the jks format.
+  - A file it manages in O(certificates[].dest_dir) that is a symbolic link is refused, naming the link (never followed,
+    chowned or copied); O(certificates[].dest_dir) itself may be a link. Files are read with C(O_NOFOLLOW) and their mode and owner set on the open file.
 '''
 
 EXAMPLES = r'''
@@ -147,7 +149,12 @@ certificates:
       returned: phase prepare
     complete: {description: Whether the files of every format of the entry exist., type: bool, returned: phase prepare}
     check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
-    rolled_back: {description: Files put back after a failed check., type: list, returned: when the check failed}
+    rolled_back: {description: Files put back after a failed check (the key first)., type: list, returned: when the check failed}
+    removed_temp_files:
+      description: Temporary files a killed run left beside the entry's files (C(.key.pem.*.tmp), C(.cert.pem.*.tmp)), removed.
+      type: list
+      elements: str
+      returned: phase prepare, not in check mode
 errors:
   description: The entries' errors, as C(application/environment - message).
   returned: always
@@ -223,19 +230,28 @@ def run_module():
         for name in ('pkcs12_password', 'jks_password'):
             if not entry['install'].get(name) and module.params[name]:
                 entry['install'][name] = module.params[name]
+        # Every entry gets its result, also after another one failed: the entries installed before
+        # a failure keep their changed/notify, so that their services are restarted.
         if entry.get('shared_key'):
             received = module.params['shared_keys'].get(entry['shared_key'])
             if not received:
-                module.fail_json(msg='The key of %s was not received from its key holder. Run again; if it persists, '
-                                     'check that the key holder can be reached.' % entry['shared_key'])
+                results.append(hostcerts.failed(
+                    entry, 'The key of %s was not received from its key holder. Run again; if it persists, check '
+                           'that the key holder can be reached.' % entry['shared_key']))
+                continue
             entry['privatekey_content'] = to_text(base64.b64decode(received))
             module.no_log_values.add(entry['privatekey_content'])
-        if module.params['phase'] == 'prepare':
-            results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
-        elif module.params['phase'] == 'verify':
-            results.append(hostcerts.verify(entry))
-        else:
-            results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
+        try:
+            if module.params['phase'] == 'prepare':
+                results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
+            elif module.params['phase'] == 'verify':
+                results.append(hostcerts.verify(entry))
+            else:
+                results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
+        except (OSError, IOError, ValueError) as error:
+            results.append(hostcerts.failed(
+                entry, 'The %s step stopped with an unexpected error: %s. Fix the cause on this host and run '
+                       'again.' % (module.params['phase'], error)))
 
     notify = []
     for entry, result in zip(module.params['certificates'], results):

@@ -103,7 +103,7 @@ options:
     type: bool
     default: true
 notes:
-  - Needs the Python libraries C(pyOpenSSL) and C(cryptography) on the host.
+  - Needs the Python libraries C(pyOpenSSL) 21.0.0 or newer and C(cryptography) 3.4.8 or newer on the host.
   - With TLS 1.3 a refused client certificate shows only at the first read, and nginx finishes the
     handshake and answers HTTP 400; both are reported as C(client_cert_rejected).
   - Every verdict and what to do about it is in C(docs/mtls-check.md) of the collection.
@@ -211,7 +211,7 @@ elapsed_ms:
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils import tlsprobe
+from ansible_collections.vlaanderen.dov.plugins.module_utils import compat, tlsprobe
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -241,6 +241,11 @@ def run_module():
         module.fail_json(msg=missing_required_lib('pyOpenSSL'), exception=tlsprobe.PYOPENSSL_IMPORT_ERROR)
     if not tlsprobe.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'))
+    try:
+        compat.check_cryptography()
+        compat.check_pyopenssl()
+    except DovError as error:
+        module.fail_json(msg=str(error))
 
     params = module.params
     for value in (params['proxy'], params['url']):

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import datetime
 import os
+import tempfile
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: F401 (hashes used by tests)
@@ -117,7 +118,16 @@ def der(cert):
 
 
 def p7b(certificates, encoding=serialization.Encoding.DER):
-    return pkcs7.serialize_certificates(list(certificates), encoding)
+    if hasattr(pkcs7, 'serialize_certificates'):
+        return pkcs7.serialize_certificates(list(certificates), encoding)
+    # cryptography < 37 (the host-side unit run with 3.4.8): the openssl CLI makes the bundle
+    import subprocess
+    form = 'DER' if encoding == serialization.Encoding.DER else 'PEM'
+    with tempfile.NamedTemporaryFile(suffix='.pem') as handle:
+        handle.write(pem(*certificates))
+        handle.flush()
+        return subprocess.run(['openssl', 'crl2pkcs7', '-nocrl', '-certfile', handle.name, '-outform', form],
+                              stdout=subprocess.PIPE, check=True).stdout
 
 
 def key_pem(key):

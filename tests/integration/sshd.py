@@ -201,13 +201,16 @@ class SshServer(object):
 class SshHosts(object):
     """A client key and the sshd servers it may log in to."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, user=None):
+        """``user``: who may log in (default: the current user). Another user's sshd reads the
+        authorized_keys as that user: ``folder`` must then be reachable by it."""
         self.folder = str(folder)
         os.makedirs(self.folder, exist_ok=True)
-        self.user = getpass.getuser()
+        self.user = user or getpass.getuser()
         self.client_key = make_key(os.path.join(self.folder, 'client_ed25519_key'), 'dov-test client')
         self.authorized_keys = os.path.join(self.folder, 'authorized_keys')
         shutil.copyfile(self.client_key + '.pub', self.authorized_keys)
+        os.chmod(self.authorized_keys, 0o644)
         self.servers = []
         if not os.path.isdir(PRIVSEP_DIR):
             os.makedirs(PRIVSEP_DIR, 0o755)     # sshd refuses to start without its privilege separation folder

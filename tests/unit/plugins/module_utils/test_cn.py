@@ -71,3 +71,19 @@ def test_endpoint_gives_the_real_base_urls_and_honours_overrides():
     assert cn.endpoint('oefen', {'oefen': 'https://127.0.0.1:8443'}) == 'https://127.0.0.1:8443/'
     with pytest.raises(DovError):
         cn.endpoint('acc')
+
+
+@pytest.mark.parametrize('policy', ['strict', 'off'])
+@pytest.mark.parametrize('common_name', ['geolab.be/dov-services/oefen/Geo\r\ndrill', 'geolab.be/dov-services/oefen/Geodrill\n',
+                                         'lab.example/test\rX-Injected: yes'])
+def test_a_cn_with_a_line_break_is_refused_whatever_the_policy(policy, common_name):
+    with pytest.raises(DovError) as error:
+        cn.cn_parts(common_name, policy)
+    message = str(error.value)
+    assert message.startswith('The CN %r contains a line break or another control character' % common_name)
+    assert message.endswith('Copy the CN from DOV\'s answer again, on one line.')
+
+
+def test_an_application_name_with_a_trailing_line_break_is_refused():
+    with pytest.raises(DovError, match='control character'):
+        cn.build_cn('geolab.be', 'oefen', 'Geodrill\n')

@@ -383,13 +383,13 @@ def test_a_first_install_with_a_failed_check_keeps_its_files_and_reports_the_err
     assert result['changed'] is True
 
 
-def test_a_refused_certificate_installs_nothing_and_takes_the_received_key_back(tmp_path, lab, key1, key2, dov):
+def test_a_refused_certificate_writes_nothing_not_even_the_received_key(tmp_path, lab, key1, key2, dov):
     dest = tmp_path / 'dov'
     entry = make_entry(dest, lab, certificate=certificate_for(lab, key2), privatekey_content=key_text(key1))
     result = hostcerts.install(entry, check=check_of(dov))
     assert 'was issued for another key' in result['error']
     assert dov.seen == []
-    assert files_of(dest) == {}
+    assert files_of(dest) is None       # the key is checked with the certificate before anything is written
 
 
 def test_a_refused_certificate_leaves_a_previous_install_as_it_was(tmp_path, lab, key1, key2):

@@ -10,6 +10,7 @@ import stat
 import subprocess
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, keystores
@@ -111,7 +112,7 @@ def test_pkcs12_that_differs_in_anything_does_not_match(pki, change):
 
 def test_read_pkcs12_needs_a_key_and_a_certificate(pki):
     only_certs = pkcs12.serialize_key_and_certificates(
-        None, None, None, [pki.leaf], keystores._encryption(PASSWORD, 'modern'))
+        None, None, None, [pki.leaf], serialization.BestAvailableEncryption(PASSWORD.encode('utf-8')))
     assert keystores.read_pkcs12(only_certs, PASSWORD) is None
     assert keystores.read_pkcs12(None, PASSWORD) is None
     assert keystores.pkcs12_mac_algorithm(b'\x04\x00') is None
