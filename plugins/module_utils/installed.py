@@ -108,7 +108,7 @@ def installed_certificates(entry):
         if bundle and options.get('pkcs12_password'):
             from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
             loaded = compat.load_pkcs12(bundle, options['pkcs12_password'].encode('utf-8'))
-            return [loaded.cert] + list(loaded.additional_certs or []) if loaded.cert is not None else []
+            return [loaded.cert] + loaded.additional if loaded.cert is not None else []
         if keystore and options.get('jks_password'):
             from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores
             opened = keystores.open_jks(keystore, options['jks_password'])
