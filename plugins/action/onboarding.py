@@ -4,7 +4,8 @@
 """The controller side of the dov_cert role, run in-process (no module execution): a thin face
 that validates its arguments, gathers the hosts' registered results and calls the steps in
 module_utils: ``plan`` (plan.plan_step), ``issue`` (issue.issue_pairs + issue.deliveries),
-``report`` (states.report) and ``release`` (the lock and the lab stand-in, on every outcome).
+``report`` (states.report), ``expiry`` (report.yml: report.pair_records, report.json and report.html,
+the dov_fail_within_days decision, the notification mail) and ``release`` (the lock and the lab stand-in, on every outcome).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,7 +18,7 @@ import yaml
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, plan, statefolder, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, plan, report, statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, Inventory
 
@@ -25,11 +26,11 @@ COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
 # The role's own registered and derived names, and the playbooks' and the lab inventory's.
 INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys', 'dov_installed', 'dov_verified',
-                      'dov_checked', 'dov_report', 'dov_received', 'dov_with_services', 'dov_install_defaults',
+                      'dov_checked', 'dov_inspected', 'dov_report', 'dov_received', 'dov_with_services', 'dov_install_defaults',
                       'dov_mode', 'dov_hosts', 'dov_lab_dir'))
 
 SPEC = dict(
-    step=dict(type='str', required=True, choices=['plan', 'issue', 'report', 'release']),
+    step=dict(type='str', required=True, choices=['plan', 'issue', 'report', 'expiry', 'release']),
     state_dir=dict(type='path', required=True),
     mode=dict(type='str', default='onboard', choices=['onboard', 'verify', 'status']), lab=dict(type='dict', default={}),
     organisation=dict(type='dict', default={}), applications=dict(type='list', elements='raw', default=[]),
@@ -43,6 +44,7 @@ SPEC = dict(
     renew=dict(type='bool', default=False), renew_before_days=dict(type='int', default=60),
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
     lab_allow_productie=dict(type='bool', default=False),
+    fail_within_days=dict(type='raw'), notify_email=dict(type='list', elements='str', default=[]),
 )
 
 
@@ -142,6 +144,29 @@ class ActionModule(ActionBase):
             statefolder.write_status(state_dir, status)
         outcome.update(changed=False, status_file=os.path.join(state_dir, statefolder.STATUS_FILE))
         return outcome
+
+    def _expiry(self, args, task_vars):
+        """report.yml after the hosts' report phase: the records, report.json/html, the threshold, the mail."""
+        within = report.within_days_option(args['fail_within_days'])
+        recipients = report.check_recipients(args['notify_email']) if args['notify_email'] else []
+        server = report.smtp_server(args['smtp']) if recipients else None
+        now = statefolder.utc_now()
+        records = report.pair_records(args['plan'].get('pairs') or {}, self._registered(task_vars, ['dov_inspected']),
+                                      statefolder.load_status(args['state_dir']), args['renew_before_days'],
+                                      set(task_vars.get('ansible_play_hosts') or []))
+        paths = report.publish(args['state_dir'], records, now, self._task.check_mode)
+        failing, message = report.fail_within_days(records, within) if within is not None else (False, None)
+        mail = report.send_notification(server, records, args['smtp'].get('sender'), recipients, within,
+                                        report_path=paths['html'], check_mode=self._task.check_mode,
+                                        now=now) if recipients else {'sent': False, 'listed': []}
+        problems = ['%s/%s - %s' % (record['application'], record['environment'], problem)
+                    for record in records for problem in record['problems']]
+        return {'changed': False, 'table': report.format_table(records).rstrip('\n').split('\n'),
+                'messages': problems + (['The notification was sent to %s: %s.' % (', '.join(recipients),
+                                                                                  ', '.join(mail['listed']))]
+                                        if mail['sent'] else []),
+                'certificates': report.sort_by_urgency(records), 'report_json': paths['json'],
+                'report_html': paths['html'], 'expiring': failing, 'expiring_message': message, 'notification': mail}
 
     def _release(self, args, task_vars):
         """On every outcome (the role's always): the lock if this run holds it, the stand-in it started."""

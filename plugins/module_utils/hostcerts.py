@@ -25,10 +25,10 @@ import shutil
 import stat
 import tempfile
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil, metrics
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (
-    FORMATS, file_path, format_paths, found_installed, paths, serves)
+    FORMATS, file_path, format_paths, found_installed, installed_certificates, paths, serves)
 
 MANIFEST = '.dov-manifest.json'
 
@@ -47,6 +47,8 @@ class _Lazy(object):
             from ansible_collections.vlaanderen.dov.plugins.module_utils import certs as module
         elif name == 'certinstall':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall as module
+        elif name == 'certinfo':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo as module
         elif name == 'keystores':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores as module
         elif name == 'tlsprobe':
@@ -415,3 +417,58 @@ def verify(entry):
         outcome = result['check']
         result['error'] = 'The mTLS check from this host gave %s: %s' % (outcome['verdict'], outcome.get('hint') or '')
     return result
+
+
+def report(entry, renew_before_days=None, now=None):
+    """What is installed for one entry, as cert_info describes it (read-only): ``installed`` is
+    ``certinfo.certificate_info`` of the leaf (dates, days left, fingerprint, issuer, CN parts,
+    needs_renewal), or None when nothing is installed."""
+    result = _base(entry)
+    try:
+        found = installed_certificates_or_refuse(entry)
+        result['installed'] = (_lib.certinfo.certificate_info(_lib.certinfo.leaf_of(found), renew_before_days, now)
+                               if found else None)
+        if found and result['installed']['common_name'] != entry['common_name']:
+            result['error'] = ('The certificate in %s is for %r, not for %r. Run onboard.yml to install the certificate '
+                               'of this pair.' % (entry['dest_dir'], result['installed']['common_name'], entry['common_name']))
+    except DovError as error:
+        result['installed'] = None
+        result['error'] = str(error)
+    return result
+
+
+def installed_certificates_or_refuse(entry):
+    """``installed.installed_certificates``; a cert file that exists but cannot be read is an error,
+    not 'nothing installed'."""
+    found = installed_certificates(entry)
+    if not found and fsutil.read_managed(file_path(entry, 'cert')):
+        raise DovError('%s cannot be read as a certificate. Run onboard.yml to install it again.' % file_path(entry, 'cert'))
+    return found
+
+
+# ---------------------------------------------------------------- the metrics file
+
+def metrics_record(result, now):
+    """The metrics record (metrics.py) of one entry's result, or None when no certificate is known
+    (nothing installed, or the files were put back after a failed check)."""
+    described = result.get('installed') if result.get('installed') is not None else (
+        result if result.get('not_after') else None)
+    if not described or not described.get('not_after') or result.get('rolled_back'):
+        return None
+    check = result.get('check')
+    return {'application': result['application'], 'environment': result['environment'],
+            'common_name': described.get('common_name') or result.get('common_name'), 'dest_dir': result['dest_dir'],
+            'not_before': described.get('not_before'), 'not_after': described['not_after'],
+            'check_success': None if not check else check.get('verdict') == 'ok',
+            'check_timestamp': now if check else None}
+
+
+def write_metrics(metrics_dir, results, replace, check_mode=False, now=None):
+    """``<metrics_dir>/vlaanderen_dov.prom`` from this phase's results, the last check of each
+    certificate kept from the file when this phase ran none (``metrics.merge``). Returns
+    ``{'path', 'written'}``; not a change of the certificates (``changed`` stays as it is)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    current = [record for record in (metrics_record(result, now) for result in results) if record]
+    records = metrics.merge(metrics.read_textfile(metrics_dir), current, replace)
+    written = metrics.write_textfile(metrics_dir, records, check_mode=check_mode)
+    return {'path': metrics.textfile_path(metrics_dir), 'written': written}

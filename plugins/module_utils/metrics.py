@@ -30,6 +30,7 @@ __metaclass__ = type
 
 import datetime
 import os
+import re
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
@@ -142,3 +143,68 @@ def write_textfile(metrics_dir, records, check_mode=False, mode=0o644):
     if not check_mode:
         fsutil.atomic_write(path, data, mode=mode)
     return True
+
+
+# ---------------------------------------------------------------- what the last run wrote
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_FIELDS = dict((name, field) for name, _help, field in GAUGES)
+
+
+def unescape_label(value):
+    """The inverse of ``escape_label``."""
+    return re.sub(r'\\(.)', lambda found: '\n' if found.group(1) == 'n' else found.group(1), value)
+
+
+def key_of(record):
+    return tuple(str(record.get(name) or '') for name in LABELS)
+
+
+def parse_textfile(text):
+    """{labels: record} of a vlaanderen_dov.prom this module wrote: the values as numbers
+    (check_success as a bool). Lines it does not know are skipped."""
+    found = {}
+    for line in text.splitlines():
+        sample = _SAMPLE.match(line.strip())
+        if not sample or sample.group(1) not in _FIELDS:
+            continue
+        labels = dict((name, unescape_label(value)) for name, value in _LABEL.findall(sample.group(2)))
+        try:
+            value = float(sample.group(3))
+        except ValueError:
+            continue
+        record = found.setdefault(key_of(labels), dict(labels))
+        field = _FIELDS[sample.group(1)]
+        record[field] = bool(value) if field == 'check_success' else value
+    return found
+
+
+def read_textfile(metrics_dir):
+    """{labels: record} of the existing ``<metrics_dir>/vlaanderen_dov.prom``; {} when there is none
+    (or it is a link: it is never read through one)."""
+    path = textfile_path(metrics_dir)
+    if os.path.islink(path):
+        return {}
+    data = fsutil.read_bytes(path)
+    return parse_textfile(data.decode('utf-8', 'replace')) if data else {}
+
+
+def merge(previous, current, replace):
+    """The records to write: ``current`` (this run's, one per certificate it handled), each without a
+    check of its own keeping the last check of the same certificate from ``previous``
+    (``parse_textfile``'s); with ``replace`` false (a run that handled only some certificates of the
+    host), also the previous records of the certificates this run did not handle."""
+    merged = []
+    for record in current:
+        record = dict(record)
+        last = previous.get(key_of(record)) or {}
+        if record.get('check_success') is None and last.get('check_success') is not None:
+            record['check_success'] = last['check_success']
+            record['check_timestamp'] = last.get('check_timestamp')
+        merged.append(record)
+    if not replace:
+        handled = set((record.get('application'), record.get('environment'), record.get('dest_dir')) for record in current)
+        merged += [dict(record) for record in previous.values()
+                   if (record.get('application'), record.get('environment'), record.get('dest_dir')) not in handled]
+    return merged

@@ -33,11 +33,12 @@ __metaclass__ = type
 import datetime
 import html
 import json
+import os
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail
+from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 UTC = datetime.timezone.utc
@@ -49,13 +50,14 @@ ATTENTION_STATES = ('failed', 'renewal_due', 'renewal_pending')
 URGENT_DAYS = 30  # VO-DCBaaS mails its first reminder a month before expiry
 TABLE_HEADER = ('application', 'environment', 'CN', 'hosts', 'state', 'not after', 'days left', 'last verdict')
 FIELDS = ('application', 'environment', 'common_name', 'hosts', 'state', 'not_before', 'not_after', 'days_left',
-          'fingerprint_sha256', 'issuer', 'verdict', 'checked_at')
+          'fingerprint_sha256', 'issuer', 'verdict', 'checked_at', 'problems')
 
 
 def _record(record):
     """``record`` with every field present (None, hosts []), nothing else changed."""
     full = dict((name, record.get(name)) for name in FIELDS)
     full['hosts'] = list(record.get('hosts') or [])
+    full['problems'] = list(record.get('problems') or [])
     return full
 
 
@@ -527,3 +529,101 @@ def send_notification(server, records, sender, recipients, within_days=None, lan
     entry = server.send(eml, now=now, recipients=check_recipients(recipients), what='the certificate notification')
     result.update(sent=True, message_id=entry['message_id'], sent_at=entry['sent_at'])
     return result
+
+
+# ---------------------------------------------------------------- (g) from the hosts: report.yml
+
+REPORT_JSON = 'report.json'
+REPORT_HTML = 'report.html'
+
+
+def within_days_option(value, option='dov_fail_within_days'):
+    """The threshold as given on the command line (``-e dov_fail_within_days=60`` is text) or in an
+    inventory: None when unset or empty, else a whole number of days (``check_within_days``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return check_within_days(value, option)
+
+
+def _pair_state(info, previous, earliest, problems, renew_before_days):
+    """A pair's state from what its hosts hold now, and the last run's record for what the hosts cannot
+    tell (whether the last check passed, a renewal waiting on VO-DCBaaS)."""
+    if info.get('state') == 'waiting_for_cn':
+        return 'waiting_for_cn'
+    if problems:
+        return 'failed'
+    if not earliest:
+        return 'waiting_for_certificate'
+    same = previous.get('fingerprint_sha256') == earliest.get('fingerprint_sha256')
+    if previous.get('state') in ('failed', 'renewal_pending') and same:
+        return previous['state']
+    if earliest.get('days_left') is not None and earliest['days_left'] <= renew_before_days:
+        return 'renewal_due'
+    return 'verified' if same and previous.get('verdict') == 'ok' else 'installed'
+
+
+def pair_records(pairs, results, status, renew_before_days, live_hosts=None):
+    """One report record per pair (see the top of this module) from the hosts' ``report`` phase
+    results ``{host: [entry results]}`` and the recorded status (``{'pairs': {}}`` when the state
+    folder is gone). The pair's certificate is the one that expires first on its hosts; ``hosts``
+    are the hosts that hold one (all the pair's hosts while none does). A host that reported a
+    problem, or did not answer, makes the pair ``failed``, with the problem in ``problems``."""
+    records = []
+    for key in sorted(pairs):
+        info = pairs[key]
+        previous = (status.get('pairs') or {}).get(key) or {}
+        found, problems = [], []
+        for host in info.get('hosts') or []:
+            if live_hosts is not None and host not in live_hosts:
+                problems.append('%s: the host failed or was unreachable.' % host)
+                continue
+            for result in results.get(host) or []:
+                if (result.get('application'), result.get('environment')) != (info['application'], info['environment']):
+                    continue
+                if result.get('error'):
+                    problems.append('%s: %s' % (host, result['error']))
+                if result.get('installed'):
+                    found.append((host, result['installed']))
+        earliest = min((installed for _host, installed in found), key=lambda item: item.get('not_after') or '',
+                       default={})
+        fingerprints = set(installed.get('fingerprint_sha256') for _host, installed in found)
+        if len(fingerprints) > 1:
+            problems.append('the hosts hold %d different certificates; run onboard.yml to give them the same one.'
+                            % len(fingerprints))
+        state = _pair_state(info, previous, earliest, problems, renew_before_days)
+        records.append({
+            'application': info['application'], 'environment': info['environment'],
+            'common_name': earliest.get('common_name') or info.get('common_name'),
+            'hosts': [host for host, _installed in found] or list(info.get('hosts') or []),
+            'state': state,
+            'not_before': earliest.get('not_before'), 'not_after': earliest.get('not_after'),
+            'days_left': earliest.get('days_left'), 'fingerprint_sha256': earliest.get('fingerprint_sha256'),
+            'issuer': earliest.get('issuer'),
+            'verdict': previous.get('verdict') if earliest and previous.get(
+                'fingerprint_sha256') == earliest.get('fingerprint_sha256') else None,
+            'checked_at': previous.get('checked_at') or previous.get('updated_at') if previous.get('verdict') else None,
+            'problems': problems,
+        })
+    return records
+
+
+def publish(state_dir, records, generated_at, check_mode=False):
+    """Write ``<state_dir>/report.json`` and ``report.html`` (atomically; the folder is made when it is
+    missing); in check mode nothing is written. Returns their paths."""
+    paths = {'json': os.path.join(state_dir, REPORT_JSON), 'html': os.path.join(state_dir, REPORT_HTML)}
+    if not check_mode:
+        fsutil.ensure_dir(state_dir, 0o700)
+        fsutil.atomic_write(paths['json'], report_json(records, generated_at).encode('utf-8'), mode=0o644)
+        fsutil.atomic_write(paths['html'], render_html(records, generated_at).encode('utf-8'), mode=0o644)
+    return paths
+
+
+def smtp_server(smtp):
+    """The ``accessmail.SmtpServer`` of the ``dov_smtp`` settings (STARTTLS verified unless turned off)."""
+    if not (smtp or {}).get('host'):
+        raise DovError("dov_notify_email is set but dov_smtp has no host. Set dov_smtp (host, port, sender, and a login "
+                       "if the server needs one), or leave dov_notify_email empty.")
+    return accessmail.SmtpServer(smtp.get('host'), smtp.get('port'), smtp.get('starttls', True), smtp.get('username'),
+                                 smtp.get('password'), smtp.get('ca_bundle'))

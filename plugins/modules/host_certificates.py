@@ -24,6 +24,11 @@ description:
     this host when O(certificates[].check) is given, and puts the previous files back when the
     check fails.
   - O(phase=verify) only runs the mTLS check with the installed files (read-only).
+  - O(phase=report) reads what is installed for every entry, as M(vlaanderen.dov.cert_info) does
+    (dates, days left, fingerprint, issuer; read-only), for C(playbooks/report.yml).
+  - With O(metrics_dir), every phase also writes C(<metrics_dir>/vlaanderen_dov.prom) for
+    node_exporter's textfile collector (atomically, only when its content changes), in the same
+    module execution.
   - A problem with one certificate is reported in its entry (RV(certificates[].error)) and does not
     stop the others; the module itself fails only on invalid options. The role turns entry errors
     into a failed host after it has written the status.
@@ -40,8 +45,21 @@ options:
   phase:
     description: Which phase to run.
     type: str
-    choices: [prepare, install, verify]
+    choices: [prepare, install, verify, report]
     required: true
+  metrics_dir:
+    description:
+      - node_exporter's textfile collector folder. When set, C(vlaanderen_dov.prom) is written there with the
+        not_before/not_after timestamps of every certificate this call handled and the last mTLS check
+        (C(dov_certificate_check_success), C(dov_certificate_check_timestamp_seconds)); a certificate whose check
+        did not run in this call keeps the values the file had.
+      - The folder must exist; a C(vlaanderen_dov.prom) that is a symbolic link is refused. Writing the file is not
+        reported as a change.
+    type: path
+  renew_before_days:
+    description: For O(phase=report), the days before expiry from which RV(certificates[].installed.needs_renewal) is true.
+    type: int
+    default: 60
   certificates:
     description: The host's certificates, one entry per application/environment.
     type: list
@@ -142,7 +160,12 @@ certificates:
     key_fingerprint: {description: "SHA-256 of the key's public key, or null when there is no key.", type: str, returned: phase prepare}
     csr: {description: The CSR (PEM) on the key holder., type: str, returned: phase prepare}
     converged: {description: Whether the certificate is installed exactly as asked., type: bool, returned: phase prepare}
-    installed: {description: 'What the cert file (or bundle.p12) holds now: fingerprint, CN, not_after, issuer.', type: dict, returned: phase prepare}
+    installed:
+      description:
+        - 'What the cert file (or bundle.p12) holds now: fingerprint, CN, not_before, not_after, issuer; null when nothing is installed.'
+        - In O(phase=report), what M(vlaanderen.dov.cert_info) returns of it (with needs_renewal and the CN parts).
+      type: dict
+      returned: phases prepare, verify and report
     installed_pem:
       description: The installed certificate and its chain (PEM, public), for the controller's checks; null when it took the manifest's word.
       type: str
@@ -155,6 +178,10 @@ certificates:
       type: list
       elements: str
       returned: phase prepare, not in check mode
+metrics:
+  description: With O(metrics_dir), the metrics file's C(path) and whether it was C(written) this call.
+  type: dict
+  returned: when metrics_dir is set
 errors:
   description: The entries' errors, as C(application/environment - message).
   returned: always
@@ -171,7 +198,8 @@ import base64
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts, metrics
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 ENTRY = dict(
     application=dict(type='str', required=True),
@@ -216,7 +244,9 @@ ENTRY = dict(
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            phase=dict(type='str', choices=['prepare', 'install', 'verify'], required=True),
+            phase=dict(type='str', choices=['prepare', 'install', 'verify', 'report'], required=True),
+            metrics_dir=dict(type='path'),
+            renew_before_days=dict(type='int', default=60),
             certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
             shared_keys=dict(type='dict', default={}, no_log=True),
             pkcs12_password=dict(type='str', no_log=True),
@@ -224,6 +254,12 @@ def run_module():
         ),
         supports_check_mode=True,
     )
+    phase, metrics_dir = module.params['phase'], module.params['metrics_dir']
+    if metrics_dir is not None:
+        try:
+            metrics.check_metrics_dir(metrics_dir)     # refused before anything is done
+        except DovError as error:
+            module.fail_json(msg=str(error))
     results = []
     for entry in module.params['certificates']:
         entry = dict(entry, install=dict(entry['install']))    # never put secrets back into module.params
@@ -242,16 +278,18 @@ def run_module():
             entry['privatekey_content'] = to_text(base64.b64decode(received))
             module.no_log_values.add(entry['privatekey_content'])
         try:
-            if module.params['phase'] == 'prepare':
+            if phase == 'prepare':
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
-            elif module.params['phase'] == 'verify':
+            elif phase == 'report':
+                results.append(hostcerts.report(entry, module.params['renew_before_days']))
+            elif phase == 'verify':
                 results.append(hostcerts.verify(entry))
             else:
                 results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
         except (OSError, IOError, ValueError) as error:
             results.append(hostcerts.failed(
                 entry, 'The %s step stopped with an unexpected error: %s. Fix the cause on this host and run '
-                       'again.' % (module.params['phase'], error)))
+                       'again.' % (phase, error)))
 
     notify = []
     for entry, result in zip(module.params['certificates'], results):
@@ -261,11 +299,20 @@ def run_module():
                   after_header='%s/%s' % (result['application'], result['environment']))
              for result in results if result.get('diff') and result['changed']]
     extra = {'diff': diffs} if module._diff and diffs else {}
+    errors = ['%s/%s - %s' % (result['application'], result['environment'], result['error'])
+              for result in results if result['error']]
+    if metrics_dir is not None:
+        # prepare and report see every certificate of the host; install and verify only some of them
+        try:
+            extra['metrics'] = hostcerts.write_metrics(metrics_dir, results, replace=phase in ('prepare', 'report'),
+                                                       check_mode=module.check_mode)
+        except (DovError, OSError, IOError) as error:
+            errors.append('metrics - %s' % error)
+            module.warn('The metrics file was not written: %s' % error)
     module.exit_json(
         changed=any(result['changed'] for result in results),
         certificates=results,
-        errors=['%s/%s - %s' % (result['application'], result['environment'], result['error'])
-                for result in results if result['error']],
+        errors=errors,
         notify=notify,
         **extra
     )

@@ -83,7 +83,7 @@ def recap(run, host):
 class World(object):
     """The CA, its issuer script, nginx, the runner; each test has its own state folder and hosts."""
 
-    def __init__(self, folder, runner):
+    def __init__(self, folder, runner, apps=APPS):
         self.folder = str(folder)
         self.runner = runner
         self.issuer = os.path.join(self.folder, 'issuer')
@@ -104,7 +104,7 @@ class World(object):
         write(os.path.join(server_files, 'client-ca.pem'), ca.pem)
         self.nginx = tls_peers.start_nginx(type('ServerFiles', (object,), {'folder': server_files})(),
                                            os.path.join(self.folder, 'nginx'),
-                                           allowed_cn=ORG + '(%s)' % '|'.join(APPS))
+                                           allowed_cn=ORG + '(%s)' % '|'.join(apps))
         self.endpoint = 'https://127.0.0.1:%d/' % self.nginx.port
 
     def issued(self):
