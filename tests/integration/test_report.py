@@ -185,3 +185,36 @@ def test_a_metrics_dir_that_does_not_exist_is_refused_and_nothing_changes(site, 
     assert run.rc != 0
     assert 'dov_metrics_dir /nonexistent/textfile does not exist' in run.stdout, run
     assert site.files() == before
+
+
+def prom(site, host):
+    with open(os.path.join(site.metrics, host, 'vlaanderen_dov.prom')) as handle:
+        return dict(((family.name, sample.labels['common_name']), sample.value)
+                    for family in text_string_to_metric_families(handle.read()) for sample in family.samples)
+
+
+def test_report_in_check_mode_writes_no_report_and_no_metrics(site, plain):
+    for name in ('report.json', 'report.html'):
+        os.remove(os.path.join(site.state_dir, name))
+    metrics_before, files_before = prom(site, 'h1'), site.files()
+    run = site.world.runner.playbook(
+        os.path.join(PLAYBOOKS, 'report.yml'), inventory=site.inventory(), check=True)
+    assert run.rc == 0, run
+    assert GEODRILL in run.stdout
+    assert not os.path.exists(os.path.join(site.state_dir, 'report.json'))
+    assert prom(site, 'h1') == metrics_before and site.files() == files_before
+
+
+def test_verify_renews_the_check_time_and_a_second_onboarding_changes_nothing_and_keeps_it(site, plain):
+    before = prom(site, 'h1')
+    verify = site.run('verify')
+    assert verify.rc == 0, verify
+    after = prom(site, 'h1')
+    stamp = ('dov_certificate_check_timestamp_seconds', GEODRILL)
+    assert after[stamp] >= before[stamp] and after[('dov_certificate_check_success', GEODRILL)] == 1.0
+    files = site.files()
+    again = site.run()
+    assert again.rc == 0, again
+    assert recap(again, 'h1')[0] == 0 and recap(again, 'h2')[0] == 0, again.stdout
+    assert site.files() == files
+    assert prom(site, 'h1')[('dov_certificate_check_success', SONDE)] == 1.0

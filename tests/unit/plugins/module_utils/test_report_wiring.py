@@ -179,3 +179,46 @@ def test_a_metrics_file_that_is_a_link_is_never_read(tmp_path):
     with pytest.raises(DovError, match='is a symbolic link'):
         hostcerts.write_metrics(str(tmp_path), [entry_result('/etc/dov/g')], replace=True)
     assert target.read_text() == 'dov_certificate_check_success{application="x"} 1\n'
+
+
+# ---------------------------------------------------------------- the host's report phase
+
+def report_entry(tmp_path, common_name=CN):
+    return {'application': 'Geodrill', 'environment': 'oefen', 'common_name': common_name,
+            'dest_dir': str(tmp_path), 'install': {}}
+
+
+def test_the_report_phase_describes_the_installed_certificate_as_cert_info_does(tmp_path):
+    with open(GEODRILL, 'rb') as handle:
+        (tmp_path / 'cert.pem').write_bytes(handle.read())
+    found = hostcerts.report(report_entry(tmp_path), renew_before_days=60)
+    assert found['error'] is None
+    expected = certinfo.cert_info(GEODRILL)
+    for name in ('common_name', 'not_before', 'not_after', 'fingerprint_sha256', 'issuer'):
+        assert found['installed'][name] == expected[name]
+    assert found['installed']['needs_renewal'] is True and found['installed']['cn_parts']['application'] == 'Geodrill'
+
+
+def test_the_report_phase_with_nothing_installed_says_so_without_an_error(tmp_path):
+    found = hostcerts.report(report_entry(tmp_path))
+    assert (found['installed'], found['error'], found['changed']) == (None, None, False)
+
+
+def test_the_report_phase_names_a_certificate_for_another_cn(tmp_path):
+    with open(GEODRILL, 'rb') as handle:
+        (tmp_path / 'cert.pem').write_bytes(handle.read())
+    found = hostcerts.report(report_entry(tmp_path, 'geolab.be/dov-services/oefen/Sonde'))
+    assert "is for 'geolab.be/dov-services/oefen/Geodrill', not for 'geolab.be/dov-services/oefen/Sonde'" in found['error']
+
+
+def test_the_report_phase_refuses_an_unreadable_or_linked_cert_file_and_changes_nothing(tmp_path):
+    (tmp_path / 'cert.pem').write_bytes(b'not a certificate\n')
+    found = hostcerts.report(report_entry(tmp_path))
+    assert 'cannot be read as a certificate' in found['error'] and found['installed'] is None
+    linked = tmp_path / 'linked'
+    linked.mkdir()
+    os.symlink(GEODRILL, str(linked / 'cert.pem'))
+    found = hostcerts.report(report_entry(linked))
+    assert 'link' in found['error'] and found['installed'] is None
+    assert sorted(os.listdir(str(tmp_path))) == ['cert.pem', 'linked']
+    assert (tmp_path / 'cert.pem').read_bytes() == b'not a certificate\n'
