@@ -159,12 +159,11 @@ class ActionModule(ActionBase):
         mail = report.send_notification(server, records, args['smtp'].get('sender'), recipients, within,
                                         report_path=paths['html'], check_mode=self._task.check_mode,
                                         now=now) if recipients else {'sent': False, 'listed': []}
-        problems = ['%s/%s - %s' % (record['application'], record['environment'], problem)
+        messages = ['%s/%s - %s' % (record['application'], record['environment'], problem)
                     for record in records for problem in record['problems']]
-        return {'changed': False, 'table': report.format_table(records).rstrip('\n').split('\n'),
-                'messages': problems + (['The notification was sent to %s: %s.' % (', '.join(recipients),
-                                                                                  ', '.join(mail['listed']))]
-                                        if mail['sent'] else []),
+        if mail['sent']:
+            messages.append('The notification was sent to %s: %s.' % (', '.join(recipients), ', '.join(mail['listed'])))
+        return {'changed': False, 'table': report.format_table(records).rstrip('\n').split('\n'), 'messages': messages,
                 'certificates': report.sort_by_urgency(records), 'report_json': paths['json'],
                 'report_html': paths['html'], 'expiring': failing, 'expiring_message': message, 'notification': mail}
 

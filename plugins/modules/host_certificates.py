@@ -57,7 +57,7 @@ options:
         reported as a change.
     type: path
   renew_before_days:
-    description: For O(phase=report), the days before expiry from which RV(certificates[].installed.needs_renewal) is true.
+    description: For O(phase=report), the days before expiry from which C(needs_renewal) in RV(certificates[].installed) is true.
     type: int
     default: 60
   certificates:
