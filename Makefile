@@ -66,8 +66,10 @@ sanity: $(BIN)/.installed deps
 	rsync -a --delete --exclude-from=.sanity-exclude ./ $(TREE)/
 	cd $(TREE) && $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
 
+# ansible-lint (production profile), and the changelog fragments (changelogs/fragments/*.yml).
 lint: install
 	$(BIN)/ansible-lint --profile production --offline
+	$(BIN)/antsibull-changelog lint
 
 integration: install deps
 	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration
