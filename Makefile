@@ -14,12 +14,13 @@ TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test unit sanity lint integration install deps bench clean help
+.PHONY: demo test unit sanity lint integration install deps bench ee clean help
 
 help:
 	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
 	@echo "make test   - everything CI runs: unit, ansible-test sanity, ansible-lint, integration"
 	@echo "make bench  - the onboarding flow against the same work done with community.crypto"
+	@echo "make ee     - the AWX/AAP execution environment's build context (ansible-builder create)"
 
 $(BIN)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,11 @@ integration: install deps
 	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration
 
 test: unit sanity lint integration
+
+# The execution environment's build context (execution-environment.yml); then
+# `ansible-builder build` (or podman/docker build .build/ee-context) where a container engine is.
+ee: install
+	$(BIN)/ansible-builder create -f execution-environment.yml -c .build/ee-context --output-filename Containerfile
 
 bench: install deps
 	$(BIN)/python tests/bench/bench.py
