@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:
 	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
 	@echo "make test   - everything CI runs: unit, ansible-test sanity, ansible-lint, integration"
-	@echo "make bench  - the onboarding flow against the same work done with community.crypto"
+	@echo "make bench  - onboard.yml against the same work by hand (PAIRS=N for one size); writes bench/results.md"
 	@echo "make ee     - the AWX/AAP execution environment's build context (ansible-builder create)"
 
 $(BIN)/.installed: requirements.txt requirements-test.txt
@@ -82,8 +82,9 @@ test: unit sanity lint integration
 ee: install
 	$(BIN)/ansible-builder create -f execution-environment.yml -c .build/ee-context --output-filename Containerfile
 
+# A/B rounds for 5, 20 and 80 pairs (PAIRS=N: one size); writes bench/results.md.
 bench: install deps
-	$(BIN)/python tests/bench/bench.py
+	$(BIN)/python tests/bench/bench.py $(if $(PAIRS),--pairs $(PAIRS))
 
 clean:
 	rm -rf .build $(SANITY_ROOT) $(COLLECTIONS) .pytest_cache
