@@ -44,7 +44,7 @@ SPEC = dict(
     renew=dict(type='bool', default=False), renew_before_days=dict(type='int', default=60),
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
     lab_allow_productie=dict(type='bool', default=False),
-    fail_within_days=dict(type='raw'), notify_email=dict(type='list', elements='str', default=[]),
+    fail_within_days=dict(type='raw'), strict=dict(type='bool', default=False), notify_email=dict(type='list', elements='str', default=[]),
 )
 
 
@@ -155,7 +155,7 @@ class ActionModule(ActionBase):
                                       statefolder.load_status(args['state_dir']), args['renew_before_days'],
                                       set(task_vars.get('ansible_play_hosts') or []))
         paths = report.publish(args['state_dir'], records, now, self._task.check_mode)
-        failing, message = report.fail_within_days(records, within) if within is not None else (False, None)
+        failure = report.failure_message(records, within, args['strict'])
         mail = report.send_notification(server, records, args['smtp'].get('sender'), recipients, within,
                                         report_path=paths['html'], check_mode=self._task.check_mode,
                                         now=now) if recipients else {'sent': False, 'listed': []}
@@ -165,7 +165,7 @@ class ActionModule(ActionBase):
             messages.append('The notification was sent to %s: %s.' % (', '.join(recipients), ', '.join(mail['listed'])))
         return {'changed': False, 'table': report.format_table(records).rstrip('\n').split('\n'), 'messages': messages,
                 'certificates': report.sort_by_urgency(records), 'report_json': paths['json'],
-                'report_html': paths['html'], 'expiring': failing, 'expiring_message': message, 'notification': mail}
+                'report_html': paths['html'], 'failure': failure, 'notification': mail}
 
     def _release(self, args, task_vars):
         """On every outcome (the role's always): the lock if this run holds it, the stand-in it started."""

@@ -627,3 +627,22 @@ def smtp_server(smtp):
                        "if the server needs one), or leave dov_notify_email empty.")
     return accessmail.SmtpServer(smtp.get('host'), smtp.get('port'), smtp.get('starttls', True), smtp.get('username'),
                                  smtp.get('password'), smtp.get('ca_bundle'))
+
+
+def failure_message(records, within_days=None, strict=False):
+    """Why report.yml fails, or None: the failed pairs, with ``strict`` the waiting ones, and with
+    ``within_days`` every certificate that expires within that many days (``fail_within_days``)."""
+    ordered = sort_by_urgency(records)
+    parts = []
+    failed = ['%s/%s' % (record['application'], record['environment']) for record in ordered if record['state'] == 'failed']
+    if failed:
+        parts.append('Failed: %s (the reasons are listed above the table).' % ', '.join(failed))
+    waiting = ['%s/%s' % (record['application'], record['environment']) for record in ordered
+               if record['state'] in WAITING]
+    if strict and waiting:
+        parts.append('Waiting (dov_strict): %s.' % ', '.join(waiting))
+    if within_days is not None:
+        expiring, message = fail_within_days(records, within_days)
+        if expiring:
+            parts.append(message)
+    return ' '.join(parts) or None

@@ -222,3 +222,16 @@ def test_the_report_phase_refuses_an_unreadable_or_linked_cert_file_and_changes_
     assert 'link' in found['error'] and found['installed'] is None
     assert sorted(os.listdir(str(tmp_path))) == ['cert.pem', 'linked']
     assert (tmp_path / 'cert.pem').read_bytes() == b'not a certificate\n'
+
+
+def test_report_fails_for_failed_pairs_waiting_ones_with_strict_and_what_expires_within_the_threshold():
+    records = [dict(installed(19), application='Geodrill', environment='oefen', hosts=['app1'], state='renewal_due'),
+               dict(installed(400, 'BB'), application='Sonde', environment='productie', hosts=['app2'], state='verified'),
+               {'application': 'Pomp', 'environment': 'oefen', 'state': 'waiting_for_cn'}]
+    assert report.failure_message(records) is None
+    assert report.failure_message(records, 10) is None
+    message = report.failure_message(records, 60, strict=True)
+    assert message.startswith('Waiting (dov_strict): Pomp/oefen. 1 certificate expires within 60 days: ')
+    assert CN in message and 'Sonde' not in message
+    records[1]['state'] = 'failed'
+    assert report.failure_message(records).startswith('Failed: Sonde/productie')
