@@ -31,7 +31,7 @@ INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'report', 'release']),
     state_dir=dict(type='path', required=True),
-    mode=dict(type='str', default='onboard', choices=['onboard', 'verify', 'status']), lab=dict(type='dict', default={}),
+    mode=dict(type='str', default='onboard', choices=['onboard', 'renew', 'verify', 'status']), lab=dict(type='dict', default={}),
     organisation=dict(type='dict', default={}), applications=dict(type='list', elements='raw', default=[]),
     cn_policy=dict(type='str', default='strict', choices=['strict', 'off']), plan=dict(type='dict', default={}),
     issued=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
@@ -40,7 +40,8 @@ SPEC = dict(
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
     endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),
     check_timeout=dict(type='int', default=15), verify=dict(type='bool', default=True),
-    renew=dict(type='bool', default=False), renew_before_days=dict(type='int', default=60),
+    renew_before_days=dict(type='int', default=60), only=dict(type='str', default=''),
+    force_renew=dict(type='bool', default=False), renew_key=dict(type='bool', default=True),
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
     lab_allow_productie=dict(type='bool', default=False),
 )
@@ -120,7 +121,7 @@ class ActionModule(ActionBase):
             inventory, pairs, self._registered(task_vars, ['dov_prepared']), args['state_dir'], args['issuer'],
             ca_bundle=args['ca_bundle'] or None, command=args['issuer_command'],
             allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
-            renew=args['renew'], check_mode=self._task.check_mode, verify=args['verify'],
+            renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
             timeout=args['issuer_timeout'])
         install, check, keys = issue.deliveries(inventory, pairs, args['defaults'])
@@ -133,7 +134,8 @@ class ActionModule(ActionBase):
         pairs = dict((key, dict(value)) for key, value in
                      ((args['issued'].get('pairs') if args['issued'] else None) or args['plan'].get('pairs') or {}).items())
         status = statefolder.load_status(state_dir)
-        registered = {'onboard': ['dov_installed', 'dov_checked'], 'verify': ['dov_verified']}.get(mode, [])
+        registered = {'onboard': ['dov_installed', 'dov_checked'], 'renew': ['dov_installed', 'dov_checked'],
+                      'verify': ['dov_verified']}.get(mode, [])
         outcome = states.report(pairs, status, self._registered(task_vars, registered),
                                 set(task_vars.get('ansible_play_hosts_all') or []),
                                 set(task_vars.get('ansible_play_hosts') or []), mode, args['renew_before_days'],

@@ -31,6 +31,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (
     FORMATS, file_path, format_paths, found_installed, paths, serves)
 
 MANIFEST = '.dov-manifest.json'
+STAGED = '.next'    # suffix of a renewal's new key and CSR beside the live ones (key.pem.next, csr.pem.next)
 
 
 class _Lazy(object):
@@ -208,11 +209,12 @@ def remove_stale_temps(entry):
     """The temporary files a killed run left next to the entry's files (a key's holds the key)."""
     key_path, csr_path = paths(entry)
     names = [os.path.basename(path) for path in format_paths(entry, FORMATS)] + [MANIFEST]
-    removed = fsutil.remove_stale_temps(entry['dest_dir'], names + [os.path.basename(key_path), os.path.basename(csr_path)])
+    own = [os.path.basename(path) + suffix for path in (key_path, csr_path) for suffix in ('', STAGED)]
+    removed = fsutil.remove_stale_temps(entry['dest_dir'], names + own)
     for folder, name in ((os.path.dirname(key_path), os.path.basename(key_path)),
                          (os.path.dirname(csr_path), os.path.basename(csr_path))):
         if folder != entry['dest_dir']:
-            removed += fsutil.remove_stale_temps(folder, [name])
+            removed += fsutil.remove_stale_temps(folder, [name, name + STAGED])
     return removed
 
 
@@ -231,6 +233,7 @@ def prepare(entry, check_mode=False):
             result.update(key_created=False, key_fingerprint=manifest['key_fingerprint'],
                           csr=csr.decode('ascii') if csr else None, installed=_days_left_now(manifest['installed']),
                           installed_pem=None, complete=True, converged=True, converged_by='manifest')
+            stage_renewal(entry, result, check_mode)
             return result
         uid_gid = _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
         if entry.get('key_holder'):
@@ -260,9 +263,76 @@ def prepare(entry, check_mode=False):
                 result['converged'] = not _install_plan(entry, key_path).changed
             except DovError as error:
                 result['install_problem'] = str(error)
+        stage_renewal(entry, result, check_mode)
     except DovError as error:
         result['error'] = str(error)
     return result
+
+
+# ---------------------------------------------------------------- renewal: the staged key and CSR
+
+def staged_paths(entry):
+    """(staged key path, staged CSR path): the live names with the suffix ``.next``."""
+    key_path, csr_path = paths(entry)
+    return key_path + STAGED, csr_path + STAGED
+
+
+def renewal_due(renew, installed):
+    """Whether a pair is renewed this run: forced, or its installed certificate has at most
+    ``renew['before_days']`` days left. A pair with no certificate installed is onboarded, not renewed."""
+    if not installed or installed.get('days_left') is None:
+        return False
+    return bool(renew.get('force')) or installed['days_left'] <= int(renew.get('before_days') or 0)
+
+
+def stage_renewal(entry, result, check_mode=False):
+    """On the key holder of a pair that renew.yml renews (``entry['renew']``: before_days, force,
+    new_key): the new key and its CSR beside the live files as ``key.pem.next`` and ``csr.pem.next``
+    (key 0600 from creation; with new_key false only the CSR, for the live key). The live key,
+    certificate and keystores are not touched. A staged key that is already there (a renewal that
+    waits for its certificate) is kept and its CSR reported again, whether or not the pair is still
+    due. Sets ``result['staged']`` (key_path, csr_path, csr, key_fingerprint, new_key, key_created)."""
+    renew = entry.get('renew')
+    if not renew or not entry.get('key_holder'):
+        return
+    key_path, csr_path = paths(entry)
+    next_key, next_csr = staged_paths(entry)
+    new_key = renew.get('new_key', True)
+    waiting = fsutil.read_managed(next_key) is not None if new_key else fsutil.read_managed(next_csr) is not None
+    if not waiting and not renewal_due(renew, result.get('installed')):
+        return
+    plan = _lib.keyfiles.plan_key_and_csr(
+        common_name=entry['common_name'], privatekey_path=next_key if new_key else key_path, csr_path=next_csr,
+        key_type=entry.get('key_type') or 'rsa', key_size=entry.get('key_size') or 2048,
+        curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
+        passphrase=entry.get('privatekey_passphrase'), key_mode=0o600,
+        uid_gid=_lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group')))
+    if not new_key and plan.key_created:
+        raise DovError('The live key %s is missing, so the certificate cannot be renewed for it. Run onboard.yml, '
+                       'or renew with a new key (dov_renew_key: true).' % key_path)
+    if not check_mode:
+        _lib.keyfiles.apply_plan(plan, parent_mode=0o755)
+    result['changed'] = result['changed'] or plan.changed
+    result['staged'] = {'key_path': next_key if new_key else key_path, 'csr_path': next_csr,
+                        'csr': plan.csr_pem.decode('ascii'), 'key_fingerprint': plan.fingerprint,
+                        'new_key': bool(new_key), 'key_created': plan.key_created}
+
+
+def promote_staged(entry):
+    """After the renewed pair was installed and checked on the key holder: the staged CSR becomes
+    the live CSR, the staged key (now the live key) is removed. Returns the paths changed."""
+    _key_path, csr_path = paths(entry)
+    next_key, next_csr = staged_paths(entry)
+    done = []
+    if fsutil.read_managed(next_csr) is not None:
+        os.rename(next_csr, csr_path)
+        done.append(csr_path)
+    if fsutil.read_managed(next_key) is not None:
+        fsutil.remove(next_key)
+        done.append(next_key)
+    if done:
+        fsutil.fsync_dir(os.path.dirname(csr_path))
+    return done
 
 
 def _received_key(entry, key_path):
@@ -345,6 +415,13 @@ def install(entry, check=None, check_mode=False, now=None):
     key_path, _csr_path = paths(entry)
     try:
         _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))   # an unknown owner: refused first
+        if entry.get('staged_key'):
+            # renew.yml on the key holder: the staged key goes in with the new certificate, as one set.
+            staged = fsutil.read_managed(staged_paths(entry)[0])
+            if staged is None:
+                raise DovError('The staged key %s is missing, so the renewed certificate cannot be installed. Run '
+                               'renew.yml again: a new key and CSR are staged.' % staged_paths(entry)[0])
+            entry = dict(entry, privatekey_content=staged.decode('ascii'))
         if check_mode:
             if entry.get('privatekey_content') or not os.path.exists(key_path):
                 result.update(changed=True, key_received=True)
@@ -385,6 +462,8 @@ def install(entry, check=None, check_mode=False, now=None):
         if not result.get('error'):
             write_manifest(entry, _lib.certs.public_key_fingerprint(plan.checked.leaf.public_key()),
                            plan.checked.describe())
+            if entry.get('staged_key') or entry.get('renewed'):
+                result['promoted'] = promote_staged(entry)
     except DovError as error:
         result['error'] = str(error)
     return result

@@ -74,6 +74,24 @@ options:
         description: The pair (C(application/environment)) whose key this host receives, from O(shared_keys).
         type: str
       certificate: {description: The issued certificate (PEM) that this host should have., type: str}
+      renew:
+        description:
+          - "renew.yml, phase prepare on the key holder: stage the renewal of this pair when its installed certificate has at most
+            O(certificates[].renew.before_days) days left (or O(certificates[].renew.force)): a new key C(<key>.next) (0600) and its CSR
+            C(<csr>.next) beside the live files, which are not touched. A staged key already there is kept (RV(certificates[].staged))."
+        type: dict
+        suboptions:
+          before_days: {description: The renewal window in days., type: int, default: 60}
+          force: {description: Renew whatever the days left., type: bool, default: false}
+          new_key: {description: Stage a new key (false makes only the CSR, for the live key)., type: bool, default: true}
+      staged_key:
+        description: Phase install on the key holder of a renewed pair, install the staged key C(<key>.next) with the certificate, as one set.
+        type: bool
+        default: false
+      renewed:
+        description: Phase install on the key holder of a pair renewed for its live key, the staged CSR becomes the live one once checked.
+        type: bool
+        default: false
       owner: {description: Owner of the files., type: str}
       group: {description: Group of the files., type: str}
       notify: {description: Service to restart when this certificate's files change (returned in RV(notify))., type: str}
@@ -148,6 +166,12 @@ certificates:
       type: str
       returned: phase prepare
     complete: {description: Whether the files of every format of the entry exist., type: bool, returned: phase prepare}
+    staged:
+      description: The renewal staged on the key holder (key_path, csr_path, csr, key_fingerprint, new_key, key_created); no key material.
+      type: dict
+      returned: phase prepare with renew, when the pair is renewed
+    promoted: {description: 'After a renewal, the staged files that became live (the CSR) or were removed (the staged key).', type: list,
+               returned: phase install of a renewal}
     check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
     rolled_back: {description: Files put back after a failed check (the key first)., type: list, returned: when the check failed}
     removed_temp_files:
@@ -191,6 +215,13 @@ ENTRY = dict(
     privatekey_content=dict(type='str', no_log=True),
     shared_key=dict(type='str', no_log=False),
     certificate=dict(type='str'),
+    renew=dict(type='dict', options=dict(
+        before_days=dict(type='int', default=60),
+        force=dict(type='bool', default=False),
+        new_key=dict(type='bool', default=True),
+    )),
+    staged_key=dict(type='bool', default=False),
+    renewed=dict(type='bool', default=False),
     owner=dict(type='str'),
     group=dict(type='str'),
     notify=dict(type='str'),

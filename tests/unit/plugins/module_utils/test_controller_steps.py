@@ -789,11 +789,12 @@ def test_verified_state_for_each_outcome(info, results, previous, expected):
 # ---------------------------------------------------------------- table
 
 def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
-    lines = states.table([('Geodrill', 'oefen', 'verified', 2, 1859, 'ok', CN),
-                          ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None)])
-    assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'days', 'left', 'verdict', 'common', 'name']
+    lines = states.table([('Geodrill', 'oefen', 'verified', 2, '2031-12-24', 1859, 'ok', CN),
+                          ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None, None)])
+    assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'expires', 'days', 'left', 'verdict',
+                                'common', 'name']
     assert set(lines[1].replace(' ', '')) == set('-')
-    assert lines[2].split() == ['Geodrill', 'oefen', 'verified', '2', '1859', 'ok', CN]
+    assert lines[2].split() == ['Geodrill', 'oefen', 'verified', '2', '2031-12-24', '1859', 'ok', CN]
     assert lines[3].split() == ['Geodrill', 'productie', 'waiting_for_cn', '0']
     assert lines[2].index('verified') == lines[0].index('state') == lines[3].index('waiting_for_cn')
     assert all(line == line.rstrip() for line in lines)
