@@ -25,16 +25,16 @@ COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
 # The role's own registered and derived names, and the playbooks' and the lab inventory's.
 INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys', 'dov_installed', 'dov_verified',
-                      'dov_checked', 'dov_report', 'dov_received', 'dov_with_services', 'dov_install_defaults',
+                      'dov_checked', 'dov_settled', 'dov_settle', 'dov_report', 'dov_received', 'dov_with_services', 'dov_install_defaults',
                       'dov_mode', 'dov_hosts', 'dov_lab_dir'))
 
 SPEC = dict(
-    step=dict(type='str', required=True, choices=['plan', 'issue', 'report', 'release']),
+    step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'release']),
     state_dir=dict(type='path', required=True),
     mode=dict(type='str', default='onboard', choices=['onboard', 'renew', 'verify', 'status']), lab=dict(type='dict', default={}),
     organisation=dict(type='dict', default={}), applications=dict(type='list', elements='raw', default=[]),
     cn_policy=dict(type='str', default='strict', choices=['strict', 'off']), plan=dict(type='dict', default={}),
-    issued=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
+    issued=dict(type='dict', default={}), settled=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
     issuer=dict(type='str', default='manual', choices=['manual', 'command', 'lab']),
     issuer_command=dict(type='raw', default=''), issuer_timeout=dict(type='int', default=300),
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
@@ -126,13 +126,25 @@ class ActionModule(ActionBase):
             timeout=args['issuer_timeout'])
         install, check, keys = issue.deliveries(inventory, pairs, args['defaults'])
         messages = [message for info in pairs.values() for message in info['messages']]
+        renewals = any(entry.get('keep_previous') for entries in install.values() for entry in entries)
         return {'changed': changed, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
+                'renewals': renewals,
                 'messages': messages, 'msg': '\n'.join(messages) or 'Nothing to issue.'}
+
+    def _settle(self, args, task_vars):
+        """renew.yml: commit each renewed pair on all its hosts, or restore the previous pair on all."""
+        outcome = issue.settle_renewals(args['issued'].get('install') or {}, self._registered(task_vars, ['dov_installed']),
+                                        set(task_vars.get('ansible_play_hosts') or []))
+        outcome['changed'] = False
+        return outcome
 
     def _report(self, args, task_vars):
         state_dir, mode = args['state_dir'], args['mode']
         pairs = dict((key, dict(value)) for key, value in
                      ((args['issued'].get('pairs') if args['issued'] else None) or args['plan'].get('pairs') or {}).items())
+        for key, notes in ((args['settled'] or {}).get('messages') or {}).items():
+            if key in pairs:
+                pairs[key]['messages'] = list(pairs[key].get('messages') or []) + notes
         status = statefolder.load_status(state_dir)
         registered = {'onboard': ['dov_installed', 'dov_checked'], 'renew': ['dov_installed', 'dov_checked'],
                       'verify': ['dov_verified']}.get(mode, [])

@@ -32,6 +32,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (
 
 MANIFEST = '.dov-manifest.json'
 STAGED = '.next'    # suffix of a renewal's new key and CSR beside the live ones (key.pem.next, csr.pem.next)
+PREVIOUS = '.prev'  # suffix of the previous set a renewal keeps until every host of the pair is checked
 
 
 class _Lazy(object):
@@ -208,13 +209,14 @@ def converged_by_manifest(entry):
 def remove_stale_temps(entry):
     """The temporary files a killed run left next to the entry's files (a key's holds the key)."""
     key_path, csr_path = paths(entry)
-    names = [os.path.basename(path) for path in format_paths(entry, FORMATS)] + [MANIFEST]
-    own = [os.path.basename(path) + suffix for path in (key_path, csr_path) for suffix in ('', STAGED)]
+    names = [os.path.basename(path) + suffix for path in format_paths(entry, FORMATS) for suffix in ('', PREVIOUS)]
+    names += [MANIFEST, MANIFEST + PREVIOUS]
+    own = [os.path.basename(path) + suffix for path in (key_path, csr_path) for suffix in ('', STAGED, PREVIOUS)]
     removed = fsutil.remove_stale_temps(entry['dest_dir'], names + own)
     for folder, name in ((os.path.dirname(key_path), os.path.basename(key_path)),
                          (os.path.dirname(csr_path), os.path.basename(csr_path))):
         if folder != entry['dest_dir']:
-            removed += fsutil.remove_stale_temps(folder, [name, name + STAGED])
+            removed += fsutil.remove_stale_temps(folder, [name, name + STAGED, name + PREVIOUS])
     return removed
 
 
@@ -413,6 +415,7 @@ def install(entry, check=None, check_mode=False, now=None):
     """
     result = _base(entry)
     key_path, _csr_path = paths(entry)
+    kept = []
     try:
         _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))   # an unknown owner: refused first
         if entry.get('staged_key'):
@@ -439,6 +442,8 @@ def install(entry, check=None, check_mode=False, now=None):
         plan = _install_plan(entry, key_path, now, key=received)
         if key_change is not None:
             plan.files.insert(0, key_change)   # prepared with the other files, renamed first
+        if entry.get('keep_previous'):
+            kept = keep_previous(saved)        # a renewal: until every host of the pair passed its check
         _lib.certinstall.apply_install(plan)
         result.update(plan.result())
         result['diff'] = plan.diff
@@ -454,6 +459,7 @@ def install(entry, check=None, check_mode=False, now=None):
                 if any(value is not None for name, value in saved.entries.items() if name != key_path):
                     restored = _lib.certinstall.restore(saved)
                 result['rolled_back'] = restored
+                drop_previous(kept)
                 if restored:
                     result['changed'] = False     # the previous files are back: nothing to restart for
                 result['error'] = 'The mTLS check from this host gave %s: %s%s' % (
@@ -462,8 +468,76 @@ def install(entry, check=None, check_mode=False, now=None):
         if not result.get('error'):
             write_manifest(entry, _lib.certs.public_key_fingerprint(plan.checked.leaf.public_key()),
                            plan.checked.describe())
+            if (entry.get('staged_key') or entry.get('renewed')) and not entry.get('keep_previous'):
+                result['promoted'] = promote_staged(entry)
+    except DovError as error:
+        drop_previous(kept)
+        result['error'] = str(error)
+    return result
+
+
+# ---------------------------------------------------------------- renewal: one pair, every host
+
+def _managed(entry):
+    key_path, _csr_path = paths(entry)
+    return [key_path] + format_paths(entry, FORMATS) + [os.path.join(entry['dest_dir'], MANIFEST)]
+
+
+def keep_previous(saved):
+    """Write each file of the Snapshot ``saved`` that existed as ``<path>.prev`` (same bytes, mode and
+    owner; the key's copy 0600 like the key), so that the previous set can be put back after another
+    host of the pair failed its check. Returns the paths written; the key's first."""
+    written = []
+    try:
+        for name, kept in saved.entries.items():
+            if kept is None:
+                continue
+            path = os.path.join(saved.dest_dir, name)
+            data, mode, uid, gid = kept
+            tmp = fsutil.write_temp(os.path.dirname(path), os.path.basename(path) + PREVIOUS, data, mode, uid, gid)
+            os.rename(tmp, path + PREVIOUS)
+            written.append(path + PREVIOUS)
+    except BaseException:
+        drop_previous(written)
+        raise
+    return written
+
+
+def drop_previous(kept):
+    for path in kept:
+        fsutil.remove(path)
+
+
+def settle(entry):
+    """After a renewal's install on every host of the pair (``entry['settle']``): ``commit`` (every host
+    passed its check) drops the kept previous set and, on the key holder, makes the staged CSR the live
+    one; ``restore`` (another host failed) puts the previous set back byte-identically from the
+    ``.prev`` copies, the key first, and keeps the staged key for the next run. A host without kept
+    copies (it rolled back itself) is left as it is."""
+    result = _base(entry)
+    names = _managed(entry)
+    if fsutil.read_managed(names[0] + PREVIOUS) is None:
+        return result
+    try:
+        if entry.get('settle') == 'restore':
+            steps = []
+            for path in names:
+                if fsutil.read_managed(path + PREVIOUS) is not None:
+                    steps.append(('rename', path))
+                elif os.path.lexists(path):
+                    steps.append(('remove', path))      # did not exist before the renewal
+            for action, path in steps:
+                if action == 'rename':
+                    os.rename(path + PREVIOUS, path)
+                else:
+                    fsutil.remove(path)
+            fsutil.fsync_dir(entry['dest_dir'])
+            result.update(changed=True, rolled_back=[path for _action, path in steps])
+        else:
+            drop_previous([path + PREVIOUS for path in names if os.path.lexists(path + PREVIOUS)])
             if entry.get('staged_key') or entry.get('renewed'):
                 result['promoted'] = promote_staged(entry)
+            result['changed'] = True
     except DovError as error:
         result['error'] = str(error)
     return result

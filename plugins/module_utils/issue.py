@@ -305,6 +305,8 @@ def deliveries(inventory, pairs, defaults):
                 entry['check'] = info['check_settings']
             if renewal and host == info['holder']:
                 entry['staged_key' if renewal['new_key'] else 'renewed'] = True
+            if renewal and len(info['hosts']) > 1:
+                entry['keep_previous'] = True   # until every host of the pair passed its check (settle_renewals)
             if needs_key:
                 holder_key = renewal['key_path'] if renewal else installed.paths(entries[info['holder']])[0]
                 keys.append({'host': host, 'pair': key, 'holder': info['holder'], 'key_path': holder_key})
@@ -317,3 +319,41 @@ def deliveries(inventory, pairs, defaults):
                 check.setdefault(host, []).append(entry)
         info.pop('certificate_pem', None)
     return install, check, keys
+
+
+SETTLE_KEYS = ('application', 'environment', 'common_name', 'cn_policy', 'dest_dir', 'privatekey_path', 'files', 'install',
+               'staged_key', 'renewed', 'notify')
+
+
+def settle_renewals(install, results, live):
+    """After the install phase of renew.yml: for each renewed pair installed on several hosts
+    (entries with ``keep_previous``), ``commit`` on every host when each of them installed it and
+    passed its check, else ``restore`` the previous pair on every host that is still there (the
+    renewal is all hosts or none). ``install``: the issue step's {host: [entries]}; ``results``:
+    {host: [install results]} of the live hosts. Returns {'hosts': {host: [settle entries]},
+    'restored': [pair keys], 'messages': {pair key: [message]}}."""
+    pairs = {}
+    for host, entries in sorted((install or {}).items()):
+        for entry in entries:
+            if entry.get('keep_previous'):
+                pairs.setdefault('%s/%s' % (entry['application'], entry['environment']), []).append((host, entry))
+    hosts, restored, messages = {}, [], {}
+    for key, members in sorted(pairs.items()):
+        failed = []
+        for host, entry in members:
+            found = [result for result in results.get(host) or [] if (result.get('application'), result.get('environment'))
+                     == (entry['application'], entry['environment'])] if host in live else []
+            if not found or found[0].get('error'):
+                failed.append(host)
+        action = 'restore' if failed else 'commit'
+        for host, entry in members:
+            if host in live:
+                settled = dict((name, entry[name]) for name in SETTLE_KEYS if name in entry)
+                settled['settle'] = action
+                hosts.setdefault(host, []).append(settled)
+        if failed:
+            restored.append(key)
+            messages[key] = ['%s: the renewal failed on %s, so the previous key and certificate were put back on every host '
+                             'of the pair (%s); the staged key stays for the next run.'
+                             % (key, ', '.join(failed), ', '.join(host for host, _entry in members if host in live))]
+    return {'hosts': hosts, 'restored': restored, 'messages': messages}

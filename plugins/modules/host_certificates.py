@@ -24,6 +24,10 @@ description:
     this host when O(certificates[].check) is given, and puts the previous files back when the
     check fails.
   - O(phase=verify) only runs the mTLS check with the installed files (read-only).
+  - O(phase=settle) ends a renewal (renew.yml) after the install phase ran on every host of the pair:
+    O(certificates[].settle=commit) drops the previous set kept as C(.prev) copies (and makes the staged CSR
+    the live one on the key holder); O(certificates[].settle=restore) puts the previous set back
+    byte-identically because another host of the pair failed its check.
   - A problem with one certificate is reported in its entry (RV(certificates[].error)) and does not
     stop the others; the module itself fails only on invalid options. The role turns entry errors
     into a failed host after it has written the status.
@@ -40,7 +44,7 @@ options:
   phase:
     description: Which phase to run.
     type: str
-    choices: [prepare, install, verify]
+    choices: [prepare, install, verify, settle]
     required: true
   certificates:
     description: The host's certificates, one entry per application/environment.
@@ -92,6 +96,14 @@ options:
         description: Phase install on the key holder of a pair renewed for its live key, the staged CSR becomes the live one once checked.
         type: bool
         default: false
+      keep_previous:
+        description: Phase install of a renewal, keep the previous files as C(<file>.prev) (same bytes, mode, owner) for phase settle.
+        type: bool
+        default: false
+      settle:
+        description: Phase settle, C(commit) or C(restore) the renewal on this host (see O(phase)).
+        type: str
+        choices: [commit, restore]
       owner: {description: Owner of the files., type: str}
       group: {description: Group of the files., type: str}
       notify: {description: Service to restart when this certificate's files change (returned in RV(notify))., type: str}
@@ -222,6 +234,8 @@ ENTRY = dict(
     )),
     staged_key=dict(type='bool', default=False),
     renewed=dict(type='bool', default=False),
+    keep_previous=dict(type='bool', default=False),
+    settle=dict(type='str', choices=['commit', 'restore']),
     owner=dict(type='str'),
     group=dict(type='str'),
     notify=dict(type='str'),
@@ -247,7 +261,7 @@ ENTRY = dict(
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            phase=dict(type='str', choices=['prepare', 'install', 'verify'], required=True),
+            phase=dict(type='str', choices=['prepare', 'install', 'verify', 'settle'], required=True),
             certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
             shared_keys=dict(type='dict', default={}, no_log=True),
             pkcs12_password=dict(type='str', no_log=True),
@@ -277,6 +291,8 @@ def run_module():
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif module.params['phase'] == 'verify':
                 results.append(hostcerts.verify(entry))
+            elif module.params['phase'] == 'settle':
+                results.append(hostcerts.settle(entry) if not module.check_mode else hostcerts.failed(entry, None))
             else:
                 results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
         except (OSError, IOError, ValueError) as error:

@@ -180,6 +180,25 @@ def test_a_renewal_from_an_unknown_ca_fails_by_name_and_the_live_pair_keeps_serv
     assert not os.path.exists(os.path.join(site.state_dir, '.lock'))
 
 
+def test_a_renewal_that_fails_on_one_host_puts_the_previous_pair_back_on_every_host(site, world):
+    before = site.files()
+    assert site.status()[BOORLOG]['key_holder'] == 'h1'
+    link = os.path.join(site.dest_dir('h2', 'Boorlog'), 'bundle.p12')
+    os.symlink(os.path.join(site.folder, 'elsewhere.p12'), link)    # h2 refuses to install (a managed name is a link)
+    try:
+        run = site.run('renew')
+    finally:
+        os.unlink(link)
+    assert run.rc != 0
+    assert 'Failed: %s.' % BOORLOG in run.stdout
+    assert 'the renewal failed on h2, so the previous key and certificate were put back on every host' in run.stdout
+    assert site.files() == before, 'the previous pair is not back byte-identically on every host'
+    assert not glob.glob(os.path.join(site.hosts_dir, '*', '*', '*.prev'))
+    for host in ('h1', 'h2'):
+        assert curl(site, host, 'Boorlog')
+    assert states(site)[BOORLOG] == 'failed' and states(site)[SONDERING] == 'verified'
+
+
 def test_dov_only_renews_one_pair_with_a_new_key_on_every_host_and_leaves_the_other(site, world):
     sondering = dict((path, data) for path, data in site.files().items() if '/sondering/' in path)
     old = public_key(os.path.join(site.dest_dir('h1', 'Boorlog'), 'key.pem'))
