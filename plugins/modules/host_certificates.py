@@ -24,7 +24,7 @@ description:
     this host when O(certificates[].check) is given, and puts the previous files back when the
     check fails.
   - O(phase=verify) only runs the mTLS check with the installed files (read-only).
-  - O(phase=settle) ends a renewal (renew.yml) after the install phase ran on every host of the pair:
+  - O(phase=settle) ends a renewal (renew.yml) after the install phase ran on every host of the pair.
     O(certificates[].settle=commit) drops the previous set kept as C(.prev) copies (and makes the staged CSR
     the live one on the key holder); O(certificates[].settle=restore) puts the previous set back
     byte-identically because another host of the pair failed its check.
