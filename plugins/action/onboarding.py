@@ -148,7 +148,12 @@ class ActionModule(ActionBase):
         status = statefolder.load_status(state_dir)
         registered = {'onboard': ['dov_installed', 'dov_checked'], 'renew': ['dov_installed', 'dov_checked'],
                       'verify': ['dov_verified']}.get(mode, [])
-        outcome = states.report(pairs, status, self._registered(task_vars, registered),
+        results = self._registered(task_vars, registered)
+        if mode == 'renew':
+            # A renewal that could not be committed or put back on a host fails its pair there.
+            for host, items in self._registered(task_vars, ['dov_settle']).items():
+                results.setdefault(host, []).extend(item for item in items if item.get('error'))
+        outcome = states.report(pairs, status, results,
                                 set(task_vars.get('ansible_play_hosts_all') or []),
                                 set(task_vars.get('ansible_play_hosts') or []), mode, args['renew_before_days'],
                                 args['verify'], statefolder.utc_now().isoformat())

@@ -87,7 +87,7 @@ options:
         suboptions:
           before_days: {description: The renewal window in days., type: int, default: 60}
           force: {description: Renew whatever the days left., type: bool, default: false}
-          new_key: {description: Stage a new key (false makes only the CSR, for the live key)., type: bool, default: true}
+          new_key: {description: 'Stage a new key (false makes only the CSR, for the live key).', type: bool, default: true}
       staged_key:
         description: Phase install on the key holder of a renewed pair, install the staged key C(<key>.next) with the certificate, as one set.
         type: bool
