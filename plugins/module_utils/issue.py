@@ -203,8 +203,8 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
     except DovError as error:
         info['state'] = 'failed'
         hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
-        info['messages'].append('%s: the renewal failed: %s%s The live certificate keeps serving; the staged key stays '
-                                'for the next run.' % (key, error, hint))
+        info['messages'].append('%s: the renewal failed: %s%s The live certificate keeps serving; the staged key %s stays '
+                                'for the next run.' % (key, error, hint, info['staged_key'] or staged['key_path']))
         return outcome.changed
     if described['fingerprint_sha256'] == live.get('fingerprint_sha256'):
         info['state'] = 'renewal_pending'       # the live certificate again (same key): still waiting

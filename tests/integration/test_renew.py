@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import glob
 import os
+import re
 import subprocess
 
 import pytest
@@ -172,6 +173,11 @@ def test_a_renewal_from_an_unknown_ca_fails_by_name_and_the_live_pair_keeps_serv
     run = site.run('renew', env={'DOV_TEST_ROGUE': 'Boorlog'})
     assert run.rc != 0
     assert 'Failed: %s.' % BOORLOG in run.stdout
+    assert re.search(r'Boorlog/oefen: the renewal failed: .*does not chain to ca_bundle: its issuer .*Rogue Issuing CA.* is '
+                     r'not in it \(unknown CA\)', run.stdout)
+    staged = os.path.join(site.dest_dir('h1', 'Boorlog'), 'key.pem.next')
+    assert 'the staged key %s on h1 stays for the next run' % staged in run.stdout
+    assert site.status()[BOORLOG]['staged_key'] == '%s on h1' % staged
     assert states(site)[BOORLOG] == 'failed' and states(site)[SONDERING] == 'verified'
     for host in ('h1', 'h2'):
         assert live(site, host, 'Boorlog') == boorlog[host] and curl(site, host, 'Boorlog')

@@ -567,6 +567,15 @@ def test_a_staged_renewal_gets_a_certificate_for_the_staged_key_and_every_host_i
     assert keys == [{'host': 'app-2', 'pair': PAIR, 'holder': 'app-1', 'key_path': '/opt/geodrill/dov/key.pem.next'}]
 
 
+def test_a_renewal_for_the_live_key_sends_no_key_and_the_holder_takes_its_staged_csr(world, key1):
+    prepared = {'app-1': [staged_result(key1, key1, new=False)], 'app-2': [prepared_result(key1, converged=True)]}
+    changed, info = world.issue(prepared, previous='renewal_due', renew=True)
+    assert changed is True and info['staged_key'] is None
+    assert info['install'] == [('app-1', False), ('app-2', False)]
+    install, _check, keys = issue.deliveries(world.inventory, world.pairs, {})
+    assert keys == [] and install['app-1'][0]['renewed'] is True and 'staged_key' not in install['app-1'][0]
+
+
 def test_a_renewal_certificate_for_the_live_key_fails_and_nothing_is_installed(world, key1, key2, monkeypatch):
     prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
     real = issue.issuers.issue
@@ -579,7 +588,8 @@ def test_a_renewal_certificate_for_the_live_key_fails_and_nothing_is_installed(w
     assert info['state'] == 'failed' and info['install'] == []
     assert 'the renewal failed: The renewed certificate from lab' in info['messages'][0]
     assert "the staged key is %s" % fingerprint(key2) in info['messages'][0]
-    assert 'The live certificate keeps serving; the staged key stays for the next run.' in info['messages'][0]
+    assert ('The live certificate keeps serving; the staged key /opt/geodrill/dov/key.pem.next on app-1 stays for the next '
+            'run.') in info['messages'][0]
     assert world.stored() is None
 
 
