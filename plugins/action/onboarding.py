@@ -26,22 +26,23 @@ COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
 # The role's own registered and derived names, and the playbooks' and the lab inventory's.
 INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys', 'dov_installed', 'dov_verified',
-                      'dov_checked', 'dov_inspected', 'dov_report', 'dov_received', 'dov_with_services', 'dov_install_defaults',
-                      'dov_mode', 'dov_hosts', 'dov_lab_dir'))
+                      'dov_checked', 'dov_inspected', 'dov_settled', 'dov_settle', 'dov_report', 'dov_received',
+                      'dov_with_services', 'dov_install_defaults', 'dov_mode', 'dov_hosts', 'dov_lab_dir'))
 
 SPEC = dict(
-    step=dict(type='str', required=True, choices=['plan', 'issue', 'report', 'expiry', 'release']),
+    step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'expiry', 'release']),
     state_dir=dict(type='path', required=True),
-    mode=dict(type='str', default='onboard', choices=['onboard', 'verify', 'status']), lab=dict(type='dict', default={}),
+    mode=dict(type='str', default='onboard', choices=['onboard', 'renew', 'verify', 'status']), lab=dict(type='dict', default={}),
     organisation=dict(type='dict', default={}), applications=dict(type='list', elements='raw', default=[]),
     cn_policy=dict(type='str', default='strict', choices=['strict', 'off']), plan=dict(type='dict', default={}),
-    issued=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
+    issued=dict(type='dict', default={}), settled=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
     issuer=dict(type='str', default='manual', choices=['manual', 'command', 'lab']),
     issuer_command=dict(type='raw', default=''), issuer_timeout=dict(type='int', default=300),
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
     endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),
     check_timeout=dict(type='int', default=15), verify=dict(type='bool', default=True),
-    renew=dict(type='bool', default=False), renew_before_days=dict(type='int', default=60),
+    renew_before_days=dict(type='int', default=60), only=dict(type='str', default=''),
+    force_renew=dict(type='bool', default=False), renew_key=dict(type='bool', default=True),
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
     lab_allow_productie=dict(type='bool', default=False),
     fail_within_days=dict(type='raw'), strict=dict(type='bool', default=False), notify_email=dict(type='list', elements='str', default=[]),
@@ -122,21 +123,39 @@ class ActionModule(ActionBase):
             inventory, pairs, self._registered(task_vars, ['dov_prepared']), args['state_dir'], args['issuer'],
             ca_bundle=args['ca_bundle'] or None, command=args['issuer_command'],
             allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
-            renew=args['renew'], check_mode=self._task.check_mode, verify=args['verify'],
+            renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
             timeout=args['issuer_timeout'])
         install, check, keys = issue.deliveries(inventory, pairs, args['defaults'])
         messages = [message for info in pairs.values() for message in info['messages']]
+        renewals = any(entry.get('keep_previous') for entries in install.values() for entry in entries)
         return {'changed': changed, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
+                'renewals': renewals,
                 'messages': messages, 'msg': '\n'.join(messages) or 'Nothing to issue.'}
+
+    def _settle(self, args, task_vars):
+        """renew.yml: commit each renewed pair on all its hosts, or restore the previous pair on all."""
+        outcome = issue.settle_renewals(args['issued'].get('install') or {}, self._registered(task_vars, ['dov_installed']),
+                                        set(task_vars.get('ansible_play_hosts') or []))
+        outcome['changed'] = False
+        return outcome
 
     def _report(self, args, task_vars):
         state_dir, mode = args['state_dir'], args['mode']
         pairs = dict((key, dict(value)) for key, value in
                      ((args['issued'].get('pairs') if args['issued'] else None) or args['plan'].get('pairs') or {}).items())
+        for key, notes in ((args['settled'] or {}).get('messages') or {}).items():
+            if key in pairs:
+                pairs[key]['messages'] = list(pairs[key].get('messages') or []) + notes
         status = statefolder.load_status(state_dir)
-        registered = {'onboard': ['dov_installed', 'dov_checked'], 'verify': ['dov_verified']}.get(mode, [])
-        outcome = states.report(pairs, status, self._registered(task_vars, registered),
+        registered = {'onboard': ['dov_installed', 'dov_checked'], 'renew': ['dov_installed', 'dov_checked'],
+                      'verify': ['dov_verified']}.get(mode, [])
+        results = self._registered(task_vars, registered)
+        if mode == 'renew':
+            # A renewal that could not be committed or put back on a host fails its pair there.
+            for host, items in self._registered(task_vars, ['dov_settle']).items():
+                results.setdefault(host, []).extend(item for item in items if item.get('error'))
+        outcome = states.report(pairs, status, results,
                                 set(task_vars.get('ansible_play_hosts_all') or []),
                                 set(task_vars.get('ansible_play_hosts') or []), mode, args['renew_before_days'],
                                 args['verify'], statefolder.utc_now().isoformat())

@@ -31,6 +31,8 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (
     FORMATS, file_path, format_paths, found_installed, installed_certificates, paths, serves)
 
 MANIFEST = '.dov-manifest.json'
+STAGED = '.next'    # suffix of a renewal's new key and CSR beside the live ones (key.pem.next, csr.pem.next)
+PREVIOUS = '.prev'  # suffix of the previous set a renewal keeps until every host of the pair is checked
 
 
 class _Lazy(object):
@@ -209,12 +211,14 @@ def converged_by_manifest(entry):
 def remove_stale_temps(entry):
     """The temporary files a killed run left next to the entry's files (a key's holds the key)."""
     key_path, csr_path = paths(entry)
-    names = [os.path.basename(path) for path in format_paths(entry, FORMATS)] + [MANIFEST]
-    removed = fsutil.remove_stale_temps(entry['dest_dir'], names + [os.path.basename(key_path), os.path.basename(csr_path)])
+    names = [os.path.basename(path) + suffix for path in format_paths(entry, FORMATS) for suffix in ('', PREVIOUS)]
+    names += [MANIFEST, MANIFEST + PREVIOUS]
+    own = [os.path.basename(path) + suffix for path in (key_path, csr_path) for suffix in ('', STAGED, PREVIOUS)]
+    removed = fsutil.remove_stale_temps(entry['dest_dir'], names + own)
     for folder, name in ((os.path.dirname(key_path), os.path.basename(key_path)),
                          (os.path.dirname(csr_path), os.path.basename(csr_path))):
         if folder != entry['dest_dir']:
-            removed += fsutil.remove_stale_temps(folder, [name])
+            removed += fsutil.remove_stale_temps(folder, [name, name + STAGED, name + PREVIOUS])
     return removed
 
 
@@ -233,6 +237,7 @@ def prepare(entry, check_mode=False):
             result.update(key_created=False, key_fingerprint=manifest['key_fingerprint'],
                           csr=csr.decode('ascii') if csr else None, installed=_days_left_now(manifest['installed']),
                           installed_pem=None, complete=True, converged=True, converged_by='manifest')
+            stage_renewal(entry, result, check_mode)
             return result
         uid_gid = _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
         if entry.get('key_holder'):
@@ -262,9 +267,76 @@ def prepare(entry, check_mode=False):
                 result['converged'] = not _install_plan(entry, key_path).changed
             except DovError as error:
                 result['install_problem'] = str(error)
+        stage_renewal(entry, result, check_mode)
     except DovError as error:
         result['error'] = str(error)
     return result
+
+
+# ---------------------------------------------------------------- renewal: the staged key and CSR
+
+def staged_paths(entry):
+    """(staged key path, staged CSR path): the live names with the suffix ``.next``."""
+    key_path, csr_path = paths(entry)
+    return key_path + STAGED, csr_path + STAGED
+
+
+def renewal_due(renew, installed):
+    """Whether a pair is renewed this run: forced, or its installed certificate has at most
+    ``renew['before_days']`` days left. A pair with no certificate installed is onboarded, not renewed."""
+    if not installed or installed.get('days_left') is None:
+        return False
+    return bool(renew.get('force')) or installed['days_left'] <= int(renew.get('before_days') or 0)
+
+
+def stage_renewal(entry, result, check_mode=False):
+    """On the key holder of a pair that renew.yml renews (``entry['renew']``: before_days, force,
+    new_key): the new key and its CSR beside the live files as ``key.pem.next`` and ``csr.pem.next``
+    (key 0600 from creation; with new_key false only the CSR, for the live key). The live key,
+    certificate and keystores are not touched. A staged key that is already there (a renewal that
+    waits for its certificate) is kept and its CSR reported again, whether or not the pair is still
+    due. Sets ``result['staged']`` (key_path, csr_path, csr, key_fingerprint, new_key, key_created)."""
+    renew = entry.get('renew')
+    if not renew or not entry.get('key_holder'):
+        return
+    key_path, csr_path = paths(entry)
+    next_key, next_csr = staged_paths(entry)
+    new_key = renew.get('new_key', True)
+    waiting = fsutil.read_managed(next_key) is not None if new_key else fsutil.read_managed(next_csr) is not None
+    if not waiting and not renewal_due(renew, result.get('installed')):
+        return
+    plan = _lib.keyfiles.plan_key_and_csr(
+        common_name=entry['common_name'], privatekey_path=next_key if new_key else key_path, csr_path=next_csr,
+        key_type=entry.get('key_type') or 'rsa', key_size=entry.get('key_size') or 2048,
+        curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
+        passphrase=entry.get('privatekey_passphrase'), key_mode=0o600,
+        uid_gid=_lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group')))
+    if not new_key and plan.key_created:
+        raise DovError('The live key %s is missing, so the certificate cannot be renewed for it. Run onboard.yml, '
+                       'or renew with a new key (dov_renew_key: true).' % key_path)
+    if not check_mode:
+        _lib.keyfiles.apply_plan(plan, parent_mode=0o755)
+    result['changed'] = result['changed'] or plan.changed
+    result['staged'] = {'key_path': next_key if new_key else key_path, 'csr_path': next_csr,
+                        'csr': plan.csr_pem.decode('ascii'), 'key_fingerprint': plan.fingerprint,
+                        'new_key': bool(new_key), 'key_created': plan.key_created}
+
+
+def promote_staged(entry):
+    """After the renewed pair was installed and checked on the key holder: the staged CSR becomes
+    the live CSR, the staged key (now the live key) is removed. Returns the paths changed."""
+    _key_path, csr_path = paths(entry)
+    next_key, next_csr = staged_paths(entry)
+    done = []
+    if fsutil.read_managed(next_csr) is not None:
+        os.rename(next_csr, csr_path)
+        done.append(csr_path)
+    if fsutil.read_managed(next_key) is not None:
+        fsutil.remove(next_key)
+        done.append(next_key)
+    if done:
+        fsutil.fsync_dir(os.path.dirname(csr_path))
+    return done
 
 
 def _received_key(entry, key_path):
@@ -345,8 +417,16 @@ def install(entry, check=None, check_mode=False, now=None):
     """
     result = _base(entry)
     key_path, _csr_path = paths(entry)
+    kept = []
     try:
         _lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))   # an unknown owner: refused first
+        if entry.get('staged_key'):
+            # renew.yml on the key holder: the staged key goes in with the new certificate, as one set.
+            staged = fsutil.read_managed(staged_paths(entry)[0])
+            if staged is None:
+                raise DovError('The staged key %s is missing, so the renewed certificate cannot be installed. Run '
+                               'renew.yml again: a new key and CSR are staged.' % staged_paths(entry)[0])
+            entry = dict(entry, privatekey_content=staged.decode('ascii'))
         if check_mode:
             if entry.get('privatekey_content') or not os.path.exists(key_path):
                 result.update(changed=True, key_received=True)
@@ -364,6 +444,8 @@ def install(entry, check=None, check_mode=False, now=None):
         plan = _install_plan(entry, key_path, now, key=received)
         if key_change is not None:
             plan.files.insert(0, key_change)   # prepared with the other files, renamed first
+        if entry.get('keep_previous'):
+            kept = keep_previous(saved)        # a renewal: until every host of the pair passed its check
         _lib.certinstall.apply_install(plan)
         result.update(plan.result())
         result['diff'] = plan.diff
@@ -379,6 +461,7 @@ def install(entry, check=None, check_mode=False, now=None):
                 if any(value is not None for name, value in saved.entries.items() if name != key_path):
                     restored = _lib.certinstall.restore(saved)
                 result['rolled_back'] = restored
+                drop_previous(kept)
                 if restored:
                     result['changed'] = False     # the previous files are back: nothing to restart for
                 result['error'] = 'The mTLS check from this host gave %s: %s%s' % (
@@ -387,6 +470,76 @@ def install(entry, check=None, check_mode=False, now=None):
         if not result.get('error'):
             write_manifest(entry, _lib.certs.public_key_fingerprint(plan.checked.leaf.public_key()),
                            plan.checked.describe())
+            if (entry.get('staged_key') or entry.get('renewed')) and not entry.get('keep_previous'):
+                result['promoted'] = promote_staged(entry)
+    except DovError as error:
+        drop_previous(kept)
+        result['error'] = str(error)
+    return result
+
+
+# ---------------------------------------------------------------- renewal: one pair, every host
+
+def _managed(entry):
+    key_path, _csr_path = paths(entry)
+    return [key_path] + format_paths(entry, FORMATS) + [os.path.join(entry['dest_dir'], MANIFEST)]
+
+
+def keep_previous(saved):
+    """Write each file of the Snapshot ``saved`` that existed as ``<path>.prev`` (same bytes, mode and
+    owner; the key's copy 0600 like the key), so that the previous set can be put back after another
+    host of the pair failed its check. Returns the paths written; the key's first."""
+    written = []
+    try:
+        for name, kept in saved.entries.items():
+            if kept is None:
+                continue
+            path = os.path.join(saved.dest_dir, name)
+            data, mode, uid, gid = kept
+            tmp = fsutil.write_temp(os.path.dirname(path), os.path.basename(path) + PREVIOUS, data, mode, uid, gid)
+            os.rename(tmp, path + PREVIOUS)
+            written.append(path + PREVIOUS)
+    except BaseException:
+        drop_previous(written)
+        raise
+    return written
+
+
+def drop_previous(kept):
+    for path in kept:
+        fsutil.remove(path)
+
+
+def settle(entry):
+    """After a renewal's install on every host of the pair (``entry['settle']``): ``commit`` (every host
+    passed its check) drops the kept previous set and, on the key holder, makes the staged CSR the live
+    one; ``restore`` (another host failed) puts the previous set back byte-identically from the
+    ``.prev`` copies, the key first, and keeps the staged key for the next run. A host without kept
+    copies (it rolled back itself) is left as it is."""
+    result = _base(entry)
+    names = _managed(entry)
+    if fsutil.read_managed(names[0] + PREVIOUS) is None:
+        return result
+    try:
+        if entry.get('settle') == 'restore':
+            steps = []
+            for path in names:
+                if fsutil.read_managed(path + PREVIOUS) is not None:
+                    steps.append(('rename', path))
+                elif os.path.lexists(path):
+                    steps.append(('remove', path))      # did not exist before the renewal
+            for action, path in steps:
+                if action == 'rename':
+                    os.rename(path + PREVIOUS, path)
+                else:
+                    fsutil.remove(path)
+            fsutil.fsync_dir(entry['dest_dir'])
+            result.update(changed=True, rolled_back=[path for _action, path in steps])
+        else:
+            drop_previous([path + PREVIOUS for path in names if os.path.lexists(path + PREVIOUS)])
+            if entry.get('staged_key') or entry.get('renewed'):
+                result['promoted'] = promote_staged(entry)
+            result['changed'] = True
     except DovError as error:
         result['error'] = str(error)
     return result

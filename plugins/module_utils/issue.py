@@ -115,6 +115,10 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             info['state'] = 'failed'
             info['messages'] += errors or ['%s: no host of this pair could be reached to make its key.' % key]
             continue
+        if renew and results[info['holder']].get('staged'):
+            changed = renew_pair(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
+                                 check_mode, now, timeout) or changed
+            continue
         fingerprint = results[info['holder']].get('key_fingerprint')
         planned = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
         chosen, source = None, None
@@ -138,22 +142,7 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                     info['holder'] = found[0]       # the key is where the working certificate is
                     fingerprint = results[found[0]]['key_fingerprint']
                 chosen, source = found[1:], 'hosts'
-        if chosen is not None and renew and chosen[1]['days_left'] <= renew_before_days and source != 'certificate_file':
-            issued, touched = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
-                                     check_mode, now, timeout)
-            changed = changed or touched
-            if issued is None or issued[0] == chosen[0]:
-                info['certificate'] = chosen[1]
-                if issued is not None:
-                    info['state'] = 'waiting_for_certificate'
-                    info['messages'].append('%s: waiting for the renewed certificate (%s still gives the current one).'
-                                            % (key, info.pop('issued_from')))
-                    info.pop('issued_from_message')
-                continue
-            chosen, source, changed = issued, 'issuer', True
-            info['messages'].append(info.pop('issued_from_message'))
-            info.pop('issued_from')
-        elif chosen is None:
+        if chosen is None:
             chosen, touched = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
                                      check_mode, now, timeout)
             changed = changed or touched
@@ -170,6 +159,63 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
         info['source'] = source
         _deliver(info, results, fingerprint, pem, planned, verify and previous_states.get(key) not in SETTLED)
     return changed
+
+
+def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):
+    """renew.yml, for a pair whose key holder staged a renewal (hostcerts.stage_renewal): a new
+    certificate from the issuer for the staged CSR, checked against the STAGED key; when it passes,
+    every host of the pair installs it with the staged key as one set (``info['renewal']``), checks
+    and rolls back on failure. While the issuer has none yet (manual) the pair is
+    ``renewal_pending``; the live pair keeps serving and the staged key stays where it is. Returns
+    whether something was issued or written in the state folder."""
+    key, holder = pair.key, info['holder']
+    staged = results[holder]['staged']
+    live = results[holder].get('installed') or {}
+    info['certificate'] = live
+    info['staged_key'] = '%s on %s' % (staged['key_path'], holder) if staged['new_key'] else None
+    what = 'a new key' if staged['new_key'] else 'the live key'
+    if check_mode:
+        info['state'] = 'renewal_due'
+        info['messages'].append('%s: would be renewed with %s (%s days left); a certificate would be requested from '
+                                'the %s issuer.' % (key, what, live.get('days_left'), issuer))
+        return False
+    try:
+        outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, staged['csr'],
+                                command=command, allow_productie=allow_productie, timeout=timeout, renewal=True)
+    except DovError as error:
+        info['state'] = 'failed'
+        info['messages'].append('%s: the renewal failed: %s The live certificate keeps serving.' % (key, error))
+        return False
+    waiting = ('%s: the staged key %s waits for its certificate; the live certificate keeps serving (%s days left).'
+               % (key, info['staged_key'] or staged['key_path'], live.get('days_left')))
+    if not outcome.issued:
+        info['state'] = 'renewal_pending'
+        info['messages'] += [outcome.message, waiting,
+                             '%s: the CSR to upload (also %s on %s):\n%s'
+                             % (key, staged['csr_path'], holder, staged['csr'].strip())]
+        return outcome.changed
+    bundle = ca_certs
+    if bundle is None and outcome.ca_bundle:
+        bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
+    try:
+        pem, described = check_for_key(outcome.certificate, staged['key_fingerprint'], pair.common_name, bundle,
+                                       'The renewed certificate from %s' % outcome.source, now, 'the staged key')
+    except DovError as error:
+        info['state'] = 'failed'
+        hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
+        info['messages'].append('%s: the renewal failed: %s%s The live certificate keeps serving; the staged key %s stays '
+                                'for the next run.' % (key, error, hint, info['staged_key'] or staged['key_path']))
+        return outcome.changed
+    if described['fingerprint_sha256'] == live.get('fingerprint_sha256'):
+        info['state'] = 'renewal_pending'       # the live certificate again (same key): still waiting
+        info['messages'].append(waiting)
+        return outcome.changed
+    statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
+    info['messages'].append(outcome.message)
+    info.update(certificate=described, certificate_pem=pem, source='issuer', staged_key=None,
+                renewal={'key_path': staged['key_path'], 'new_key': staged['new_key']})
+    info['install'] = [(host, staged['new_key'] and host != holder) for host in info['hosts'] if host in results]
+    return True
 
 
 def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):
@@ -251,13 +297,18 @@ def deliveries(inventory, pairs, defaults):
     for key, info in sorted(pairs.items()):
         pair = inventory.pairs[key]
         entries = dict(pair.hosts)
+        renewal = info.pop('renewal', None)
         for host, needs_key in info.pop('install', []):
             entry = host_entry(pair, host, entries[host], info['holder'], info.get('certificate_pem'), defaults)
             entry.pop('key_holder', None)
             if info.get('check_settings'):
                 entry['check'] = info['check_settings']
+            if renewal and host == info['holder']:
+                entry['staged_key' if renewal['new_key'] else 'renewed'] = True
+            if renewal and len(info['hosts']) > 1:
+                entry['keep_previous'] = True   # until every host of the pair passed its check (settle_renewals)
             if needs_key:
-                holder_key = installed.paths(entries[info['holder']])[0]
+                holder_key = renewal['key_path'] if renewal else installed.paths(entries[info['holder']])[0]
                 keys.append({'host': host, 'pair': key, 'holder': info['holder'], 'key_path': holder_key})
                 entry['shared_key'] = key
             install.setdefault(host, []).append(entry)
@@ -268,3 +319,41 @@ def deliveries(inventory, pairs, defaults):
                 check.setdefault(host, []).append(entry)
         info.pop('certificate_pem', None)
     return install, check, keys
+
+
+SETTLE_KEYS = ('application', 'environment', 'common_name', 'cn_policy', 'dest_dir', 'privatekey_path', 'files', 'install',
+               'staged_key', 'renewed', 'notify')
+
+
+def settle_renewals(install, results, live):
+    """After the install phase of renew.yml: for each renewed pair installed on several hosts
+    (entries with ``keep_previous``), ``commit`` on every host when each of them installed it and
+    passed its check, else ``restore`` the previous pair on every host that is still there (the
+    renewal is all hosts or none). ``install``: the issue step's {host: [entries]}; ``results``:
+    {host: [install results]} of the live hosts. Returns {'hosts': {host: [settle entries]},
+    'restored': [pair keys], 'messages': {pair key: [message]}}."""
+    pairs = {}
+    for host, entries in sorted((install or {}).items()):
+        for entry in entries:
+            if entry.get('keep_previous'):
+                pairs.setdefault('%s/%s' % (entry['application'], entry['environment']), []).append((host, entry))
+    hosts, restored, messages = {}, [], {}
+    for key, members in sorted(pairs.items()):
+        failed = []
+        for host, entry in members:
+            found = [result for result in results.get(host) or [] if (result.get('application'), result.get('environment'))
+                     == (entry['application'], entry['environment'])] if host in live else []
+            if not found or found[0].get('error'):
+                failed.append(host)
+        action = 'restore' if failed else 'commit'
+        for host, entry in members:
+            if host in live:
+                settled = dict((name, entry[name]) for name in SETTLE_KEYS if name in entry)
+                settled['settle'] = action
+                hosts.setdefault(host, []).append(settled)
+        if failed:
+            restored.append(key)
+            messages[key] = ['%s: the renewal failed on %s, so the previous key and certificate were put back on every host '
+                             'of the pair (%s); the staged key stays for the next run.'
+                             % (key, ', '.join(failed), ', '.join(host for host, _entry in members if host in live))]
+    return {'hosts': hosts, 'restored': restored, 'messages': messages}

@@ -163,9 +163,28 @@ def _write_if_different(path, data, mode):
 
 # ---------------------------------------------------------------- manual
 
-def instructions_text(common_name, environment, application, csr_path, inbox, fingerprint):
+RENEWAL_NOTE = u"""VERNIEUWING / RENEWAL
+Dit is een vernieuwing: VO-DCBaaS kan een certificaat niet verlengen. Vraag met de nieuwe CSR
+hieronder een nieuw certificaat aan voor dezelfde toepassing (sjabloon "{template}"). Het huidige
+certificaat blijft werken tot het nieuwe geinstalleerd en gecontroleerd is.
+This is a renewal: VO-DCBaaS cannot extend a certificate. Upload the new CSR below as a new
+certificate for the same application (template "{template}"). The current certificate keeps
+working until the new one is installed and checked.
+
+"""
+
+
+def renewal_folder(state_dir, application, environment, fingerprint):
+    """``<pair folder>/renewal-<first 16 hex digits of the new key's SHA-256>``: one handover per
+    renewal, so that the inbox of an earlier certificate is never taken for the new one."""
+    return os.path.join(pair_folder(state_dir, application, environment),
+                        'renewal-' + re.sub('[^0-9a-f]', '', fingerprint.lower())[:16])
+
+
+def instructions_text(common_name, environment, application, csr_path, inbox, fingerprint, renewal=False):
     """The Dutch and English instruction for the handover folder (text, no key material)."""
-    return u"""vlaanderen.dov - certificaat aanvragen in VO-DCBaaS / requesting the certificate in VO-DCBaaS
+    note = RENEWAL_NOTE.format(template=DCBAAS_TEMPLATE) if renewal else u''
+    return note + u"""vlaanderen.dov - certificaat aanvragen in VO-DCBaaS / requesting the certificate in VO-DCBaaS
 ==========================================================================================
 
 Common Name (CN):               {cn}
@@ -216,19 +235,22 @@ def store_csr(state_dir, application, environment, csr_pem):
     return path, _write_if_different(path, data, 0o644)
 
 
-def prepare_handover(state_dir, application, environment, common_name, csr_pem):
-    """Make (or bring up to date) the handover folder; a :class:`HandoverResult`.
+def prepare_handover(state_dir, application, environment, common_name, csr_pem, renewal=False):
+    """Make (or bring up to date) the handover folder; a :class:`HandoverResult`. With
+    ``renewal`` it is the renewal's own folder (``renewal_folder``) and the instructions say so.
 
     Files are rewritten only when their content differs, so a second call with the same CSR
     writes nothing (``changed`` is False). Every check runs before the first write.
     """
-    folder = pair_folder(state_dir, application, environment)
     data = check_csr(csr_pem, common_name)
+    fingerprint = pki.public_key_fingerprint(pki.load_csr(data).public_key())
+    folder = (renewal_folder(state_dir, application, environment, fingerprint) if renewal
+              else pair_folder(state_dir, application, environment))
     csr_path = os.path.join(folder, CSR_FILE)
     inbox = os.path.join(folder, INBOX)
     instructions_path = os.path.join(folder, INSTRUCTIONS_FILE)
-    fingerprint = pki.public_key_fingerprint(pki.load_csr(data).public_key())
-    text = instructions_text(common_name, environment, application, csr_path, inbox, fingerprint).encode('utf-8')
+    text = instructions_text(common_name, environment, application, csr_path, inbox, fingerprint,
+                             renewal).encode('utf-8')
 
     written = []
     if inbox in ensure_dir(inbox):
@@ -244,13 +266,13 @@ def _is_candidate(name):
     return not name.startswith('.') and not name.lower().endswith(PARTIAL_SUFFIXES)
 
 
-def pick_up(state_dir, application, environment):
-    """``(bytes, path)`` of the newest file in the pair's inbox, or None when there is none.
+def pick_up(state_dir, application, environment, folder=None):
+    """``(bytes, path)`` of the newest file in the pair's inbox (or ``folder``'s), or None when there is none.
 
     Any name counts, except dotfiles and files that are still being written (``.part``,
     ``.crdownload``, ``.tmp``, ``~`` …). Folders in the inbox are ignored.
     """
-    inbox = os.path.join(pair_folder(state_dir, application, environment), INBOX)
+    inbox = os.path.join(folder or pair_folder(state_dir, application, environment), INBOX)
     if not os.path.isdir(inbox):
         return None
     candidates = []
@@ -426,8 +448,9 @@ def _lab_ca(folder):
 # ---------------------------------------------------------------- the entry point
 
 def issue(kind, state_dir, application, environment, common_name, csr_pem, command=None, csr_path=None,
-          timeout=DEFAULT_TIMEOUT, allow_productie=False):
+          timeout=DEFAULT_TIMEOUT, allow_productie=False, renewal=False):
     """Turn the pair's CSR into a certificate with issuer ``kind``; an :class:`IssueResult`.
+    ``renewal`` (renew.yml): the manual issuer hands over in the renewal's own folder.
 
     Checks first (kind, application, environment, the CSR and its CN), then dispatches.
     """
@@ -437,14 +460,15 @@ def issue(kind, state_dir, application, environment, common_name, csr_pem, comma
     check_csr(csr_pem, common_name)
 
     if kind == 'manual':
-        handover = prepare_handover(state_dir, application, environment, common_name, csr_pem)
-        found = pick_up(state_dir, application, environment)
+        handover = prepare_handover(state_dir, application, environment, common_name, csr_pem, renewal)
+        found = pick_up(state_dir, application, environment, handover.folder)
         if found is None:
+            what = ('the renewed certificate. This is a renewal: upload %s in VO-DCBaaS as a new certificate for the '
+                    'same application' if renewal else 'the certificate. Upload %s in VO-DCBaaS') % handover.csr_path
             return IssueResult(
                 WAITING, None, 'manual: %s' % handover.inbox,
-                "%s (%s): waiting for the certificate. Upload %s in VO-DCBaaS (template %s) and drop "
-                "the result in %s%s." % (common_name, environment, handover.csr_path, DCBAAS_TEMPLATE,
-                                         handover.inbox, os.sep),
+                "%s (%s): waiting for %s (template %s) and drop the result in %s%s."
+                % (common_name, environment, what, DCBAAS_TEMPLATE, handover.inbox, os.sep),
                 changed=handover.changed)
         data, path = found
         return IssueResult(ISSUED, data, 'manual: %s' % path,

@@ -204,6 +204,29 @@ def check_template(options, lab):
     return template
 
 
+def check_only(inventory, only):
+    """Refuse a ``dov_only`` that names no pair of the inventory (before anything is written)."""
+    if only and only not in inventory.pairs:
+        raise DovError("dov_only is %r, which is not an application/environment pair of the inventory. Use one of: %s."
+                       % (only, ', '.join(sorted(inventory.pairs)) or 'none (dov_applications is empty)'))
+
+
+def renewal_scope(pairs, hosts, only=None, force=False, new_key=True, before_days=60):
+    """renew.yml: keep only the pair ``only`` (when given; the others are left as they are, their
+    status untouched), and ask the key holder of every pair left to stage its renewal when it is due
+    (hostcerts.stage_renewal decides on the host, from the installed certificate)."""
+    if only:
+        for key in [key for key in pairs if key != only]:
+            del pairs[key]
+        for host in hosts:
+            hosts[host] = [entry for entry in hosts[host] if pair_key(entry['application'], entry['environment']) == only]
+    for entries in hosts.values():
+        for entry in entries:
+            if entry.get('key_holder'):
+                entry['renew'] = {'before_days': int(before_days), 'force': bool(force), 'new_key': bool(new_key)}
+    return pairs, hosts
+
+
 def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
     """The whole plan step after the inventory was validated: controller files checked, the lock
     taken (not for report.yml, not in check mode), access requests, pairs and prepare entries,
@@ -213,6 +236,8 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
     check_controller_files({'dov_ca_bundle': options.get('ca_bundle'),
                             'dov_server_ca_bundle': options.get('server_ca_bundle')})
     mode = options['mode']
+    if mode == 'renew':
+        check_only(inventory, options.get('only'))
     status = statefolder.load_status(state_dir)
     locked = mode != 'status' and not check_mode
     if locked:
@@ -224,6 +249,9 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
             options['send_requests'], check_mode)
         pairs, hosts, notes = plan_hosts(inventory, state_dir, status, play_hosts, options.get('defaults') or {})
         messages.extend(notes)
+        if mode == 'renew':
+            renewal_scope(pairs, hosts, options.get('only'), options.get('force_renew'), options.get('renew_key', True),
+                          options.get('renew_before_days', 60))
         for info in pairs.values():
             messages.extend(info['messages'])
         standin = options.get('lab') or {}

@@ -13,15 +13,19 @@ the hosts said: writing it is not a change on a managed system.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'failed')
+STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'renewal_pending', 'failed')
 WAITING = ('waiting_for_cn', 'waiting_for_certificate')
+# Waiting on someone else: green, red only with dov_strict. A pending renewal's live pair keeps serving.
+WAITING_RUN = WAITING + ('renewal_pending',)
 QUIET = ('updated_at', 'messages')
 
 
 def pair_state(info, installed, previous, renew_before_days, verify):
     """The one state a pair ends this run in."""
-    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'failed'):
+    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed'):
         return info['state']
+    if info.get('state') == 'renewal_due' and not installed:
+        return 'renewal_due'    # --check of renew.yml: it would be renewed
     if any(result.get('error') for result in installed):
         return 'failed'
     days = (info.get('certificate') or {}).get('days_left')
@@ -53,7 +57,12 @@ def verified_state(info, results, previous, renew_before_days):
     return 'renewal_due' if days <= renew_before_days else 'verified'
 
 
-PAIR_HEADERS = ('application', 'environment', 'state', 'hosts', 'days left', 'verdict', 'common name')
+PAIR_HEADERS = ('application', 'environment', 'state', 'hosts', 'expires', 'days left', 'verdict', 'common name')
+
+
+def expiry_date(not_after):
+    """The date of an ISO 8601 not_after (``2031-05-04T10:00:00Z`` -> ``2031-05-04``), for the table."""
+    return str(not_after)[:10] if not_after else None
 
 
 def table(rows, headers=PAIR_HEADERS):
@@ -97,6 +106,8 @@ def record(info, state, certificate, checks, previous, now):
         'messages': info.get('messages') or [],
         'updated_at': previous.get('updated_at'),
     }
+    if info.get('staged_key'):
+        entry['staged_key'] = info['staged_key']     # a renewal's new key, waiting for its certificate
     if dict((k, v) for k, v in entry.items() if k not in QUIET) == dict((k, v) for k, v in previous.items() if k not in QUIET):
         return previous
     entry['updated_at'] = now
@@ -112,8 +123,8 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         previous = status['pairs'].get(key) or {}
         if mode == 'status':
             rows.append((info['application'], info['environment'], previous.get('state') or info.get('state') or 'unknown',
-                         len(info.get('hosts') or []), previous.get('days_left'), previous.get('verdict'),
-                         info.get('common_name')))
+                         len(info.get('hosts') or []), expiry_date(previous.get('not_after')), previous.get('days_left'),
+                         previous.get('verdict'), info.get('common_name')))
             continue
         found, lost = _host_results(info, results, in_run, live)
         if lost:
@@ -137,8 +148,8 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         checks = [result['check'] for result in found if result.get('check')]
         status['pairs'][key] = record(info, state, certificate, checks, previous, now)
         entry = status['pairs'][key]
-        rows.append((info['application'], info['environment'], state, len(entry['hosts']), entry['days_left'],
-                     entry['verdict'], entry['common_name']))
+        rows.append((info['application'], info['environment'], state, len(entry['hosts']),
+                     expiry_date(entry['not_after']), entry['days_left'], entry['verdict'], entry['common_name']))
     states = dict((key, value['state']) for key, value in status['pairs'].items() if key in pairs)
     if mode == 'verify':
         lines = table(host_rows, ('host', 'application', 'environment', 'verdict', 'days left', 'problem'))
@@ -146,7 +157,9 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         lines = table(rows)
     return {'table': lines, 'lost_hosts': sorted(lost_hosts), 'states': states,
             'failed_pairs': sorted(key for key, state in states.items() if state == 'failed'),
-            'waiting_pairs': sorted(key for key, state in states.items() if state in WAITING),
+            'waiting_pairs': sorted(key for key, state in states.items() if state in WAITING_RUN),
+            'staged_keys': dict((key, status['pairs'][key]['staged_key']) for key in states
+                                if status['pairs'][key].get('staged_key')),
             'host_errors': host_errors,
             # This run's notes only (status.json keeps those of the run that last changed a pair), one
             # line per item, so that a CSR prints as the lines to copy.

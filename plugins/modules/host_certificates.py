@@ -29,6 +29,10 @@ description:
   - With O(metrics_dir), every phase also writes C(<metrics_dir>/vlaanderen_dov.prom) for
     node_exporter's textfile collector (atomically, only when its content changes), in the same
     module execution.
+  - O(phase=settle) ends a renewal (renew.yml) after the install phase ran on every host of the pair.
+    O(certificates[].settle=commit) drops the previous set kept as C(.prev) copies (and makes the staged CSR
+    the live one on the key holder); O(certificates[].settle=restore) puts the previous set back
+    byte-identically because another host of the pair failed its check.
   - A problem with one certificate is reported in its entry (RV(certificates[].error)) and does not
     stop the others; the module itself fails only on invalid options. The role turns entry errors
     into a failed host after it has written the status.
@@ -45,7 +49,7 @@ options:
   phase:
     description: Which phase to run.
     type: str
-    choices: [prepare, install, verify, report]
+    choices: [prepare, install, verify, report, settle]
     required: true
   metrics_dir:
     description:
@@ -92,6 +96,32 @@ options:
         description: The pair (C(application/environment)) whose key this host receives, from O(shared_keys).
         type: str
       certificate: {description: The issued certificate (PEM) that this host should have., type: str}
+      renew:
+        description:
+          - "renew.yml, phase prepare on the key holder: stage the renewal of this pair when its installed certificate has at most
+            O(certificates[].renew.before_days) days left (or O(certificates[].renew.force)): a new key C(<key>.next) (0600) and its CSR
+            C(<csr>.next) beside the live files, which are not touched. A staged key already there is kept (RV(certificates[].staged))."
+        type: dict
+        suboptions:
+          before_days: {description: The renewal window in days., type: int, default: 60}
+          force: {description: Renew whatever the days left., type: bool, default: false}
+          new_key: {description: 'Stage a new key (false makes only the CSR, for the live key).', type: bool, default: true}
+      staged_key:
+        description: Phase install on the key holder of a renewed pair, install the staged key C(<key>.next) with the certificate, as one set.
+        type: bool
+        default: false
+      renewed:
+        description: Phase install on the key holder of a pair renewed for its live key, the staged CSR becomes the live one once checked.
+        type: bool
+        default: false
+      keep_previous:
+        description: Phase install of a renewal, keep the previous files as C(<file>.prev) (same bytes, mode, owner) for phase settle.
+        type: bool
+        default: false
+      settle:
+        description: Phase settle, C(commit) or C(restore) the renewal on this host (see O(phase)).
+        type: str
+        choices: [commit, restore]
       owner: {description: Owner of the files., type: str}
       group: {description: Group of the files., type: str}
       notify: {description: Service to restart when this certificate's files change (returned in RV(notify))., type: str}
@@ -171,6 +201,12 @@ certificates:
       type: str
       returned: phase prepare
     complete: {description: Whether the files of every format of the entry exist., type: bool, returned: phase prepare}
+    staged:
+      description: The renewal staged on the key holder (key_path, csr_path, csr, key_fingerprint, new_key, key_created); no key material.
+      type: dict
+      returned: phase prepare with renew, when the pair is renewed
+    promoted: {description: 'After a renewal, the staged files that became live (the CSR) or were removed (the staged key).', type: list,
+               returned: phase install of a renewal}
     check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
     rolled_back: {description: Files put back after a failed check (the key first)., type: list, returned: when the check failed}
     removed_temp_files:
@@ -219,6 +255,15 @@ ENTRY = dict(
     privatekey_content=dict(type='str', no_log=True),
     shared_key=dict(type='str', no_log=False),
     certificate=dict(type='str'),
+    renew=dict(type='dict', options=dict(
+        before_days=dict(type='int', default=60),
+        force=dict(type='bool', default=False),
+        new_key=dict(type='bool', default=True),
+    )),
+    staged_key=dict(type='bool', default=False),
+    renewed=dict(type='bool', default=False),
+    keep_previous=dict(type='bool', default=False),
+    settle=dict(type='str', choices=['commit', 'restore']),
     owner=dict(type='str'),
     group=dict(type='str'),
     notify=dict(type='str'),
@@ -244,7 +289,7 @@ ENTRY = dict(
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            phase=dict(type='str', choices=['prepare', 'install', 'verify', 'report'], required=True),
+            phase=dict(type='str', choices=['prepare', 'install', 'verify', 'report', 'settle'], required=True),
             metrics_dir=dict(type='path'),
             renew_before_days=dict(type='int', default=60),
             certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
@@ -284,6 +329,8 @@ def run_module():
                 results.append(hostcerts.report(entry, module.params['renew_before_days']))
             elif phase == 'verify':
                 results.append(hostcerts.verify(entry))
+            elif phase == 'settle':
+                results.append(hostcerts.settle(entry) if not module.check_mode else hostcerts.failed(entry, None))
             else:
                 results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
         except (OSError, IOError, ValueError) as error:

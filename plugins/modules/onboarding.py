@@ -55,9 +55,9 @@ options:
     type: path
     required: true
   mode:
-    description: C(onboard), C(verify) (verify.yml) or C(status) (report.yml).
+    description: C(onboard), C(renew) (renew.yml), C(verify) (verify.yml) or C(status) (report.yml).
     type: str
-    choices: [onboard, verify, status]
+    choices: [onboard, renew, verify, status]
     default: onboard
   organisation:
     description: C(dov_organisation).
@@ -112,10 +112,18 @@ options:
     description: C(dov_verify).
     type: bool
     default: true
-  renew:
-    description: C(dov_renew).
+  only:
+    description: C(dov_only) (renew.yml).
+    type: str
+    default: ''
+  force_renew:
+    description: C(dov_force_renew) (renew.yml).
     type: bool
     default: false
+  renew_key:
+    description: C(dov_renew_key) (renew.yml).
+    type: bool
+    default: true
   renew_before_days:
     description: C(dov_renew_before_days).
     type: int

@@ -50,7 +50,7 @@ def test_an_option_of_an_entry_point_is_mains_option(entry):
 
 
 def test_verify_and_status_document_only_what_they_use():
-    for entry, absent in (('verify', ('dov_issuer', 'dov_issuer_command', 'dov_key_type', 'dov_renew')),
+    for entry, absent in (('verify', ('dov_issuer', 'dov_issuer_command', 'dov_key_type', 'dov_renew_key', 'dov_only')),
                           ('status', ('dov_issuer', 'dov_server_ca_bundle', 'dov_proxy', 'dov_lab_standin'))):
         assert not set(absent) & set(SPECS[entry]['options']), entry
     assert {'dov_check_timeout', 'dov_pkcs12_password', 'dov_jks_password'} <= set(SPECS['verify']['options'])

@@ -544,25 +544,117 @@ def test_renew_keeps_a_certificate_outside_the_renewal_window(world, key1):
     assert info['install'] == []
 
 
-def test_renew_replaces_a_certificate_inside_the_renewal_window(world, key1):
-    csr = csr_pem(key1)
-    prepared = {'app-1': [prepared_result(key1, csr, converged=True)], 'app-2': [prepared_result(key1, converged=True)]}
-    world.issue(prepared)
-    first = world.stored()
-    changed, info = world.issue(prepared, renew=True, renew_before_days=5000)
-    assert changed is True and world.stored() != first
-    assert certs.public_key_fingerprint(world.stored_leaf().public_key()) == fingerprint(key1)  # same key
-    assert info['certificate_pem'] == world.stored().decode('ascii')
+def staged_result(live_key, new_key, days_left=10, new=True):
+    """The key holder's prepare result with a renewal staged (hostcerts.stage_renewal)."""
+    result = prepared_result(live_key, csr_pem(live_key), converged=True)
+    result['installed'] = {'fingerprint_sha256': 'AA:BB', 'days_left': days_left, 'not_after': '2026-12-21T10:00:00Z'}
+    result['staged'] = {'key_path': '/opt/geodrill/dov/key.pem.next' if new else '/opt/geodrill/dov/key.pem',
+                        'csr_path': '/opt/geodrill/dov/csr.pem.next', 'csr': csr_pem(new_key),
+                        'key_fingerprint': fingerprint(new_key), 'new_key': new, 'key_created': True}
+    return result
 
 
-def test_a_renewed_certificate_is_installed_on_hosts_converged_on_the_old_one(world, key1):
-    csr = csr_pem(key1)
-    # the hosts hold the current certificate (prepare compared them with it): converged
-    prepared = {'app-1': [prepared_result(key1, csr, converged=True)], 'app-2': [prepared_result(key1, converged=True)]}
-    world.issue(prepared)
-    changed, info = world.issue(prepared, previous='verified', renew=True, renew_before_days=5000)
+def test_a_staged_renewal_gets_a_certificate_for_the_staged_key_and_every_host_installs_it(world, key1, key2):
+    prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
+    changed, info = world.issue(prepared, previous='renewal_due', renew=True)
     assert changed is True
+    assert certs.public_key_fingerprint(world.stored_leaf().public_key()) == fingerprint(key2)  # the NEW key
+    assert info['install'] == [('app-1', False), ('app-2', True)]   # app-2 gets the staged key from app-1
+    assert info['staged_key'] is None and info['state'] is None
+    install, _check, keys = issue.deliveries(world.inventory, world.pairs, {})
+    assert install['app-1'][0]['staged_key'] is True and install['app-1'][0]['keep_previous'] is True
+    assert 'staged_key' not in install['app-2'][0] and install['app-2'][0]['shared_key'] == PAIR
+    assert keys == [{'host': 'app-2', 'pair': PAIR, 'holder': 'app-1', 'key_path': '/opt/geodrill/dov/key.pem.next'}]
+
+
+def test_a_renewal_for_the_live_key_sends_no_key_and_the_holder_takes_its_staged_csr(world, key1):
+    prepared = {'app-1': [staged_result(key1, key1, new=False)], 'app-2': [prepared_result(key1, converged=True)]}
+    changed, info = world.issue(prepared, previous='renewal_due', renew=True)
+    assert changed is True and info['staged_key'] is None
     assert info['install'] == [('app-1', False), ('app-2', False)]
+    install, _check, keys = issue.deliveries(world.inventory, world.pairs, {})
+    assert keys == [] and install['app-1'][0]['renewed'] is True and 'staged_key' not in install['app-1'][0]
+
+
+def test_a_renewal_certificate_for_the_live_key_fails_and_nothing_is_installed(world, key1, key2, monkeypatch):
+    prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
+    real = issue.issuers.issue
+
+    def old_key_issuer(kind, state_dir, application, environment, common_name, csr_pem, **options):
+        return real(kind, state_dir, application, environment, common_name, csr_pem_of_live, **options)
+    csr_pem_of_live = csr_pem(key1)
+    monkeypatch.setattr(issue.issuers, 'issue', old_key_issuer)
+    _changed, info = world.issue(prepared, renew=True)
+    assert info['state'] == 'failed' and info['install'] == []
+    assert 'the renewal failed: The renewed certificate from lab' in info['messages'][0]
+    assert "the staged key is %s" % fingerprint(key2) in info['messages'][0]
+    assert ('The live certificate keeps serving; the staged key /opt/geodrill/dov/key.pem.next on app-1 stays for the next '
+            'run.') in info['messages'][0]
+    assert world.stored() is None
+
+
+def test_a_manual_renewal_is_pending_in_its_own_handover_folder_and_prints_the_staged_csr(world, key1, key2):
+    prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
+    # the inbox of the first certificate holds it still: it is not taken for the renewal
+    first_inbox = os.path.join(world.state_dir, APP, 'oefen', 'inbox')
+    os.makedirs(first_inbox)
+    with open(os.path.join(first_inbox, 'old.pem'), 'w') as handle:
+        handle.write('not looked at')
+    changed, info = world.issue(prepared, issuer='manual', renew=True)
+    assert changed is True and info['state'] == 'renewal_pending' and info['install'] == []
+    assert 'waiting for the renewed certificate. This is a renewal' in info['messages'][0]
+    assert os.path.join(APP, 'oefen', 'renewal-') in info['messages'][0]
+    assert info['messages'][1] == ('Geodrill/oefen: the staged key /opt/geodrill/dov/key.pem.next on app-1 waits for its '
+                                   'certificate; the live certificate keeps serving (10 days left).')
+    assert csr_pem(key2).strip() in info['messages'][2] and '/opt/geodrill/dov/csr.pem.next on app-1' in info['messages'][2]
+    assert info['staged_key'] == '/opt/geodrill/dov/key.pem.next on app-1'
+    assert info['certificate']['days_left'] == 10
+
+
+def test_check_mode_of_a_renewal_says_what_it_would_do_and_writes_nothing(tmp_path, key1, key2):
+    world = World(str(tmp_path / 'state'))
+    prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
+    changed, info = world.issue(prepared, renew=True, check_mode=True)
+    assert changed is False and info['state'] == 'renewal_due' and info['install'] == []
+    assert info['messages'] == ['Geodrill/oefen: would be renewed with a new key (10 days left); a certificate would be '
+                                'requested from the lab issuer.']
+    assert not (tmp_path / 'state').exists()
+
+
+def test_onboarding_does_not_renew_a_staged_pair(world, key1, key2):
+    prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
+    world.issue({'app-1': [prepared_result(key1, csr_pem(key1))], 'app-2': [prepared_result()]})
+    first = world.stored()
+    _changed, info = world.issue(prepared, previous='verified')
+    assert world.stored() == first and info['install'] == [] and 'renewal' not in info
+
+
+def test_settle_commits_a_renewal_that_every_host_passed():
+    install = {'h1': [dict(entry(), common_name=CN, keep_previous=True, staged_key=True, certificate='x', check={})],
+               'h2': [dict(entry(), common_name=CN, keep_previous=True, shared_key=PAIR)]}
+    ok = {'application': APP, 'environment': 'oefen', 'error': None}
+    outcome = issue.settle_renewals(install, {'h1': [ok], 'h2': [ok]}, {'h1', 'h2'})
+    assert outcome['restored'] == [] and outcome['messages'] == {}
+    assert [item['settle'] for item in outcome['hosts']['h1'] + outcome['hosts']['h2']] == ['commit', 'commit']
+    assert outcome['hosts']['h1'][0]['staged_key'] is True
+    unwanted = set(('certificate', 'check', 'shared_key', 'keep_previous'))
+    assert not unwanted & (set(outcome['hosts']['h1'][0]) | set(outcome['hosts']['h2'][0]))
+
+
+@pytest.mark.parametrize('h2_result, live', [
+    ({'application': APP, 'environment': 'oefen', 'error': 'The mTLS check from this host gave denied'}, {'h1', 'h2'}),
+    (None, {'h1'}),                                         # h2 was lost during the install
+])
+def test_settle_restores_every_host_when_one_host_failed_the_renewal(h2_result, live):
+    install = {'h1': [dict(entry(), common_name=CN, keep_previous=True)], 'h2': [dict(entry(), common_name=CN, keep_previous=True)],
+               'h3': [dict(entry(application='Other'), common_name=CN)]}
+    ok = {'application': APP, 'environment': 'oefen', 'error': None}
+    outcome = issue.settle_renewals(install, {'h1': [ok], 'h2': [h2_result] if h2_result else []}, live)
+    assert outcome['restored'] == [PAIR]
+    assert sorted(outcome['hosts']) == sorted(live) and all(item['settle'] == 'restore' for items in outcome['hosts'].values()
+                                                            for item in items)
+    assert outcome['messages'][PAIR][0].startswith('Geodrill/oefen: the renewal failed on h2, so the previous key and certificate '
+                                                   'were put back on every host of the pair')
 
 
 def test_check_mode_issues_nothing_and_writes_nothing(tmp_path, key1):
@@ -735,7 +827,7 @@ def done(verdict='ok', error=None):
     return result
 
 
-@pytest.mark.parametrize('state', ['waiting_for_cn', 'waiting_for_certificate', 'failed'])
+@pytest.mark.parametrize('state', ['waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed'])
 def test_a_decided_state_is_kept_by_pair_state(state):
     assert states.pair_state(info_of(state), [done()], 'verified', 60, True) == state
 
@@ -789,13 +881,15 @@ def test_verified_state_for_each_outcome(info, results, previous, expected):
 # ---------------------------------------------------------------- table
 
 def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
-    lines = states.table([('Geodrill', 'oefen', 'verified', 2, 1859, 'ok', CN),
-                          ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None)])
-    assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'days', 'left', 'verdict', 'common', 'name']
+    lines = states.table([('Geodrill', 'oefen', 'verified', 2, '2031-12-24', 1859, 'ok', CN),
+                          ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None, None)])
+    assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'expires', 'days', 'left', 'verdict',
+                                'common', 'name']
     assert set(lines[1].replace(' ', '')) == set('-')
-    assert lines[2].split() == ['Geodrill', 'oefen', 'verified', '2', '1859', 'ok', CN]
+    assert lines[2].split() == ['Geodrill', 'oefen', 'verified', '2', '2031-12-24', '1859', 'ok', CN]
     assert lines[3].split() == ['Geodrill', 'productie', 'waiting_for_cn', '0']
     assert lines[2].index('verified') == lines[0].index('state') == lines[3].index('waiting_for_cn')
+    assert lines[2].index('2031-12-24') == lines[0].index('expires')
     assert all(line == line.rstrip() for line in lines)
     assert len(lines[1]) == len(lines[2])
 
