@@ -13,14 +13,14 @@ the hosts said: writing it is not a change on a managed system.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'failed')
+STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'failed', 'retired')
 WAITING = ('waiting_for_cn', 'waiting_for_certificate')
 QUIET = ('updated_at', 'messages')
 
 
 def pair_state(info, installed, previous, renew_before_days, verify):
     """The one state a pair ends this run in."""
-    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'failed'):
+    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'failed', 'retired'):
         return info['state']
     if any(result.get('error') for result in installed):
         return 'failed'
@@ -43,7 +43,7 @@ def pair_state(info, installed, previous, renew_before_days, verify):
 
 def verified_state(info, results, previous, renew_before_days):
     """The state after verify.yml: the checks of every host decide."""
-    if info.get('state') in WAITING:
+    if info.get('state') in WAITING or info.get('state') == 'retired':
         return info['state']
     if info.get('state') == 'failed' or any(result.get('error') for result in results):
         return 'failed'
