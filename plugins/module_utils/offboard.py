@@ -63,7 +63,7 @@ def retire_pairs(pairs, prepared, state_dir, issuer, command=None, reason=revoca
         for host in info.get('retired_hosts') or []:
             results = _absent_results(prepared, host, info['application'], info['environment'])
             if not results:
-                problems.append('%s was not reached in this run' % host)
+                problems.append('%s was not reached in this run.' % host)
             for result in results:
                 if result.get('error'):
                     problems.append('%s kept its files: %s' % (host, result['error']))
@@ -71,8 +71,8 @@ def retire_pairs(pairs, prepared, state_dir, issuer, command=None, reason=revoca
                     found.append(dict(result, host=host))
         if problems:
             info['state'] = 'failed'
-            info['messages'].append('%s is retired, but %s. Its revocation is handed over once every host has taken it '
-                                    'off; fix that and run again.' % (key, '; '.join(problems)))
+            info['messages'].append('%s is retired, but not yet off every host: %s Its revocation is handed over once every '
+                                    'host has taken it off; fix that and run again.' % (key, ' '.join(problems)))
             continue
         certificates = [result['installed_pem'] or result['installed'] for result in found
                         if result.get('installed_pem') or result.get('installed')]

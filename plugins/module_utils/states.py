@@ -97,6 +97,8 @@ def record(info, state, certificate, checks, previous, now):
         'messages': info.get('messages') or [],
         'updated_at': previous.get('updated_at'),
     }
+    if state == 'retired':
+        entry.update(verdict=None, hint=None)      # no longer checked
     if dict((k, v) for k, v in entry.items() if k not in QUIET) == dict((k, v) for k, v in previous.items() if k not in QUIET):
         return previous
     entry['updated_at'] = now
