@@ -166,8 +166,16 @@ certificates:
       type: list
       elements: str
       returned: phase prepare, state absent
-    kept: {description: 'Managed paths that stay, with the reason (another entry uses them).', type: list, elements: dict, returned: phase prepare, state absent}
-    folders_removed: {description: Folders the collection created that were empty afterwards., type: list, elements: str, returned: phase prepare, state absent}
+    kept:
+      description: Managed paths that stay, with the reason (another entry uses them).
+      type: list
+      elements: dict
+      returned: phase prepare, state absent
+    folders_removed:
+      description: Folders the collection created that were empty afterwards.
+      type: list
+      elements: str
+      returned: phase prepare, state absent
     check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
     rolled_back: {description: Files put back after a failed check (the key first)., type: list, returned: when the check failed}
     removed_temp_files:
