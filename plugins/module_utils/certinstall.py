@@ -37,7 +37,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsuti
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 # The file names live in installed.py, which loads no cryptography (the manifest check needs them).
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (  # noqa: F401 (re-exported)
-    CSR_NAME, FILE_KINDS, FILE_NAMES, FILES, FORMATS, KEY_NAME, file_names)
+    FILE_NAMES, FILES, FORMATS, file_names)
 
 CERT_MODE = 0o644
 KEYSTORE_MODE = 0o600

@@ -12,7 +12,8 @@ nginx of test_hosts_truth), then, in order:
 - a file the collection did not write under a managed name is refused without ``force``, nothing
   changes and nothing is handed over;
 - with ``force: true`` the pair is taken off the remaining host, the revocation handover names the
-  serial, status.json says ``retired``, and a second run changes nothing.
+  serial, status.json says ``retired``, and a second run changes nothing;
+- on another site, ``dov_revoke_command`` runs once (not again on the next run) instead of the handover.
 
 (``report.yml`` with ``dov_fail_within_days`` is not wired on this branch; report.fail_within_days
 leaves retired certificates out, see tests/unit.)
@@ -158,3 +159,31 @@ def test_a_retired_pair_is_taken_off_the_last_host_and_its_revocation_handed_ove
     with open(os.path.join(folder, 'revocation.json'), 'rb') as handle:
         assert handle.read() == recorded
     assert site.status()[PAIR]['state'] == 'retired'
+
+
+def test_with_the_command_issuer_dov_revoke_command_is_run_once_instead_of_the_handover(tmp_path_factory):
+    world = World(tmp_path_factory.mktemp('revoke'), Ansible(tmp_path_factory.mktemp('ansible-revoke')))
+    try:
+        log = os.path.join(world.folder, 'revoked.log')
+        command = write(os.path.join(world.folder, 'revoke.sh'),
+                        '#!/bin/sh\necho "$DOV_REVOKE_SERIAL $DOV_REVOKE_COMMON_NAME $DOV_REVOKE_REASON" >> \'%s\'\n' % log, 0o755)
+        site = Site(world, 'revoke', {'h1': [('Sondering', {})]}, dov_revoke_command=command,
+                    dov_revoke_reason='server_decommissioned')
+        first = site.run()
+        assert first.rc == 0, first
+        dest = site.dest_dir('h1', 'Sondering')
+        serial = openssl('x509', '-noout', '-serial', '-in', os.path.join(dest, 'cert.pem')).decode().strip().split('=')[1]
+        site.environments['Sondering'] = {'retired': True}
+        site.pairs['h1'] = [('Sondering', {'state': 'absent'})]
+        for _run in range(2):
+            retired = run(site)
+            assert retired.rc == 0, retired
+        with open(log) as handle:
+            assert handle.read() == '%s %sSondering server_decommissioned\n' % (serial, ORG)
+        assert not os.path.exists(os.path.join(site.state_dir, 'Sondering', 'oefen', 'revocation', 'INSTRUCTIES.txt'))
+        with open(os.path.join(site.state_dir, 'Sondering', 'oefen', 'revocation', 'revocation.json')) as handle:
+            assert [item['state'] for item in json.load(handle)['certificates']] == ['requested']
+        assert site.status()['Sondering/oefen']['state'] == 'retired'
+        assert not os.path.exists(os.path.join(dest, 'key.pem'))
+    finally:
+        world.stop()

@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, fsutil, hostcerts, keyfiles, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, hostcerts, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
