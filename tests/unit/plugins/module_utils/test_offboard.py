@@ -14,7 +14,7 @@ import os
 import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import (
-    hostcerts, inventory, keyfiles, labca, offboard, plan, revocation, states, statefolder)
+    hostcerts, inventory, keyfiles, labca, offboard, plan, report, revocation, states, statefolder)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.be'}
@@ -218,3 +218,13 @@ def test_a_retired_pair_a_host_still_holds_is_failed_and_nothing_is_handed_over(
     assert 'app-2 was not reached in this run.' in message
     assert not os.path.exists(str(tmp_path / 'state'))
     assert offboard.absent_errors(prepared) == {'app-1': ['Geodrill/oefen: ' + prepared['app-1'][0]['error']]}
+
+
+def test_a_retired_pair_as_status_json_records_it_does_not_fail_dov_fail_within_days():
+    info = {'application': APP, 'environment': 'oefen', 'common_name': CN, 'hosts': [], 'state': 'retired'}
+    retired = states.record(info, 'retired', {'not_after': '2026-12-05T00:00:00Z', 'days_left': 3,
+                                              'fingerprint_sha256': 'AB:CD'}, [], {}, '2026-12-01T20:00:00Z')
+    due = dict(retired, application='Sondering', state='verified')
+    assert report.fail_within_days([retired], 30) == (False, None)
+    failed, message = report.fail_within_days([retired, due], 30)
+    assert failed is True and message.startswith('1 certificate expires within 30 days:') and '(Sondering/oefen)' in message
