@@ -16,12 +16,13 @@ TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test unit unit-host-libs sanity lint integration install deps bench clean help
+.PHONY: demo test unit unit-host-libs sanity lint integration install deps bench ee clean help
 
 help:
 	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
 	@echo "make test   - everything CI runs: unit, ansible-test sanity, ansible-lint, integration"
-	@echo "make bench  - the onboarding flow against the same work done with community.crypto"
+	@echo "make bench  - onboard.yml against the same work by hand (PAIRS=N for one size); writes bench/results.md"
+	@echo "make ee     - the AWX/AAP execution environment's build context (ansible-builder create)"
 
 $(BIN)/.installed: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,8 +73,10 @@ sanity: $(BIN)/.installed deps
 	rsync -a --delete --exclude-from=.sanity-exclude ./ $(TREE)/
 	cd $(TREE) && $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
 
+# ansible-lint (production profile), and the changelog fragments (changelogs/fragments/*.yml).
 lint: install
 	$(BIN)/ansible-lint --profile production --offline
+	$(BIN)/antsibull-changelog lint
 
 integration: install deps $(OLD_CRYPTO)/bin/.installed
 	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration
@@ -107,8 +110,14 @@ unit-host-libs: deps $(DEBIAN_PY)/bin/.installed $(OLD_CRYPTO)/bin/.pytest
 
 test: unit unit-host-libs sanity lint integration
 
+# The execution environment's build context (execution-environment.yml); then
+# `ansible-builder build` (or podman/docker build .build/ee-context) where a container engine is.
+ee: install
+	$(BIN)/ansible-builder create -f execution-environment.yml -c .build/ee-context --output-filename Containerfile
+
+# A/B rounds for 5, 20 and 80 pairs (PAIRS=N: one size); writes bench/results.md.
 bench: install deps
-	$(BIN)/python tests/bench/bench.py
+	$(BIN)/python tests/bench/bench.py $(if $(PAIRS),--pairs $(PAIRS))
 
 clean:
 	rm -rf .build $(SANITY_ROOT) $(COLLECTIONS) .pytest_cache

@@ -36,8 +36,7 @@ import stat
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, keyfiles, keystores, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 # The file names live in installed.py, which loads no cryptography (the manifest check needs them).
-from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (  # noqa: F401 (re-exported)
-    FILE_NAMES, FILES, FORMATS, file_names)
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import FILE_NAMES, FILES, FORMATS, file_names
 
 CERT_MODE = 0o644
 KEYSTORE_MODE = 0o600

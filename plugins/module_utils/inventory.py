@@ -14,7 +14,7 @@ import os
 import re
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, revocation
-from ansible_collections.vlaanderen.dov.plugins.module_utils.certinstall import FORMATS, file_names
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import FORMATS, file_names
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 DEFAULT_HEALTH_PATH = 'dov-xdov-server/logs/chucknorris'

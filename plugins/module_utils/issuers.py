@@ -186,7 +186,7 @@ NEDERLANDS
    het in de map {inbox}
    De bestandsnaam maakt niet uit; het nieuwste bestand telt.
 4. Voer de playbook opnieuw uit. Het certificaat wordt dan opgepikt en gecontroleerd
-   (sleutel, CN, gebruik, geldigheid, keten) en pas daarna geinstalleerd.
+   (sleutel, CN, gebruik, geldigheid, keten) en pas daarna geïnstalleerd.
 De private sleutel blijft op de server die hem gebruikt: zet hem nooit in deze map.
 
 ENGLISH

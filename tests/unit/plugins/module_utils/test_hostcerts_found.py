@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, hostcerts, installed, labca, pki, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, hostcerts, installed, labca, pki, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP, CN = 'Geodrill', 'geolab.be/dov-services/oefen/Geodrill'
@@ -46,17 +46,17 @@ def files_of(folder):
 # ---------------------------------------------------------------- file names
 
 def test_file_names_are_the_defaults_unless_renamed():
-    names = certinstall.file_names({'key': 'client.key', 'cert': 'client.crt'})
+    names = installed.file_names({'key': 'client.key', 'cert': 'client.crt'})
     assert names == {'key': 'client.key', 'csr': 'csr.pem', 'cert': 'client.crt', 'chain': 'chain.pem',
                      'fullchain': 'fullchain.pem', 'pkcs12': 'bundle.p12', 'jks': 'keystore.jks'}
-    assert certinstall.file_names(None)['key'] == 'key.pem'
+    assert installed.file_names(None)['key'] == 'key.pem'
 
 
 @pytest.mark.parametrize('files', [{'cert': 'sub/cert.pem'}, {'cert': '..'}, {'pkcs12': ''}, {'p7b': 'x'},
                                    {'chain': 'cert.pem'}])
 def test_file_names_that_are_no_plain_distinct_names_are_refused(files):
     with pytest.raises(DovError):
-        certinstall.file_names(files)
+        installed.file_names(files)
 
 
 def test_paths_follow_the_file_names(tmp_path):

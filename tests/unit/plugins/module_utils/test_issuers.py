@@ -137,6 +137,7 @@ def test_the_instructions_say_where_to_upload_which_template_which_role_and_wher
     assert text.count(str(tmp_path / APP / ENV / 'inbox') + os.sep) >= 3
     assert CN in text and 'oefen' in text
     assert 'Vraag een nieuw certificaat aan' in text and 'Request a new certificate' in text
+    assert 'pas daarna geïnstalleerd' in text and 'geinstalleerd' not in text
     key = pki.load_csr(csr).public_key()
     assert pki.public_key_fingerprint(key) in text
     assert 'PRIVATE KEY' not in text
