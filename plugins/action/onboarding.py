@@ -18,7 +18,7 @@ import yaml
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, plan, report, statefolder, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, offboard, plan, report, statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, Inventory
 
@@ -46,6 +46,7 @@ SPEC = dict(
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
     lab_allow_productie=dict(type='bool', default=False),
     fail_within_days=dict(type='raw'), strict=dict(type='bool', default=False), notify_email=dict(type='list', elements='str', default=[]),
+    revoke_command=dict(type='raw', default=''), revoke_reason=dict(type='str', default='application_retired'),
 )
 
 
@@ -110,6 +111,7 @@ class ActionModule(ActionBase):
             raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
                            "name (or, for a variable of your own, use a name that does not look like one of the role's)."
                            % ', '.join('%s (did you mean %s?)' % pair for pair in typos))
+        offboard.check_options(args['issuer'], args['revoke_command'], args['revoke_reason'])
         inventory = self._inventory(args, task_vars)
         return plan.plan_step(inventory, args['state_dir'], list(task_vars.get('ansible_play_hosts') or []), args,
                               self._task.check_mode, self._lock(args))
@@ -119,14 +121,22 @@ class ActionModule(ActionBase):
         pairs = dict((key, dict(value, messages=[])) for key, value in (args['plan'].get('pairs') or {}).items())
         labstandin.wait(args['plan'].get('lab') or {})
         previous = statefolder.load_status(args['state_dir'])['pairs']
+        prepared = self._registered(task_vars, ['dov_prepared'])
+        retired = dict((key, info) for key, info in pairs.items() if info.get('state') == 'retired')
+        handed_over = offboard.retire_pairs(retired, prepared, args['state_dir'], args['issuer'], args['revoke_command'],
+                                            args['revoke_reason'], args['issuer_timeout'], self._task.check_mode)
+        for key in retired:
+            del pairs[key]      # nothing to issue, install or check for them
         changed = issue.issue_pairs(
-            inventory, pairs, self._registered(task_vars, ['dov_prepared']), args['state_dir'], args['issuer'],
+            inventory, pairs, prepared, args['state_dir'], args['issuer'],
             ca_bundle=args['ca_bundle'] or None, command=args['issuer_command'],
             allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
             renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
             timeout=args['issuer_timeout'])
         install, check, keys = issue.deliveries(inventory, pairs, args['defaults'])
+        pairs.update(retired)
+        changed = changed or handed_over
         messages = [message for info in pairs.values() for message in info['messages']]
         renewals = any(entry.get('keep_previous') for entries in install.values() for entry in entries)
         return {'changed': changed, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
@@ -159,6 +169,9 @@ class ActionModule(ActionBase):
                                 set(task_vars.get('ansible_play_hosts_all') or []),
                                 set(task_vars.get('ansible_play_hosts') or []), mode, args['renew_before_days'],
                                 args['verify'], statefolder.utc_now().isoformat())
+        if mode == 'onboard':
+            for host, errors in offboard.absent_errors(self._registered(task_vars, ['dov_prepared'])).items():
+                outcome['host_errors'].setdefault(host, []).extend(errors)
         if not self._task.check_mode and mode != 'status':
             statefolder.write_status(state_dir, status)
         outcome.update(changed=False, status_file=os.path.join(state_dir, statefolder.STATUS_FILE))

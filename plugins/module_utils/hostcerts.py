@@ -28,7 +28,8 @@ import tempfile
 from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil, metrics
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import (
-    FORMATS, file_path, format_paths, found_installed, installed_certificates, paths, serves)
+    FORMATS, file_names as installed_file_names, file_path, format_paths, found_installed, installed_certificates, paths,
+    serves)
 
 MANIFEST = '.dov-manifest.json'
 STAGED = '.next'    # suffix of a renewal's new key and CSR beside the live ones (key.pem.next, csr.pem.next)
@@ -156,16 +157,30 @@ def _manifest_files(entry):
     return format_paths(entry, FORMATS) + [key_path]
 
 
-def write_manifest(entry, key_fingerprint, installed):
-    """Record what ``install`` left in dest_dir, for the next run's cheap converge check."""
+def _created_dirs(entry):
+    """The folders an earlier manifest of the entry records as made by the collection."""
+    try:
+        data = fsutil.read_managed(os.path.join(entry['dest_dir'], MANIFEST))
+        manifest = json.loads(data.decode('utf-8')) if data else {}
+    except (DovError, ValueError):
+        return []
+    created = manifest.get('created_dirs') if isinstance(manifest, dict) else None
+    return [path for path in created or [] if isinstance(path, str) and os.path.isabs(path)]
+
+
+def write_manifest(entry, key_fingerprint, installed, created=()):
+    """Record what ``install`` left in dest_dir, for the next run's cheap converge check, and the
+    folders the collection made (``created``, added to those an earlier manifest recorded), which
+    ``state: absent`` may remove when they are empty."""
     salt = binascii.hexlify(os.urandom(8)).decode('ascii')
     files = {}
     for path in _manifest_files(entry):
         record = _file_record(path)
         if record is not None:
             files[path] = record
+    folders = sorted(set(_created_dirs(entry)) | set(os.path.abspath(path) for path in created or ()))
     manifest = {'version': 1, 'salt': salt, 'wanted': _wanted(entry, salt), 'files': files,
-                'key_fingerprint': key_fingerprint, 'installed': installed}
+                'key_fingerprint': key_fingerprint, 'installed': installed, 'created_dirs': folders}
     fsutil.atomic_write(os.path.join(entry['dest_dir'], MANIFEST),
                         (json.dumps(manifest, sort_keys=True) + '\n').encode('utf-8'), mode=0o600)
 
@@ -469,7 +484,7 @@ def install(entry, check=None, check_mode=False, now=None):
                     ' The previous files were put back.' if restored else '')
         if not result.get('error'):
             write_manifest(entry, _lib.certs.public_key_fingerprint(plan.checked.leaf.public_key()),
-                           plan.checked.describe())
+                           plan.checked.describe(), created=plan.folders)
             if (entry.get('staged_key') or entry.get('renewed')) and not entry.get('keep_previous'):
                 result['promoted'] = promote_staged(entry)
     except DovError as error:
@@ -625,3 +640,92 @@ def write_metrics(metrics_dir, results, replace, check_mode=False, now=None):
     records = metrics.merge(metrics.read_textfile(metrics_dir), current, replace)
     written = metrics.write_textfile(metrics_dir, records, check_mode=check_mode)
     return {'path': metrics.textfile_path(metrics_dir), 'written': written}
+
+
+# ---------------------------------------------------------------- state: absent
+
+NEXT_SUFFIX = STAGED      # the staged key and CSR of a renewal: key.pem.next, csr.pem.next
+
+
+def managed_files(entry):
+    """kind -> path of every file the collection may have written for the entry (whatever its
+    formats are now): key, CSR, every format's files and the staged ``.next`` key and CSR."""
+    key_path, csr_path = paths(entry)
+    names = installed_file_names(entry.get('files'))
+    files = {'key': key_path, 'csr': csr_path, 'key_next': key_path + NEXT_SUFFIX, 'csr_next': csr_path + NEXT_SUFFIX,
+             'manifest': os.path.join(entry['dest_dir'], MANIFEST)}
+    for kind in ('cert', 'chain', 'fullchain', 'pkcs12', 'jks'):
+        files[kind] = os.path.join(entry['dest_dir'], names[kind])
+    return files
+
+
+def _fingerprint_of(kind, data, entry):
+    """The public key fingerprint of a key or a CSR with the entry's CN; None when it is neither."""
+    try:
+        if kind in ('key', 'key_next'):
+            return _lib.pki.public_key_fingerprint(
+                _lib.pki.load_private_key(data, entry.get('privatekey_passphrase'), path=kind))
+        csr = _lib.pki.load_csr(data)
+        if csr is None or _lib.pki.common_names(csr.subject) != [entry['common_name']]:
+            return None
+        return _lib.pki.public_key_fingerprint(csr.public_key())
+    except (DovError, ValueError, TypeError):
+        return None
+
+
+def recogniser(entry):
+    """retire's ``recognise`` for the files the manifest does not record: a key or CSR is the
+    collection's when its public key is the one the manifest records, or when the key and the CSR
+    beside it (the entry's CN) carry the same public key, as the csr phase (and a renewal's
+    staged ``.next`` files) leave them."""
+    files = managed_files(entry)
+    partner = {'key': 'csr', 'csr': 'key', 'key_next': 'csr_next', 'csr_next': 'key_next'}
+
+    def recognise(kind, path, data, manifest):
+        if kind not in partner:
+            return False
+        mine = _fingerprint_of(kind, data, entry)
+        if mine is None:
+            return False
+        if manifest and manifest.get('key_fingerprint') == mine:
+            return True
+        try:
+            other = fsutil.read_managed(files[partner[kind]])
+        except DovError:
+            return False
+        return other is not None and _fingerprint_of(partner[kind], other, entry) == mine
+
+    return recognise
+
+
+def absent(entry, shared=(), check_mode=False):
+    """``state: absent`` for one entry: what is installed (for the revocation of a retired pair),
+    read before anything goes, then every managed file removed (retire.retire_entry); ``shared``:
+    paths the host's other entries still use."""
+    from ansible_collections.vlaanderen.dov.plugins.module_utils import retire
+    result = _base(entry)
+    result.update(state='absent', installed=None, installed_pem=None)
+    try:
+        result['installed'], result['installed_pem'], _complete = found_installed(entry)
+    except DovError:
+        pass      # a link under a managed name: retire_entry refuses it with the reason
+    removal = retire.retire_entry(entry['dest_dir'], managed_files(entry), shared=shared, force=entry.get('force'),
+                                  check_mode=check_mode, recognise=recogniser(entry))
+    diff = removal.pop('diff')
+    result.update(removal)
+    if result['changed']:
+        result['diff'] = {'before': ''.join(path + '\n' for path in diff['before']),
+                          'after': ''.join(path + '\n' for path in diff['after'])}
+    return result
+
+
+def in_use(entries):
+    """The paths the present entries of a host use (kept when another entry is removed)."""
+    used = set()
+    for entry in entries:
+        if entry.get('state') != 'absent':
+            try:
+                used.update(managed_files(entry).values())
+            except DovError:
+                pass      # a bad files mapping: that entry fails with the reason itself
+    return sorted(used)

@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, revocation
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import FORMATS, file_names
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
@@ -58,7 +58,9 @@ class Pair(object):
         self.cn_policy = cn_policy
         self.certificate_file = certificate_file    # absolute path of a certificate given in the inventory
         self.health_path = health_path             # the application's own, else dov_health_path
-        self.hosts = []          # [(host, entry)]
+        self.hosts = []          # [(host, entry)] of the entries with state: present
+        self.absent = []         # [(host, entry)] of the entries with state: absent (taken off that host)
+        self.retired = False     # environments.<env>.retired: true (taken off every host, revocation handed over)
 
     @property
     def key(self):
@@ -131,6 +133,11 @@ class Inventory(object):
                 self.pairs[pair_key(name, environment)] = Pair(
                     name, environment, common_name, app.get('description'), policy, certificate_file or None,
                     app.get('health_path'))
+                retired = settings.get('retired', False)
+                if not isinstance(retired, bool):
+                    problems.append("%s: retired is %r, not true or false. Write retired: true to take the pair off "
+                                    "every host and hand over its revocation, or leave it out." % (pair_key(name, environment), retired))
+                self.pairs[pair_key(name, environment)].retired = retired is True
         for host in host_certificates:
             entries = host_certificates[host]
             if entries is None:
@@ -187,7 +194,18 @@ class Inventory(object):
                     except DovError as error:
                         problems.append("Host %s, %s: %s" % (host, key, error))
                         continue
-                self.pairs[key].hosts.append((host, entry))
+                state = entry.get('state', 'present')
+                if state not in ('present', 'absent') or not isinstance(entry.get('force', False), bool):
+                    problems.append("Host %s, %s: state is %r and force is %r. Use state: present or absent, and force: "
+                                    "true or false." % (host, key, state, entry.get('force', False)))
+                    continue
+                (self.pairs[key].absent if state == 'absent' else self.pairs[key].hosts).append((host, entry))
+        try:
+            revocation.retired_entries_in_use(
+                [(pair.application, pair.environment) for pair in self.pairs.values() if pair.retired],
+                [(host, entry) for pair in self.pairs.values() for host, entry in pair.hosts])
+        except DovError as error:
+            problems.append(str(error))
         if problems:
             raise DovError('The inventory has %d problem(s); nothing was changed:\n- %s'
                            % (len(problems), '\n- '.join(problems)))

@@ -125,6 +125,13 @@ def host_entry(pair, host, entry, holder, certificate, defaults):
     return prepared
 
 
+def absent_entry(pair, host, entry, defaults):
+    """What the host_certificates prepare call gets for an entry with ``state: absent``."""
+    prepared = host_entry(pair, host, entry, None, None, defaults)
+    prepared.update(common_name=pair.common_name or '', state='absent', force=bool(entry.get('force')))
+    return prepared
+
+
 def check_settings(pair, template, endpoints, health_path=DEFAULT_HEALTH_PATH):
     """The mTLS check of a pair's hosts (None without verification): the template (timeout,
     server trust, proxy) with the URL of the pair's environment and application's health path."""
@@ -149,6 +156,13 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
         info = {'application': pair.application, 'environment': pair.environment, 'common_name': pair.common_name,
                 'hosts': names, 'holder': None, 'state': None, 'messages': []}
         pairs[key] = info
+        for host, entry in pair.absent:
+            if host in hosts:
+                hosts[host].append(absent_entry(pair, host, entry, defaults))
+        if pair.retired:
+            # Taken off every host (all its entries are state: absent); the issue step hands over the revocation.
+            info.update(state='retired', hosts=[], retired_hosts=[host for host, _entry in pair.absent])
+            continue
         if not pair.common_name:
             info['state'] = 'waiting_for_cn'
             info['messages'].append(
@@ -183,8 +197,9 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
 
 def verify_entries(pairs, hosts):
     """verify.yml: every entry checks what is installed; nothing is made or handed over."""
-    for entries in hosts.values():
-        for entry in entries:
+    for host in hosts:
+        hosts[host] = [entry for entry in hosts[host] if entry.get('state') != 'absent']
+        for entry in hosts[host]:
             entry.pop('certificate', None)
             entry['key_holder'] = False
             entry['check'] = pairs[pair_key(entry['application'], entry['environment'])].get('check_settings')

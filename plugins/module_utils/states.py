@@ -13,7 +13,8 @@ the hosts said: writing it is not a change on a managed system.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'renewal_pending', 'failed')
+STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'renewal_pending', 'failed',
+          'retired')
 WAITING = ('waiting_for_cn', 'waiting_for_certificate')
 # Waiting on someone else: green, red only with dov_strict. A pending renewal's live pair keeps serving.
 WAITING_RUN = WAITING + ('renewal_pending',)
@@ -22,7 +23,7 @@ QUIET = ('updated_at', 'messages')
 
 def pair_state(info, installed, previous, renew_before_days, verify):
     """The one state a pair ends this run in."""
-    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed'):
+    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed', 'retired'):
         return info['state']
     if info.get('state') == 'renewal_due' and not installed:
         return 'renewal_due'    # --check of renew.yml: it would be renewed
@@ -47,7 +48,7 @@ def pair_state(info, installed, previous, renew_before_days, verify):
 
 def verified_state(info, results, previous, renew_before_days):
     """The state after verify.yml: the checks of every host decide."""
-    if info.get('state') in WAITING:
+    if info.get('state') in WAITING or info.get('state') == 'retired':
         return info['state']
     if info.get('state') == 'failed' or any(result.get('error') for result in results):
         return 'failed'
@@ -108,6 +109,8 @@ def record(info, state, certificate, checks, previous, now):
     }
     if info.get('staged_key'):
         entry['staged_key'] = info['staged_key']     # a renewal's new key, waiting for its certificate
+    if state == 'retired':
+        entry.update(verdict=None, hint=None)      # no longer checked
     if dict((k, v) for k, v in entry.items() if k not in QUIET) == dict((k, v) for k, v in previous.items() if k not in QUIET):
         return previous
     entry['updated_at'] = now

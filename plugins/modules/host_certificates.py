@@ -125,6 +125,19 @@ options:
       owner: {description: Owner of the files., type: str}
       group: {description: Group of the files., type: str}
       notify: {description: Service to restart when this certificate's files change (returned in RV(notify))., type: str}
+      state:
+        description:
+          - C(absent) takes the entry off this host in O(phase=prepare) (nothing is made or installed for it) - every file
+            the collection wrote for it (key, CSR, certificate files, keystores, staged C(.next) files, the manifest) and
+            nothing else; a path another entry of this call uses stays. A file under a managed name that the collection
+            did not write is refused, naming it, and nothing of the entry is removed (unless O(certificates[].force)).
+        type: str
+        choices: [present, absent]
+        default: present
+      force:
+        description: With O(certificates[].state=absent), also remove files under the managed names that the collection did not write.
+        type: bool
+        default: false
       install:
         description: How to install (see M(vlaanderen.dov.certificate)).
         type: dict
@@ -207,6 +220,21 @@ certificates:
       returned: phase prepare with renew, when the pair is renewed
     promoted: {description: 'After a renewal, the staged files that became live (the CSR) or were removed (the staged key).', type: list,
                returned: phase install of a renewal}
+    removed:
+      description: The files removed (in check mode, that would be) for an entry with O(certificates[].state=absent).
+      type: list
+      elements: str
+      returned: phase prepare, state absent
+    kept:
+      description: Managed paths that stay, with the reason (another entry uses them).
+      type: list
+      elements: dict
+      returned: phase prepare, state absent
+    folders_removed:
+      description: Folders the collection created that were empty afterwards.
+      type: list
+      elements: str
+      returned: phase prepare, state absent
     check: {description: The mTLS check's result (see M(vlaanderen.dov.mtls_check))., type: dict, returned: phases install (with check) and verify}
     rolled_back: {description: Files put back after a failed check (the key first)., type: list, returned: when the check failed}
     removed_temp_files:
@@ -267,6 +295,8 @@ ENTRY = dict(
     owner=dict(type='str'),
     group=dict(type='str'),
     notify=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    force=dict(type='bool', default=False),
     install=dict(type='dict', default={}, options=dict(
         formats=dict(type='list', elements='str', choices=['pem', 'pkcs12', 'jks'], default=['pem']),
         ca_bundle=dict(type='path'),
@@ -306,6 +336,7 @@ def run_module():
         except DovError as error:
             module.fail_json(msg=str(error))
     results = []
+    shared = hostcerts.in_use(module.params['certificates'])
     for entry in module.params['certificates']:
         entry = dict(entry, install=dict(entry['install']))    # never put secrets back into module.params
         for name in ('pkcs12_password', 'jks_password'):
@@ -323,7 +354,10 @@ def run_module():
             entry['privatekey_content'] = to_text(base64.b64decode(received))
             module.no_log_values.add(entry['privatekey_content'])
         try:
-            if phase == 'prepare':
+            if entry['state'] == 'absent':
+                results.append(hostcerts.absent(entry, shared, check_mode=module.check_mode) if phase == 'prepare'
+                               else hostcerts.failed(entry, 'An entry with state: absent only runs in phase prepare.'))
+            elif phase == 'prepare':
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif phase == 'report':
                 results.append(hostcerts.report(entry, module.params['renew_before_days']))

@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller's part of ``state: absent`` and ``retired: true``, after the prepare calls.
+
+The hosts removed the files of their ``state: absent`` entries in the prepare call (hostcerts.absent,
+which also reports what was installed before it went). Here, on the controller:
+
+- ``check_options`` refuses a ``dov_revoke_command`` without the ``command`` issuer and an unknown
+  ``dov_revoke_reason``, in the plan step, before any host is touched;
+- ``retire_pairs`` gives each retired pair its outcome: when every host of the pair took it off, the
+  revocation handover (revocation.hand_over) of the certificates the hosts reported (and the one
+  the state folder still caches), printed in the pair's messages; the pair's state is ``retired``
+  (``failed``, with the reason and without a handover, while a host still holds it);
+- ``absent_errors`` lists per host the entries whose removal was refused, for the report step.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils import revocation, statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import pair_key
+
+
+def check_options(issuer, command, reason):
+    """Refuse revocation settings that cannot work (nothing has changed yet)."""
+    revocation.check_reason(reason)
+    if command and issuer != 'command':
+        raise DovError("dov_revoke_command is set, but dov_issuer is %s. Use it with dov_issuer: command, or leave it "
+                       "out to get the revocation handover in the state folder." % issuer)
+
+
+def _absent_results(prepared, host, application, environment):
+    return [result for result in prepared.get(host) or []
+            if result.get('state') == 'absent' and (result.get('application'), result.get('environment')) ==
+            (application, environment)]
+
+
+def absent_errors(prepared):
+    """{host: ['<pair>: <why nothing was removed>']} of the state: absent entries that were refused."""
+    errors = {}
+    for host, results in sorted(prepared.items()):
+        for result in results or []:
+            if result.get('state') == 'absent' and result.get('error'):
+                errors.setdefault(host, []).append('%s: %s' % (pair_key(result['application'], result['environment']),
+                                                               result['error']))
+    return errors
+
+
+def retire_pairs(pairs, prepared, state_dir, issuer, command=None, reason=revocation.DEFAULT_REASON,
+                 timeout=300, check_mode=False, now=None):
+    """The outcome of every retired pair in ``pairs`` (changed in place: state, certificate,
+    messages, revocation); ``prepared``: host -> its prepare results. Returns whether a handover
+    was written or a revoke command run."""
+    changed = False
+    for key in sorted(pairs):
+        info = pairs[key]
+        if info.get('state') != 'retired':
+            continue
+        info.setdefault('messages', [])
+        found, problems = [], []
+        for host in info.get('retired_hosts') or []:
+            results = _absent_results(prepared, host, info['application'], info['environment'])
+            if not results:
+                problems.append('%s was not reached in this run.' % host)
+            for result in results:
+                if result.get('error'):
+                    problems.append('%s kept its files: %s' % (host, result['error']))
+                else:
+                    found.append(dict(result, host=host))
+        if problems:
+            info['state'] = 'failed'
+            info['messages'].append('%s is retired, but not yet off every host: %s Its revocation is handed over once every '
+                                    'host has taken it off; fix that and run again.' % (key, ' '.join(problems)))
+            continue
+        certificates = [result['installed_pem'] or result['installed'] for result in found
+                        if result.get('installed_pem') or result.get('installed')]
+        described = [result['installed'] for result in found if result.get('installed')]
+        if described:
+            info['certificate'] = described[0]
+        cached = statefolder.stored_certificate(state_dir, info['application'], info['environment'])
+        if cached:
+            certificates.append(cached)
+        for result in found:
+            if result.get('removed'):
+                info['messages'].append('%s: %s %s from %s.' % (
+                    key, 'would remove' if check_mode else 'removed', ', '.join(result['removed']), result['host']))
+        if not certificates or not info.get('common_name'):
+            continue
+        try:
+            outcome = revocation.hand_over(state_dir, info['application'], info['environment'], info['common_name'],
+                                           certificates, reason=reason,
+                                           command=command if issuer == 'command' and command else None,
+                                           timeout=timeout, check_mode=check_mode, now=now)
+        except DovError as error:
+            info['state'] = 'failed'
+            info['messages'].append('%s: %s' % (key, error))
+            continue
+        info['revocation'] = outcome.as_dict()
+        info['messages'].extend(outcome.message)
+        changed = changed or outcome.changed
+    return changed
