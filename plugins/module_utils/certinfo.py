@@ -19,15 +19,10 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, cn, fsutil, keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certload, certs, cn, fsutil, keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (
+    HAS_CRYPTOGRAPHY, dsa, ec, ed448, ed25519, rsa, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-    HAS_CRYPTOGRAPHY = True
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
 
 DEFAULT_RENEW_BEFORE_DAYS = 60
 
@@ -43,10 +38,6 @@ _EKU_NAMES = {
 
 
 # ---------------------------------------------------------------- reading
-
-def _is_pkcs12(data):
-    return certs._looks_like_pkcs12(data)  # pylint: disable=protected-access
-
 
 def _open_pkcs12(data, path, password):
     opened = keystores.open_pkcs12(data, password)
@@ -97,7 +88,7 @@ def read_certificate_file(path, pkcs12_password=None, jks_password=None):
         raise DovError("%s does not exist. Point path at a deployed certificate (for example <dest_dir>/cert.pem)." % path)
     if data.startswith(keystores.JKS_MAGIC):
         return _open_jks(data, path, jks_password)
-    if _is_pkcs12(data):
+    if certload.looks_like_pkcs12(data):
         return _open_pkcs12(data, path, pkcs12_password)
     return _pem_or_der(data), certs.load_certificates(data, path)
 

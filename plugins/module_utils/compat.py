@@ -42,7 +42,7 @@ try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm  # pylint: disable=unused-import
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
     from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
     from cryptography.x509.oid import (AuthorityInformationAccessOID, ExtendedKeyUsageOID,  # pylint: disable=unused-import
                                        NameOID, SignatureAlgorithmOID)
@@ -54,7 +54,7 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
     CRYPTOGRAPHY_VERSION = None
     cryptography = x509 = InvalidSignature = UnsupportedAlgorithm = hashes = serialization = None
-    ec = ed448 = ed25519 = padding = rsa = pkcs7 = pkcs12 = None
+    dsa = ec = ed448 = ed25519 = padding = rsa = pkcs7 = pkcs12 = None
     AuthorityInformationAccessOID = ExtendedKeyUsageOID = NameOID = SignatureAlgorithmOID = None
 
 UTC = datetime.timezone.utc
