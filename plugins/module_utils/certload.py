@@ -32,6 +32,7 @@ _PKCS7_DATA_OID = b'\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01'
 
 FIX_SOURCE = "Use the certificate file that VO-DCBaaS gave back for this host's CSR (a .cer, .pem or .p7b)."
 
+
 # ---------------------------------------------------------------- DER helpers
 
 def _der_truncated(data):

@@ -310,5 +310,3 @@ def check_certificate(certificates, key, expected_common_name, ca_certs=None, mi
     left = check_validity(leaf, now, min_days_left)
     chain = build_chain(leaf, others, ca_certs, now)
     return CheckedCertificate(leaf, chain, left, now)
-
-
