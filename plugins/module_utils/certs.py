@@ -30,9 +30,6 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovEr
 # One definition of each, shared with the key/CSR code (callers also use them as certs.*).
 from ansible_collections.vlaanderen.dov.plugins.module_utils.pki import common_names, public_key_fingerprint
 
-# What the modules check before they start (missing_required_lib).
-HAS_CRYPTOGRAPHY = compat.HAS_CRYPTOGRAPHY
-CRYPTOGRAPHY_IMPORT_ERROR = compat.CRYPTOGRAPHY_IMPORT_ERROR
 DAY = 86400
 
 utcnow = compat.utcnow

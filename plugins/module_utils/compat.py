@@ -108,6 +108,22 @@ def check_pyopenssl(where='this host'):
                        % (where, found, _dotted(MIN_PYOPENSSL), _dotted(MIN_PYOPENSSL)))
 
 
+def require(module, pyopenssl=False):
+    """Stop ``module`` (an AnsibleModule) before it starts when cryptography, or with ``pyopenssl``
+    pyOpenSSL too, is missing (Ansible's own message, naming the interpreter) or too old (ours)."""
+    from ansible.module_utils.basic import missing_required_lib
+    if not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+    if pyopenssl and pyopenssl_version() is None:
+        module.fail_json(msg=missing_required_lib('pyOpenSSL'))
+    try:
+        check_cryptography()
+        if pyopenssl:
+            check_pyopenssl()
+    except DovError as error:
+        module.fail_json(msg=str(error))
+
+
 # ---------------------------------------------------------------- time
 
 def utcnow():
