@@ -59,7 +59,7 @@ def _refuse(source, what, fix):
 
 
 def _refuse_csr(source):
-    raise DovError("%s holds a CSR; this is a certificate request, not the certificate: upload it in VO-DCBaaS "
+    raise DovError("%s holds a CSR (a certificate request), not the certificate. Upload it in VO-DCBaaS "
                    "and use what comes back." % source)
 
 

@@ -160,7 +160,7 @@ def ensure_dir(path, mode=0o700, uid=-1, gid=-1, parent_mode=None):
             os.mkdir(folder, folder_mode)
         except OSError as exc:
             if exc.errno != errno.EEXIST:
-                raise DovError("Cannot create the folder %s: %s." % (folder, exc.strerror))
+                raise DovError("Cannot create the folder %s: %s. Check the path and the permissions of its parent." % (folder, exc.strerror))
         os.chmod(folder, folder_mode)  # mkdir's mode is masked by the umask
     if created and (uid != -1 or gid != -1) and os.path.abspath(path) in created:
         os.chown(path, uid, gid)

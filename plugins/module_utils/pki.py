@@ -186,7 +186,7 @@ def check_subject(subject):
         raise DovError("The subject's country C=%r is not a two-letter code. Use for example 'BE'." % country)
     for name, value in subject.items():
         if value is not None and not (1 <= len(str(value)) <= 64):
-            raise DovError("The subject field %s=%r must be 1 to 64 characters long." % (name, value))
+            raise DovError("The subject field %s=%r is empty or longer than 64 characters. Give it 1 to 64 characters." % (name, value))
     return dict((name, str(value)) for name, value in subject.items() if value is not None)
 
 

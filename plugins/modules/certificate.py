@@ -243,7 +243,7 @@ backup_file:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, compat, fsutil, keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, compat, fsutil, installed, keystores
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -257,7 +257,7 @@ def run_module():
             expected_common_name=dict(type='str', required=True),
             ca_bundle=dict(type='path'),
             dest_dir=dict(type='path', required=True),
-            formats=dict(type='list', elements='str', choices=list(certinstall.FORMATS), default=['pem']),
+            formats=dict(type='list', elements='str', choices=list(installed.FORMATS), default=['pem']),
             pkcs12_password=dict(type='str', no_log=True),
             jks_password=dict(type='str', no_log=True),
             pkcs12_profile=dict(type='str', choices=list(keystores.PROFILES), default='modern'),
