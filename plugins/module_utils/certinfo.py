@@ -19,9 +19,8 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certload, certs, cn, fsutil, keystores
-from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import (
-    HAS_CRYPTOGRAPHY, dsa, ec, ed448, ed25519, rsa, x509)
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certload, certs, cn, compat, fsutil, keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import dsa, ec, ed448, ed25519, rsa, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 DEFAULT_RENEW_BEFORE_DAYS = 60
@@ -78,8 +77,7 @@ def read_certificate_file(path, pkcs12_password=None, jks_password=None):
     The form is told from the content, not the name. Raises DovError for a missing, unreadable,
     empty or non-certificate file, and for a keystore without (or with the wrong) password.
     """
-    if not HAS_CRYPTOGRAPHY:
-        raise DovError("The Python library cryptography is missing. Install it on the host (pip install cryptography).")
+    compat.check_cryptography()
     if os.path.isdir(path):
         raise DovError("%s is a folder, not a certificate file. Point path at the certificate (for example "
                        "<dest_dir>/cert.pem)." % path)
