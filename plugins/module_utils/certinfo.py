@@ -25,16 +25,6 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovEr
 
 DEFAULT_RENEW_BEFORE_DAYS = 60
 
-_EKU_NAMES = {
-    '1.3.6.1.5.5.7.3.1': 'serverAuth',
-    '1.3.6.1.5.5.7.3.2': 'clientAuth',
-    '1.3.6.1.5.5.7.3.3': 'codeSigning',
-    '1.3.6.1.5.5.7.3.4': 'emailProtection',
-    '1.3.6.1.5.5.7.3.8': 'timeStamping',
-    '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
-    '2.5.29.37.0': 'anyExtendedKeyUsage',
-}
-
 
 # ---------------------------------------------------------------- reading
 
@@ -91,18 +81,11 @@ def read_certificate_file(path, pkcs12_password=None, jks_password=None):
     return _pem_or_der(data), certs.load_certificates(data, path)
 
 
-def _is_ca(cert):
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
-
-
 def leaf_of(certificates):
     """The end-entity certificate of a bundle: not a CA and the issuer of none of the others
     (compared by name: a description needs no signature check); else the first."""
     for cert in certificates:
-        if _is_ca(cert):
+        if certs.is_ca(cert):
             continue
         if any(other is not cert and other.issuer == cert.subject and other.subject != cert.subject
                for other in certificates):
@@ -134,7 +117,7 @@ def extended_key_usage(cert):
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return None
-    return [_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in usages]
+    return [certs.usage_name(oid) for oid in usages]
 
 
 def cn_parts(common_name):

@@ -95,7 +95,8 @@ def describe_certificate(cert, now=None):
 
 # ---------------------------------------------------------------- picking the leaf
 
-def _is_ca(cert):
+def is_ca(cert):
+    """Whether the certificate says it is a CA (basic constraints)."""
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
@@ -132,7 +133,7 @@ def pick_leaf(certificates, key=None):
         leaf = next((cert for cert in certificates if public_key_fingerprint(cert.public_key()) == wanted), None)
     if leaf is None:
         candidates = [cert for cert in certificates
-                      if not _is_ca(cert) and not any(other is not cert and _issued_by(other, cert) for other in certificates)]
+                      if not is_ca(cert) and not any(other is not cert and _issued_by(other, cert) for other in certificates)]
         leaf = candidates[0] if candidates else certificates[0]
     others = [cert for cert in certificates if cert is not leaf]
     return leaf, others
@@ -162,11 +163,21 @@ def check_common_name(cert, expected_common_name):
             "application and environment, or correct expected_common_name." % (found, expected_common_name))
 
 
-def _usage_name(oid):
-    if oid == ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE:
-        return 'anyExtendedKeyUsage'
-    name = getattr(oid, '_name', None)
-    return name if name and name != 'Unknown OID' else oid.dotted_string
+# The extended key usages by the names OpenSSL and RFC 5280 give them; another is shown dotted.
+USAGE_NAMES = {
+    '1.3.6.1.5.5.7.3.1': 'serverAuth',
+    '1.3.6.1.5.5.7.3.2': 'clientAuth',
+    '1.3.6.1.5.5.7.3.3': 'codeSigning',
+    '1.3.6.1.5.5.7.3.4': 'emailProtection',
+    '1.3.6.1.5.5.7.3.8': 'timeStamping',
+    '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
+    '2.5.29.37.0': 'anyExtendedKeyUsage',
+}
+
+
+def usage_name(oid):
+    """The name of an extended key usage OID (``clientAuth``), or its dotted form."""
+    return USAGE_NAMES.get(oid.dotted_string, oid.dotted_string)
 
 
 def client_auth_problem(cert):
@@ -182,7 +193,7 @@ def client_auth_problem(cert):
     except x509.ExtensionNotFound:
         usages = None
     if usages is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
-        names = ', '.join(_usage_name(oid) for oid in usages) or 'none'
+        names = ', '.join(usage_name(oid) for oid in usages) or 'none'
         return 'its extended key usage is: %s' % names
     try:
         key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -195,7 +206,7 @@ def client_auth_problem(cert):
 
 def check_client_auth(cert):
     """4. It may be used for TLS client authentication."""
-    if _is_ca(cert):
+    if is_ca(cert):
         raise DovError(
             "The certificate %s is a CA certificate, not a client certificate. Use the certificate that "
             "VO-DCBaaS issued for this host's CSR; CA certificates belong in ca_bundle." % label(cert))
@@ -260,7 +271,7 @@ def build_chain(leaf, others=(), ca_certs=None, now=None):
                     "VO-DCBaaS." % (label(current), subject_text(current.issuer)))
             break
         if ca_certs is not None:
-            if not _is_ca(issuer):
+            if not is_ca(issuer):
                 raise DovError(
                     "The issuer %s of %s is not a CA certificate (basic constraints). Put the real VO-PKI CA "
                     "certificates in ca_bundle." % (label(issuer), label(current)))
