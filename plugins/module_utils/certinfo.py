@@ -19,34 +19,14 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, cn, fsutil, keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certload, certs, cn, compat, fsutil, keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import dsa, ec, ed448, ed25519, rsa, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-    HAS_CRYPTOGRAPHY = True
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
 
 DEFAULT_RENEW_BEFORE_DAYS = 60
 
-_EKU_NAMES = {
-    '1.3.6.1.5.5.7.3.1': 'serverAuth',
-    '1.3.6.1.5.5.7.3.2': 'clientAuth',
-    '1.3.6.1.5.5.7.3.3': 'codeSigning',
-    '1.3.6.1.5.5.7.3.4': 'emailProtection',
-    '1.3.6.1.5.5.7.3.8': 'timeStamping',
-    '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
-    '2.5.29.37.0': 'anyExtendedKeyUsage',
-}
-
 
 # ---------------------------------------------------------------- reading
-
-def _is_pkcs12(data):
-    return certs._looks_like_pkcs12(data)  # pylint: disable=protected-access
-
 
 def _open_pkcs12(data, path, password):
     opened = keystores.open_pkcs12(data, password)
@@ -87,8 +67,7 @@ def read_certificate_file(path, pkcs12_password=None, jks_password=None):
     The form is told from the content, not the name. Raises DovError for a missing, unreadable,
     empty or non-certificate file, and for a keystore without (or with the wrong) password.
     """
-    if not HAS_CRYPTOGRAPHY:
-        raise DovError("The Python library cryptography is missing. Install it on the host (pip install cryptography).")
+    compat.check_cryptography()
     if os.path.isdir(path):
         raise DovError("%s is a folder, not a certificate file. Point path at the certificate (for example "
                        "<dest_dir>/cert.pem)." % path)
@@ -97,23 +76,16 @@ def read_certificate_file(path, pkcs12_password=None, jks_password=None):
         raise DovError("%s does not exist. Point path at a deployed certificate (for example <dest_dir>/cert.pem)." % path)
     if data.startswith(keystores.JKS_MAGIC):
         return _open_jks(data, path, jks_password)
-    if _is_pkcs12(data):
+    if certload.looks_like_pkcs12(data):
         return _open_pkcs12(data, path, pkcs12_password)
     return _pem_or_der(data), certs.load_certificates(data, path)
-
-
-def _is_ca(cert):
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
 
 
 def leaf_of(certificates):
     """The end-entity certificate of a bundle: not a CA and the issuer of none of the others
     (compared by name: a description needs no signature check); else the first."""
     for cert in certificates:
-        if _is_ca(cert):
+        if certs.is_ca(cert):
             continue
         if any(other is not cert and other.issuer == cert.subject and other.subject != cert.subject
                for other in certificates):
@@ -145,7 +117,7 @@ def extended_key_usage(cert):
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return None
-    return [_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in usages]
+    return [certs.usage_name(oid) for oid in usages]
 
 
 def cn_parts(common_name):

@@ -209,7 +209,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     cert_mode, keystore_mode = file_modes(mode, group, formats)
     uid, gid = keyfiles.resolve_owner(owner, group)
     if min_days_left is None or int(min_days_left) < 0:
-        raise DovError("min_days_left is %r; it must be 0 or more days." % (min_days_left,))
+        raise DovError("min_days_left is %r, a negative number of days. Give 0 (no minimum) or more." % (min_days_left,))
     ca_certs = None
     if ca_bundle:
         ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle)

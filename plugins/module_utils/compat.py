@@ -42,7 +42,7 @@ try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm  # pylint: disable=unused-import
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa  # pylint: disable=unused-import
     from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
     from cryptography.x509.oid import (AuthorityInformationAccessOID, ExtendedKeyUsageOID,  # pylint: disable=unused-import
                                        NameOID, SignatureAlgorithmOID)
@@ -54,7 +54,7 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
     CRYPTOGRAPHY_VERSION = None
     cryptography = x509 = InvalidSignature = UnsupportedAlgorithm = hashes = serialization = None
-    ec = ed448 = ed25519 = padding = rsa = pkcs7 = pkcs12 = None
+    dsa = ec = ed448 = ed25519 = padding = rsa = pkcs7 = pkcs12 = None
     AuthorityInformationAccessOID = ExtendedKeyUsageOID = NameOID = SignatureAlgorithmOID = None
 
 UTC = datetime.timezone.utc
@@ -106,6 +106,22 @@ def check_pyopenssl(where='this host'):
         raise DovError("The Python library pyOpenSSL on %s is version %s; vlaanderen.dov needs %s or newer. "
                        "Upgrade it (the OS package of a supported release, or pip install 'pyOpenSSL>=%s')."
                        % (where, found, _dotted(MIN_PYOPENSSL), _dotted(MIN_PYOPENSSL)))
+
+
+def require(module, pyopenssl=False):
+    """Stop ``module`` (an AnsibleModule) before it starts when cryptography, or with ``pyopenssl``
+    pyOpenSSL too, is missing (Ansible's own message, naming the interpreter) or too old (ours)."""
+    from ansible.module_utils.basic import missing_required_lib
+    if not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+    if pyopenssl and pyopenssl_version() is None:
+        module.fail_json(msg=missing_required_lib('pyOpenSSL'))
+    try:
+        check_cryptography()
+        if pyopenssl:
+            check_pyopenssl()
+    except DovError as error:
+        module.fail_json(msg=str(error))
 
 
 # ---------------------------------------------------------------- time

@@ -21,6 +21,13 @@ import time
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
+# The argument spec of the options that the doc fragment vlaanderen.dov.files documents.
+FILE_OPTIONS = dict(
+    owner=dict(type='str'),
+    group=dict(type='str'),
+    backup=dict(type='bool', default=False),
+)
+
 
 def read_bytes(path):
     """The file's content, or None when it does not exist."""
@@ -45,27 +52,47 @@ def refuse_link(path):
                        "folder." % (path, target))
 
 
-def read_managed(path):
-    """The content of a file the collection manages, read without following a symbolic link
-    (O_NOFOLLOW); None when it does not exist. A link is refused, naming it."""
+_READ_NO_FOLLOW = os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0)
+
+
+def _open_regular(path, failure):
+    """A file descriptor of the regular file ``path``, opened without following a symbolic link;
+    None when it does not exist. ``failure`` says what could not be done, for the message."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0))
+        fd = os.open(path, _READ_NO_FOLLOW)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None
         if exc.errno == errno.ELOOP:
             refuse_link(path)
-        raise DovError("Cannot read %s: %s. Check the path and its permissions." % (path, exc.strerror))
+        raise DovError("%s %s: %s. Check the path and its permissions." % (failure, path, exc.strerror))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise DovError("%s is not a regular file. Move it away; the next run writes the file there." % path)
-        chunks = []
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b''.join(chunks)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_all(fd):
+    """Everything left to read from the open file descriptor ``fd``."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
+
+
+def read_managed(path):
+    """The content of a file the collection manages, read without following a symbolic link
+    (O_NOFOLLOW); None when it does not exist. A link is refused, naming it."""
+    fd = _open_regular(path, 'Cannot read')
+    if fd is None:
+        return None
+    try:
+        return read_all(fd)
     finally:
         os.close(fd)
 
@@ -73,15 +100,11 @@ def read_managed(path):
 def set_attributes(path, mode, uid=-1, gid=-1):
     """Mode and owner of an existing managed file, set on the open file (fchown/fchmod), never
     through a symbolic link."""
+    fd = _open_regular(path, 'Cannot set the mode and owner of')
+    if fd is None:
+        raise DovError("Cannot set the mode and owner of %s: it does not exist (any more). Run again; "
+                       "the next run writes the file." % path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0))
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            refuse_link(path)
-        raise DovError("Cannot open %s to set its mode and owner: %s." % (path, exc.strerror))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise DovError("%s is not a regular file. Move it away; the next run writes the file there." % path)
         if uid != -1 or gid != -1:
             os.fchown(fd, uid, gid)
         os.fchmod(fd, mode)
@@ -137,7 +160,7 @@ def ensure_dir(path, mode=0o700, uid=-1, gid=-1, parent_mode=None):
             os.mkdir(folder, folder_mode)
         except OSError as exc:
             if exc.errno != errno.EEXIST:
-                raise DovError("Cannot create the folder %s: %s." % (folder, exc.strerror))
+                raise DovError("Cannot create the folder %s: %s. Check the path and the permissions of its parent." % (folder, exc.strerror))
         os.chmod(folder, folder_mode)  # mkdir's mode is masked by the umask
     if created and (uid != -1 or gid != -1) and os.path.abspath(path) in created:
         os.chown(path, uid, gid)

@@ -188,8 +188,8 @@ class Inventory(object):
                 if entry.get('files') is not None:
                     try:
                         if not isinstance(entry['files'], dict):
-                            raise DovError("files must map kinds (key, cert, ...) to file names, e.g. {key: client.key, "
-                                           "cert: client.crt}.")
+                            raise DovError("files is not a mapping of kinds to file names. Write it as, for example, "
+                                           "{key: client.key, cert: client.crt}.")
                         file_names(entry['files'])
                     except DovError as error:
                         problems.append("Host %s, %s: %s" % (host, key, error))

@@ -85,21 +85,21 @@ def build_pkcs12(key, leaf, chain, password, alias, profile='modern'):
 
 def pkcs12_mac_algorithm(data):
     """'sha256', 'sha1', another OID's DER in hex, or None when the file has no MAC or is not PKCS#12."""
-    header = certs.der_header(data)
+    header = compat.der_header(data)
     if header is None or header[0] != 0x30:
         return None
     offset = header[1]
     for _skip in range(2):  # version, authSafe
-        element = certs.der_header(data, offset)
+        element = compat.der_header(data, offset)
         if element is None:
             return None
         offset += element[1] + element[2]
     for _enter in range(3):  # macData, DigestInfo, AlgorithmIdentifier
-        element = certs.der_header(data, offset)
+        element = compat.der_header(data, offset)
         if element is None or element[0] != 0x30:
             return None
         offset += element[1]
-    oid = certs.der_header(data, offset)
+    oid = compat.der_header(data, offset)
     if oid is None or oid[0] != 0x06:
         return None
     value = data[offset:offset + oid[1] + oid[2]]
@@ -246,14 +246,14 @@ def _password_bytes(password):
 
 def _unprotect_jks_key(protected, password):
     """The PKCS#8 DER of a JKS key entry (Sun's KeyProtector: SHA-1 keystream XOR), or None."""
-    outer = certs.der_header(protected)
+    outer = compat.der_header(protected)
     if outer is None or outer[0] != 0x30:
         return None
-    algorithm = certs.der_header(protected, outer[1])
+    algorithm = compat.der_header(protected, outer[1])
     if algorithm is None:
         return None
     offset = outer[1] + algorithm[1] + algorithm[2]
-    octets = certs.der_header(protected, offset)
+    octets = compat.der_header(protected, offset)
     if octets is None or octets[0] != 0x04:
         return None
     encrypted = protected[offset + octets[1]:offset + octets[1] + octets[2]]

@@ -10,13 +10,9 @@ directly. Every refusal is a DovError whose message names the problem and the fi
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import NameOID, ec, hashes, rsa, serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
-# What the modules check before they start (missing_required_lib).
-HAS_CRYPTOGRAPHY = compat.HAS_CRYPTOGRAPHY
-CRYPTOGRAPHY_IMPORT_ERROR = compat.CRYPTOGRAPHY_IMPORT_ERROR
 KEY_TYPES = ('rsa', 'ec')
 RSA_KEY_SIZES = (2048, 3072, 4096)
 CURVES = ('secp256r1', 'secp384r1')
@@ -190,7 +186,7 @@ def check_subject(subject):
         raise DovError("The subject's country C=%r is not a two-letter code. Use for example 'BE'." % country)
     for name, value in subject.items():
         if value is not None and not (1 <= len(str(value)) <= 64):
-            raise DovError("The subject field %s=%r must be 1 to 64 characters long." % (name, value))
+            raise DovError("The subject field %s=%r is empty or longer than 64 characters. Give it 1 to 64 characters." % (name, value))
     return dict((name, str(value)) for name, value in subject.items() if value is not None)
 
 

@@ -24,27 +24,18 @@ import http.client
 import os
 import socket
 import time
-import traceback
 
 from urllib.parse import urlsplit
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, tlsdiagnosis, tlswire
 from ansible_collections.vlaanderen.dov.plugins.module_utils.certs import describe_certificate
+from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import pkcs12, serialization
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 try:
     from OpenSSL import SSL
-    HAS_PYOPENSSL = True
-    PYOPENSSL_IMPORT_ERROR = None
 except ImportError:
-    HAS_PYOPENSSL = False
-    PYOPENSSL_IMPORT_ERROR = traceback.format_exc()
-
-try:
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
-    HAS_CRYPTOGRAPHY = True
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
+    SSL = None  # probe() refuses first, naming the library (compat.check_pyopenssl)
 
 VERDICTS = ('ok', 'not_authorised', 'client_cert_rejected', 'server_untrusted', 'dns_error',
             'connect_error', 'proxy_error', 'timeout', 'http_error')
@@ -139,7 +130,7 @@ def load_identity(client_cert=None, client_key=None, client_key_passphrase=None,
     key_data = _read(client_key, 'client key') if client_key else data
     password = client_key_passphrase.encode('utf-8') if client_key_passphrase else None
     try:
-        key = load_pem_private_key(key_data, password)
+        key = serialization.load_pem_private_key(key_data, password)
     except TypeError:
         raise DovError("The client key %s is %s. %s" % (
             client_key or client_cert,
@@ -204,9 +195,8 @@ def probe(url, client_cert=None, client_key=None, client_key_passphrase=None, pk
     ``trust_option`` is how hints name the setting of the server trust (with the default, the
     module's own option, the path is named too; the role's trust is a temporary file, never named).
     """
-    if not HAS_PYOPENSSL or not HAS_CRYPTOGRAPHY:
-        raise DovError("The Python libraries pyOpenSSL and cryptography are needed on this host. Install them "
-                       "(pip install pyOpenSSL, or the python3-openssl package).")
+    compat.check_cryptography()
+    compat.check_pyopenssl()
     deadline = tlswire.Deadline(timeout)
     host, port, path = _split_target(url)
     if identity is None:

@@ -216,7 +216,7 @@ msg:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail
+from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, sendrecord
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -280,8 +280,8 @@ def run_module():
                 username=params['smtp_username'], password=params['smtp_password'],
                 ca_bundle=params['smtp_ca_bundle'])
         eml = request.eml
-        written = accessmail.write_draft(dest, eml, check_mode=module.check_mode)
-        earlier = accessmail.previous_send(accessmail.load_record(dest), request.sha256)
+        written = sendrecord.write_draft(dest, eml, check_mode=module.check_mode)
+        earlier = sendrecord.previous_send(sendrecord.load_record(dest), request.sha256)
         outcome = {'sent': False, 'would_send': False,
                    'sent_at': earlier['sent_at'] if earlier else None,
                    'already_sent_at': earlier['sent_at'] if earlier else None}
@@ -289,7 +289,7 @@ def run_module():
         module.fail_json(msg=str(error), dest=dest)
     if server is not None:
         try:
-            outcome = accessmail.send_once(dest, eml, server, force=params['force'], check_mode=module.check_mode)
+            outcome = sendrecord.send_once(dest, eml, server, force=params['force'], check_mode=module.check_mode)
         except DovError as error:
             module.fail_json(msg="%s The request is written to %s; fix the cause and run again, or send it by hand."
                              % (error, dest), dest=dest, changed=written['changed'], sent=False)

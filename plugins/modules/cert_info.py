@@ -23,18 +23,8 @@ description:
     or with the wrong password are clear errors.
 author:
   - vlaanderen.dov developers (@vlaanderen)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only reads, so it runs the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
-    details: Never changes anything.
+extends_documentation_fragment:
+  - vlaanderen.dov.attributes.read_only
 options:
   path:
     description:
@@ -180,8 +170,8 @@ extended_key_usage:
   sample: [clientAuth]
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -195,8 +185,7 @@ def run_module():
         ),
         supports_check_mode=True,
     )
-    if not certinfo.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'))
+    compat.require(module)
     params = module.params
     try:
         result = certinfo.cert_info(params['path'], pkcs12_password=params['pkcs12_password'],

@@ -242,8 +242,8 @@ backup_file:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, certs, compat, keystores
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, compat, fsutil, installed, keystores
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -257,27 +257,20 @@ def run_module():
             expected_common_name=dict(type='str', required=True),
             ca_bundle=dict(type='path'),
             dest_dir=dict(type='path', required=True),
-            formats=dict(type='list', elements='str', choices=list(certinstall.FORMATS), default=['pem']),
+            formats=dict(type='list', elements='str', choices=list(installed.FORMATS), default=['pem']),
             pkcs12_password=dict(type='str', no_log=True),
             jks_password=dict(type='str', no_log=True),
             pkcs12_profile=dict(type='str', choices=list(keystores.PROFILES), default='modern'),
             keystore_alias=dict(type='str', default='dov-client', no_log=False),
             min_days_left=dict(type='int', default=0),
             mode=dict(type='raw'),
-            owner=dict(type='str'),
-            group=dict(type='str'),
-            backup=dict(type='bool', default=False),
+            **fsutil.FILE_OPTIONS
         ),
         mutually_exclusive=[('src', 'content')],
         required_one_of=[('src', 'content')],
         supports_check_mode=True,
     )
-    if not certs.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=certs.CRYPTOGRAPHY_IMPORT_ERROR)
-    try:
-        compat.check_cryptography()
-    except DovError as error:
-        module.fail_json(msg=str(error))
+    compat.require(module)
 
     params = module.params
     try:

@@ -167,8 +167,8 @@ backup_file:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, keyfiles, pki
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, fsutil, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
@@ -186,18 +186,11 @@ def run_module():
             privatekey_passphrase=dict(type='str', no_log=True),
             regenerate=dict(type='str', choices=['never', 'always'], default='never'),
             mode=dict(type='raw', default='0600'),
-            owner=dict(type='str'),
-            group=dict(type='str'),
-            backup=dict(type='bool', default=False),
+            **fsutil.FILE_OPTIONS
         ),
         supports_check_mode=True,
     )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
-    try:
-        compat.check_cryptography()
-    except DovError as error:
-        module.fail_json(msg=str(error))
+    compat.require(module)
 
     params = module.params
     csr_path = params['csr_path'] or os.path.join(os.path.dirname(params['privatekey_path']), 'csr.pem')

@@ -21,18 +21,8 @@ description:
   - Read-only; never reports a change.
 author:
   - vlaanderen.dov developers (@vlaanderen)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The check only reads, so it runs in check mode too.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: Running the module twice gives the same outcome and changes nothing.
-    support: full
-    details: Never changes anything.
+extends_documentation_fragment:
+  - vlaanderen.dov.attributes.read_only
 options:
   environment:
     description:
@@ -210,7 +200,7 @@ elapsed_ms:
 
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.vlaanderen.dov.plugins.module_utils import compat, tlsprobe
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
@@ -237,15 +227,7 @@ def run_module():
         required_by={'client_key': 'client_cert', 'pkcs12_password': 'pkcs12_path'},
         supports_check_mode=True,
     )
-    if not tlsprobe.HAS_PYOPENSSL:
-        module.fail_json(msg=missing_required_lib('pyOpenSSL'), exception=tlsprobe.PYOPENSSL_IMPORT_ERROR)
-    if not tlsprobe.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'))
-    try:
-        compat.check_cryptography()
-        compat.check_pyopenssl()
-    except DovError as error:
-        module.fail_json(msg=str(error))
+    compat.require(module, pyopenssl=True)
 
     params = module.params
     for value in (params['proxy'], params['url']):

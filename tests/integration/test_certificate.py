@@ -288,7 +288,7 @@ def wrong_inputs(pki, folder):
         ('truncated', {'src': put('truncated.cer', leaf_der[:len(leaf_der) // 2])}, ['is truncated']),
         ('empty', {'src': put('empty.cer', b'')}, ['is empty']),
         ('a CSR', {'content': pki_factory.csr_pem(pki.key).decode('ascii')},
-         ['this is a certificate request, not the certificate: upload it in VO-DCBaaS and use what comes back']),
+         ['holds a CSR (a certificate request), not the certificate. Upload it in VO-DCBaaS and use what comes back']),
         ('a private key', {'src': put('key-as-cert.pem', pki_factory.key_pem(pki.other_key))},
          ['holds a private key, not a certificate']),
     ]

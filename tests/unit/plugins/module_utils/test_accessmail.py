@@ -14,7 +14,7 @@ import ssl
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail
+from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, sendrecord
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 REQUEST = dict(
@@ -263,13 +263,13 @@ class FakeServer(object):
 def test_a_request_is_sent_once_then_recorded_and_not_sent_again(tmp_path):
     dest = str(tmp_path / 'access-request.eml')
     eml, server = make().eml, FakeServer()
-    first = accessmail.send_once(dest, eml, server)
+    first = sendrecord.send_once(dest, eml, server)
     assert first['sent'] is True and first['sent_at'] == '2025-03-04T09:15:01Z'
     record = json.loads((tmp_path / 'access-request.eml.sent.json').read_text())
     assert record['sent'][0]['sha256'] == hashlib.sha256(eml).hexdigest()
     assert record['sent'][0]['sent_at'] == '2025-03-04T09:15:01Z'
 
-    second = accessmail.send_once(dest, eml, server)
+    second = sendrecord.send_once(dest, eml, server)
     assert second['sent'] is False and second['would_send'] is False
     assert second['already_sent_at'] == '2025-03-04T09:15:01Z'
     assert len(server.sent) == 1
@@ -278,19 +278,19 @@ def test_a_request_is_sent_once_then_recorded_and_not_sent_again(tmp_path):
 def test_force_and_a_changed_request_send_again(tmp_path):
     dest = str(tmp_path / 'r.eml')
     server = FakeServer()
-    accessmail.send_once(dest, make().eml, server)
-    assert accessmail.send_once(dest, make().eml, server, force=True)['sent'] is True
-    assert accessmail.send_once(dest, make(description='Nieuw.').eml, server)['sent'] is True
+    sendrecord.send_once(dest, make().eml, server)
+    assert sendrecord.send_once(dest, make().eml, server, force=True)['sent'] is True
+    assert sendrecord.send_once(dest, make(description='Nieuw.').eml, server)['sent'] is True
     assert len(server.sent) == 3
-    assert len(accessmail.load_record(dest)['sent']) == 3
+    assert len(sendrecord.load_record(dest)['sent']) == 3
     # going back to the first content: it was sent before, so not again
-    assert accessmail.send_once(dest, make().eml, server)['sent'] is False
+    assert sendrecord.send_once(dest, make().eml, server)['sent'] is False
 
 
 def test_check_mode_sends_nothing_and_writes_no_record(tmp_path):
     dest = str(tmp_path / 'r.eml')
     server = FakeServer()
-    result = accessmail.send_once(dest, make().eml, server, check_mode=True)
+    result = sendrecord.send_once(dest, make().eml, server, check_mode=True)
     assert result['would_send'] is True and result['sent'] is False
     assert server.sent == [] and os.listdir(str(tmp_path)) == []
 
@@ -298,7 +298,7 @@ def test_check_mode_sends_nothing_and_writes_no_record(tmp_path):
 def test_a_failed_send_records_nothing(tmp_path):
     dest = str(tmp_path / 'r.eml')
     with pytest.raises(DovError):
-        accessmail.send_once(dest, make().eml, FakeServer(fail=True))
+        sendrecord.send_once(dest, make().eml, FakeServer(fail=True))
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -306,17 +306,17 @@ def test_a_corrupt_record_is_refused_naming_the_file(tmp_path):
     dest = str(tmp_path / 'r.eml')
     (tmp_path / 'r.eml.sent.json').write_text('{not json')
     with pytest.raises(DovError) as error:
-        accessmail.load_record(dest)
+        sendrecord.load_record(dest)
     assert str(tmp_path / 'r.eml.sent.json') in str(error.value) and 'Move it away' in str(error.value)
     (tmp_path / 'r.eml.sent.json').write_text('[]')
     with pytest.raises(DovError):
-        accessmail.load_record(dest)
+        sendrecord.load_record(dest)
 
 
 def test_no_record_means_never_sent(tmp_path):
-    record = accessmail.load_record(str(tmp_path / 'r.eml'))
+    record = sendrecord.load_record(str(tmp_path / 'r.eml'))
     assert record == {'sent': []}
-    assert accessmail.previous_send(record, 'abc') is None
+    assert sendrecord.previous_send(record, 'abc') is None
 
 
 # --- a real SMTP server (aiosmtpd) ---------------------------------------------------------------
@@ -448,26 +448,26 @@ def test_starttls_with_the_ca_bundle_delivers(tls_smtp):
 def test_write_draft_writes_once_then_changes_nothing(tmp_path):
     dest = str(tmp_path / 'state' / 'Geodrill' / 'access-request.eml')
     eml = make().eml
-    assert accessmail.write_draft(dest, eml) == {'changed': True, 'before': None}
+    assert sendrecord.write_draft(dest, eml) == {'changed': True, 'before': None}
     assert open(dest, 'rb').read() == eml
     assert oct(os.stat(dest).st_mode & 0o777) == '0o644'
     assert oct(os.stat(str(tmp_path / 'state')).st_mode & 0o777) == '0o700'
     mtime = os.stat(dest).st_mtime_ns
-    assert accessmail.write_draft(dest, eml)['changed'] is False
+    assert sendrecord.write_draft(dest, eml)['changed'] is False
     assert os.stat(dest).st_mtime_ns == mtime
 
 
 def test_write_draft_in_check_mode_writes_nothing(tmp_path):
     dest = str(tmp_path / 'state' / 'r.eml')
-    assert accessmail.write_draft(dest, make().eml, check_mode=True)['changed'] is True
+    assert sendrecord.write_draft(dest, make().eml, check_mode=True)['changed'] is True
     assert os.listdir(str(tmp_path)) == []
 
 
 def test_write_draft_refuses_a_folder_and_a_corrupt_record_before_writing(tmp_path):
     with pytest.raises(DovError) as error:
-        accessmail.write_draft(str(tmp_path), make().eml)
+        sendrecord.write_draft(str(tmp_path), make().eml)
     assert 'is a folder' in str(error.value)
     (tmp_path / 'r.eml.sent.json').write_text('garbage')
     with pytest.raises(DovError):
-        accessmail.write_draft(str(tmp_path / 'r.eml'), make().eml)
+        sendrecord.write_draft(str(tmp_path / 'r.eml'), make().eml)
     assert sorted(os.listdir(str(tmp_path))) == ['r.eml.sent.json']

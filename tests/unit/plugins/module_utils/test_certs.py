@@ -94,7 +94,7 @@ def test_empty_input_is_refused_as_empty():
 
 def test_a_csr_is_refused_with_the_upload_hint(pki):
     csr = factory.csr_pem(pki.key)
-    message = refused(csr, 'this is a certificate request, not the certificate: upload it in VO-DCBaaS and use what comes back')
+    message = refused(csr, 'holds a CSR (a certificate request), not the certificate. Upload it in VO-DCBaaS and use what comes back')
     der = x509.load_pem_x509_csr(csr).public_bytes(serialization.Encoding.DER)
     assert refused(der) == message
     assert refused(base64.b64encode(der)).startswith('src /in/geodrill.cer (base64) holds a CSR')

@@ -157,3 +157,33 @@ def test_versions_are_read_as_numbers():
 def test_keys_compare_by_their_public_bytes(keys):
     assert compat.same_public_key(keys['rsa'].public_key(), keys['rsa'].public_key())
     assert not compat.same_public_key(keys['rsa'].public_key(), keys['other'].public_key())
+
+
+@pytest.fixture
+def module():
+    """A real AnsibleModule with no options, as a module run builds it (ansible-core's test helper)."""
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+    with patch_module_args({}):
+        yield AnsibleModule(argument_spec={})
+
+
+def test_a_module_stops_before_it_starts_when_a_library_is_too_old_or_missing(module, monkeypatch, capsys):
+    import json
+    monkeypatch.setattr(compat, 'pyopenssl_version', lambda: '20.0.1')
+    with pytest.raises(SystemExit):
+        compat.require(module, pyopenssl=True)
+    answer = json.loads(capsys.readouterr().out)
+    assert answer['failed'] is True
+    assert answer['msg'].startswith('The Python library pyOpenSSL on this host is version 20.0.1; vlaanderen.dov needs 21.0.0')
+
+    monkeypatch.setattr(compat, 'HAS_CRYPTOGRAPHY', False)
+    with pytest.raises(SystemExit):
+        compat.require(module)
+    answer = json.loads(capsys.readouterr().out)
+    assert "Failed to import the required Python library (cryptography)" in answer['msg']
+
+
+def test_a_module_with_the_libraries_it_needs_goes_on(module, capsys):
+    compat.require(module, pyopenssl=True)
+    assert capsys.readouterr().out == ''

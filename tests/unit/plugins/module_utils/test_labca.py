@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import labca, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import labca, labprofile, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 CN = 'geolab.be/dov-services/oefen/Geodrill'
@@ -134,16 +134,16 @@ def test_an_existing_empty_folder_is_used(tmp_path):
 
 def test_a_ca_made_at_the_same_moment_by_another_run_is_loaded(tmp_path, monkeypatch):
     folder = str(tmp_path / 'lab-ca')
-    original = labca._make_ca
+    original = labprofile.make_ca
     other = {}
 
     def racing(now):
         # Another run finishes its lab CA while this one is still generating keys.
-        monkeypatch.setattr(labca, '_make_ca', original)
+        monkeypatch.setattr(labprofile, 'make_ca', original)
         other['ca'] = labca.LabCA.load_or_create(folder)
         return original(now)
 
-    monkeypatch.setattr(labca, '_make_ca', racing)
+    monkeypatch.setattr(labprofile, 'make_ca', racing)
     mine = labca.LabCA.load_or_create(folder)
     assert mine.root_pem() == other['ca'].root_pem()
     assert sorted(os.listdir(str(tmp_path))) == ['lab-ca']
@@ -227,7 +227,7 @@ def test_an_issuing_ca_from_another_root_is_refused(copy_of, tmp_path):
 
 
 def test_an_expired_lab_ca_is_refused(copy_of, monkeypatch):
-    later = labca._now() + datetime.timedelta(days=labca.ISSUING_DAYS + 1)
+    later = labca._now() + datetime.timedelta(days=labprofile.ISSUING_DAYS + 1)
     monkeypatch.setattr(labca, '_now', lambda: later)
     refused(copy_of, r'expired on \d{4}-\d\d-\d\d\. Remove the folder')
 
@@ -277,7 +277,7 @@ def test_client_certificate_has_the_extension_shape_of_the_real_vo_pki_one(clien
 def test_client_certificate_signature_key_and_validity_are_shaped_like_the_real_one(ca, client):
     lab = x509.load_pem_x509_certificate(client.read_bytes())
     real = x509.load_pem_x509_certificate(open(REAL, 'rb').read())
-    assert validity_days(lab) == validity_days(real) == labca.CLIENT_DAYS
+    assert validity_days(lab) == validity_days(real) == labprofile.CLIENT_DAYS
     assert lab.signature_hash_algorithm.name == real.signature_hash_algorithm.name == 'sha256'
     assert lab.public_key().key_size == real.public_key().key_size == 2048
     assert 'Signature Algorithm: sha256WithRSAEncryption' in text_of(client)
@@ -292,26 +292,26 @@ def test_client_subject_is_copied_from_the_csr_and_the_issuer_says_lab(client):
 
 def test_microsoft_template_extensions_are_there_with_a_lab_template(client):
     lab = x509.load_pem_x509_certificate(client.read_bytes())
-    template = lab.extensions.get_extension_for_oid(x509.ObjectIdentifier(labca.MS_CERTIFICATE_TEMPLATE_OID))
-    policies = lab.extensions.get_extension_for_oid(x509.ObjectIdentifier(labca.MS_APPLICATION_POLICIES_OID))
+    template = lab.extensions.get_extension_for_oid(x509.ObjectIdentifier(labprofile.MS_CERTIFICATE_TEMPLATE_OID))
+    policies = lab.extensions.get_extension_for_oid(x509.ObjectIdentifier(labprofile.MS_APPLICATION_POLICIES_OID))
     assert not template.critical and not policies.critical
     real = x509.load_pem_x509_certificate(open(REAL, 'rb').read())
-    real_policies = real.extensions.get_extension_for_oid(x509.ObjectIdentifier(labca.MS_APPLICATION_POLICIES_OID))
+    real_policies = real.extensions.get_extension_for_oid(x509.ObjectIdentifier(labprofile.MS_APPLICATION_POLICIES_OID))
     assert policies.value.value == real_policies.value.value  # SEQUENCE { SEQUENCE { clientAuth } }
 
 
 def test_the_template_value_is_der_that_openssl_parses(tmp_path):
     der = tmp_path / 'template.der'
-    der.write_bytes(labca.template_extension_value())
+    der.write_bytes(labprofile.template_extension_value())
     result = openssl('asn1parse', '-inform', 'DER', '-in', str(der))
     assert result.returncode == 0, result.stderr
-    assert labca.LAB_TEMPLATE_OID in result.stdout
+    assert labprofile.LAB_TEMPLATE_OID in result.stdout
     assert re.findall(r'INTEGER\s+:(\w+)', result.stdout) == ['64', '04']  # version 100.4, as the real ones
 
 
 def test_long_der_values_use_the_long_length_form(tmp_path):
     der = tmp_path / 'policies.der'
-    value = labca.application_policies_value([labca.CLIENT_AUTH_OID] * 40)
+    value = labprofile.application_policies_value([labprofile.CLIENT_AUTH_OID] * 40)
     assert len(value) > 256
     der.write_bytes(value)
     result = openssl('asn1parse', '-inform', 'DER', '-in', str(der))
@@ -439,7 +439,7 @@ def test_server_certificate_verifies_for_its_host_name_and_ip(ca, tmp_path):
     assert key_pem.startswith(b'-----BEGIN PRIVATE KEY-----')
     assert pki.common_names(cert.subject) == ['dov.lab.test']
     assert 'LAB - not VO-PKI' in cert.subject.rfc4514_string()
-    assert validity_days(cert) == labca.SERVER_DAYS
+    assert validity_days(cert) == labprofile.SERVER_DAYS
     usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usage) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
 

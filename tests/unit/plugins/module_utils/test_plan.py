@@ -67,7 +67,7 @@ def test_a_certificate_file_that_does_not_exist_is_refused_by_its_path(tmp_path)
     ({'key': '../key.pem'}, "files.key is '../key.pem', which is not a plain file name inside dest_dir"),
     ({'cert': '.hidden'}, "files.cert is '.hidden', which is not a plain file name"),
     ({'key': 'client.pem', 'cert': 'client.pem'}, "files gives key and cert the same name 'client.pem'"),
-    (['key'], 'files must map kinds'),
+    (['key'], 'files is not a mapping of kinds to file names'),
 ])
 def test_bad_file_names_are_refused_per_host(files, problem):
     message = refused([app()], host(files=files))
