@@ -618,7 +618,10 @@ def installed_certificates_or_refuse(entry):
 
 def metrics_record(result, now):
     """The metrics record (metrics.py) of one entry's result, or None when no certificate is known
-    (nothing installed, or the files were put back after a failed check)."""
+    (nothing installed, or the files were put back after a failed check) or the entry was taken off
+    the host (``state: absent``: its lines leave the file with it)."""
+    if result.get('state') == 'absent':
+        return None
     described = result.get('installed') if result.get('installed') is not None else (
         result if result.get('not_after') else None)
     if not described or not described.get('not_after') or result.get('rolled_back'):

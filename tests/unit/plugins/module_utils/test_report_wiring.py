@@ -164,6 +164,18 @@ def test_files_put_back_after_a_failed_check_and_missing_certificates_give_no_sa
     assert hostcerts.metrics_record(missing, '2026-12-01T19:00:00Z') is None
 
 
+def test_an_entry_taken_off_the_host_leaves_the_metrics_file_with_the_prepare_call(tmp_path):
+    folder = str(tmp_path)
+    hostcerts.write_metrics(folder, [entry_result('/etc/dov/g'), entry_result('/etc/dov/old', application='Oud')],
+                            replace=True)
+    # state: absent reports what was installed (for the revocation), but it is gone from the host now
+    removed = dict(entry_result('/etc/dov/old', application='Oud'), state='absent', removed=['/etc/dov/old/cert.pem'])
+    assert hostcerts.metrics_record(removed, '2026-12-01T19:00:00Z') is None
+    hostcerts.write_metrics(folder, [entry_result('/etc/dov/g'), removed], replace=True)
+    assert [sample.labels['dest_dir'] for sample in
+            families(folder)['dov_certificate_not_after_timestamp_seconds'].samples] == ['/etc/dov/g']
+
+
 def test_parse_reads_back_escaped_labels():
     record = {'application': 'Sonde "2"', 'environment': 'oefen', 'common_name': 'a\\b', 'dest_dir': '/srv/x\ny',
               'not_after': 1798761600, 'check_success': True, 'check_timestamp': 1796151600}
