@@ -550,8 +550,8 @@ def within_days_option(value, option='dov_fail_within_days'):
 def _pair_state(info, previous, earliest, problems, renew_before_days):
     """A pair's state from what its hosts hold now, and the last run's record for what the hosts cannot
     tell (whether the last check passed, a renewal waiting on VO-DCBaaS)."""
-    if info.get('state') == 'waiting_for_cn':
-        return 'waiting_for_cn'
+    if info.get('state') in ('waiting_for_cn', 'retired'):
+        return info['state']       # retired: taken off its hosts, no longer checked or alerted on
     if problems:
         return 'failed'
     if not earliest:
@@ -593,6 +593,9 @@ def pair_records(pairs, results, status, renew_before_days, live_hosts=None):
             problems.append('the hosts hold %d different certificates; run onboard.yml to give them the same one.'
                             % len(fingerprints))
         state = _pair_state(info, previous, earliest, problems, renew_before_days)
+        if state == 'retired' and not earliest:
+            earliest = dict((name, previous.get(name)) for name in ('not_after', 'days_left', 'fingerprint_sha256')
+                            if previous.get(name) is not None)   # the last certificate it had, for the record
         records.append({
             'application': info['application'], 'environment': info['environment'],
             'common_name': earliest.get('common_name') or info.get('common_name'),

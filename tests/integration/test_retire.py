@@ -15,8 +15,8 @@ nginx of test_hosts_truth), then, in order:
   serial, status.json says ``retired``, and a second run changes nothing;
 - on another site, ``dov_revoke_command`` runs once (not again on the next run) instead of the handover.
 
-(``report.yml`` with ``dov_fail_within_days`` is not wired on this branch; report.fail_within_days
-leaves retired certificates out, see tests/unit.)
+After the retirement, ``report.yml`` with a ``dov_fail_within_days`` that takes in every certificate
+passes: a retired pair is no longer alerted on.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -159,6 +159,14 @@ def test_a_retired_pair_is_taken_off_the_last_host_and_its_revocation_handed_ove
     with open(os.path.join(folder, 'revocation.json'), 'rb') as handle:
         assert handle.read() == recorded
     assert site.status()[PAIR]['state'] == 'retired'
+
+    # It is no longer checked or alerted on: report.yml with a threshold that takes in every
+    # certificate still passes, and lists the pair as retired.
+    reported = site.world.runner.playbook(os.path.join(PLAYBOOKS, 'report.yml'), inventory=site.inventory(),
+                                          args=['-e', 'dov_fail_within_days=100000'])
+    assert reported.rc == 0, reported
+    assert re.search(r'Boorlog\s+oefen\s.*retired', reported.stdout), reported.stdout
+    assert site.files() == before
 
 
 def test_with_the_command_issuer_dov_revoke_command_is_run_once_instead_of_the_handover(tmp_path_factory):

@@ -61,6 +61,15 @@ def test_the_last_verdict_comes_from_status_json_only_for_the_same_certificate()
     assert (record['state'], record['verdict']) == ('installed', None)
 
 
+def test_a_retired_pair_is_reported_retired_with_its_last_certificate_and_never_fails_a_threshold():
+    pairs = {'Geodrill/oefen': dict(PAIRS['Geodrill/oefen'], state='retired', hosts=[])}
+    status = {'pairs': {'Geodrill/oefen': {'state': 'retired', 'not_after': '2026-12-21T10:00:00Z', 'days_left': 19,
+                                           'fingerprint_sha256': 'AA', 'verdict': None}}}
+    record, = report.pair_records(pairs, {}, status, 60, set())
+    assert (record['state'], record['hosts'], record['not_after']) == ('retired', [], '2026-12-21T10:00:00Z')
+    assert report.fail_within_days([record], 100000) == (False, None)
+
+
 def test_a_host_problem_or_a_lost_host_makes_the_pair_failed_and_says_why():
     results = {'app1': [result('Geodrill', 'oefen', None, 'The file /x/cert.pem is a symbolic link.')]}
     pairs = {'Geodrill/oefen': PAIRS['Geodrill/oefen']}
