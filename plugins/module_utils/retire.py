@@ -53,7 +53,7 @@ import re
 import stat
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils.hostcerts import MANIFEST
+from ansible_collections.vlaanderen.dov.plugins.module_utils.hostbase import MANIFEST
 
 MANIFEST_KIND = 'manifest'
 # fsutil.write_temp: tempfile.mkstemp(prefix='.<name>.', suffix='.tmp'); mkstemp's random part is

@@ -262,7 +262,7 @@ import base64
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts, metrics
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent, hostbase, hostcerts, hostreport, metrics, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 ENTRY = dict(
@@ -336,7 +336,7 @@ def run_module():
         except DovError as error:
             module.fail_json(msg=str(error))
     results = []
-    shared = hostcerts.in_use(module.params['certificates'])
+    shared = hostabsent.in_use(module.params['certificates'])
     for entry in module.params['certificates']:
         entry = dict(entry, install=dict(entry['install']))    # never put secrets back into module.params
         for name in ('pkcs12_password', 'jks_password'):
@@ -347,7 +347,7 @@ def run_module():
         if entry.get('shared_key'):
             received = module.params['shared_keys'].get(entry['shared_key'])
             if not received:
-                results.append(hostcerts.failed(
+                results.append(hostbase.failed(
                     entry, 'The key of %s was not received from its key holder. Run again; if it persists, check '
                            'that the key holder can be reached.' % entry['shared_key']))
                 continue
@@ -355,20 +355,20 @@ def run_module():
             module.no_log_values.add(entry['privatekey_content'])
         try:
             if entry['state'] == 'absent':
-                results.append(hostcerts.absent(entry, shared, check_mode=module.check_mode) if phase == 'prepare'
-                               else hostcerts.failed(entry, 'An entry with state: absent only runs in phase prepare.'))
+                results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode) if phase == 'prepare'
+                               else hostbase.failed(entry, 'An entry with state: absent only runs in phase prepare.'))
             elif phase == 'prepare':
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif phase == 'report':
-                results.append(hostcerts.report(entry, module.params['renew_before_days']))
+                results.append(hostreport.report(entry, module.params['renew_before_days']))
             elif phase == 'verify':
                 results.append(hostcerts.verify(entry))
             elif phase == 'settle':
-                results.append(hostcerts.settle(entry) if not module.check_mode else hostcerts.failed(entry, None))
+                results.append(rollover.settle(entry) if not module.check_mode else hostbase.failed(entry, None))
             else:
                 results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
         except (OSError, IOError, ValueError) as error:
-            results.append(hostcerts.failed(
+            results.append(hostbase.failed(
                 entry, 'The %s step stopped with an unexpected error: %s. Fix the cause on this host and run '
                        'again.' % (phase, error)))
 
@@ -385,8 +385,8 @@ def run_module():
     if metrics_dir is not None:
         # prepare and report see every certificate of the host; install and verify only some of them
         try:
-            extra['metrics'] = hostcerts.write_metrics(metrics_dir, results, replace=phase in ('prepare', 'report'),
-                                                       check_mode=module.check_mode)
+            extra['metrics'] = hostreport.write_metrics(metrics_dir, results, replace=phase in ('prepare', 'report'),
+                                                        check_mode=module.check_mode)
         except (DovError, OSError, IOError) as error:
             errors.append('metrics - %s' % error)
             module.warn('The metrics file was not written: %s' % error)

@@ -545,7 +545,7 @@ def test_renew_keeps_a_certificate_outside_the_renewal_window(world, key1):
 
 
 def staged_result(live_key, new_key, days_left=10, new=True):
-    """The key holder's prepare result with a renewal staged (hostcerts.stage_renewal)."""
+    """The key holder's prepare result with a renewal staged (rollover.stage_renewal)."""
     result = prepared_result(live_key, csr_pem(live_key), converged=True)
     result['installed'] = {'fingerprint_sha256': 'AA:BB', 'days_left': days_left, 'not_after': '2026-12-21T10:00:00Z'}
     result['staged'] = {'key_path': '/opt/geodrill/dov/key.pem.next' if new else '/opt/geodrill/dov/key.pem',

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """The host side's integrity: no symlink followed in dest_dir, the key inside the atomic set,
-a killed run's temporary files removed, a manifest trusted only when it lists every file."""
+a killed run's temporary files removed, a manifest trusted only when it lists every file, and a
+re-run that the manifest shows converged done without loading cryptography."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -8,10 +9,12 @@ import importlib.util
 import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, hostcerts, keyfiles, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, hostbase, hostcerts, hostmanifest, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -146,7 +149,7 @@ def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_b
     dov.status = 403                    # DOV refuses the new certificate: the previous set comes back
     result = hostcerts.install(entry, check=base.check_of(dov))
     assert result['check']['verdict'] == 'not_authorised', result
-    managed = ('key.pem', 'cert.pem', 'chain.pem', 'fullchain.pem', hostcerts.MANIFEST)
+    managed = ('key.pem', 'cert.pem', 'chain.pem', 'fullchain.pem', hostbase.MANIFEST)
     events = [event for event in events if event[1] in managed]     # not the check's own trust file
     install = events[:events.index(('rename', 'fullchain.pem')) + 1]
     assert install == [('prepare', 'key.pem'), ('prepare', 'cert.pem'), ('prepare', 'fullchain.pem'),
@@ -177,15 +180,52 @@ def test_prepare_removes_the_temporary_files_of_a_killed_run(tmp_path, lab, key1
 def test_a_manifest_that_lacks_a_file_of_the_formats_does_not_prove_convergence(tmp_path, lab, key1):
     dest, entry = installed(tmp_path, lab, key1, formats=('pem', 'pkcs12'))
     entry = dict(entry, privatekey_content=None)
-    assert hostcerts.converged_by_manifest(entry) is not None
-    manifest_path = dest / hostcerts.MANIFEST
+    assert hostmanifest.converged_by_manifest(entry) is not None
+    manifest_path = dest / hostbase.MANIFEST
     manifest = json.loads(manifest_path.read_text())
     del manifest['files'][str(dest / 'cert.pem')]
     del manifest['files'][str(dest / 'bundle.p12')]
     manifest_path.write_text(json.dumps(manifest))
     (dest / 'cert.pem').unlink()
-    assert hostcerts.converged_by_manifest(entry) is None
+    assert hostmanifest.converged_by_manifest(entry) is None
     prepared = hostcerts.prepare(entry)
     assert prepared['converged'] is False and prepared.get('converged_by') is None
     assert hostcerts.install(entry)['error'] is None
     assert (dest / 'cert.pem').exists()
+
+
+# ---------------------------------------------------------------- the crypto libraries load lazily
+
+# The module's imports and its phase prepare in a fresh interpreter; prints which crypto libraries it loaded.
+_PREPARE = """
+import json, sys
+from ansible_collections.vlaanderen.dov.plugins.modules import host_certificates  # noqa: F401 (what the module imports)
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent, hostcerts
+entry = json.loads(sys.argv[1])
+hostabsent.in_use([entry])
+result = hostcerts.prepare(entry)
+loaded = sorted(name for name in sys.modules if name.split('.')[0] in ('cryptography', 'OpenSSL'))
+print(json.dumps({'error': result['error'], 'changed': result['changed'], 'converged_by': result.get('converged_by'),
+                  'loaded': loaded}))
+"""
+
+
+def prepare_in_a_fresh_interpreter(entry):
+    collection = [entry for entry in sys.path if entry and os.path.isdir(
+        os.path.join(entry, 'ansible_collections', 'vlaanderen', 'dov', 'plugins'))]
+    done = subprocess.run([sys.executable, '-c', _PREPARE, json.dumps(entry)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(collection)))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_rerun_the_manifest_shows_converged_never_loads_cryptography(tmp_path, lab, key1):
+    dest, entry = installed(tmp_path, lab, key1)
+    entry = dict(entry, privatekey_content=None, key_holder=True)
+    rerun = prepare_in_a_fresh_interpreter(entry)
+    assert rerun == {'error': None, 'changed': False, 'converged_by': 'manifest', 'loaded': []}
+    (dest / hostbase.MANIFEST).unlink()          # the same files without the manifest: checked with cryptography
+    checked = prepare_in_a_fresh_interpreter(entry)
+    assert checked['error'] is None and checked['converged_by'] is None
+    assert 'cryptography' in checked['loaded']

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, hostcerts, labca, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import paths
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'integration'))
 import tls_peers  # noqa: E402  (the server side of the test PKI, shared with the integration tests)
@@ -153,10 +154,10 @@ def der_of_installed(dest, name='cert.pem'):
 # ---------------------------------------------------------------- paths
 
 def test_key_and_csr_live_in_dest_dir_unless_given():
-    assert hostcerts.paths({'dest_dir': '/opt/geodrill/dov'}) == ('/opt/geodrill/dov/key.pem', '/opt/geodrill/dov/csr.pem')
-    assert hostcerts.paths({'dest_dir': '/opt/d', 'privatekey_path': '/etc/geodrill/private/dov.key'}) == (
+    assert paths({'dest_dir': '/opt/geodrill/dov'}) == ('/opt/geodrill/dov/key.pem', '/opt/geodrill/dov/csr.pem')
+    assert paths({'dest_dir': '/opt/d', 'privatekey_path': '/etc/geodrill/private/dov.key'}) == (
         '/etc/geodrill/private/dov.key', '/etc/geodrill/private/csr.pem')
-    assert hostcerts.paths({'dest_dir': '/opt/d', 'csr_path': '/tmp/x.csr'}) == ('/opt/d/key.pem', '/tmp/x.csr')
+    assert paths({'dest_dir': '/opt/d', 'csr_path': '/tmp/x.csr'}) == ('/opt/d/key.pem', '/tmp/x.csr')
 
 
 # ---------------------------------------------------------------- prepare

@@ -61,7 +61,7 @@ def test_file_names_that_are_no_plain_distinct_names_are_refused(files):
 
 def test_paths_follow_the_file_names(tmp_path):
     item = entry(tmp_path, files={'key': 'client.key', 'csr': 'client.csr'})
-    assert hostcerts.paths(item) == (str(tmp_path / 'client.key'), str(tmp_path / 'client.csr'))
+    assert installed.paths(item) == (str(tmp_path / 'client.key'), str(tmp_path / 'client.csr'))
     assert installed.file_path(entry(tmp_path, files={'cert': 'client.crt'}), 'cert') == str(tmp_path / 'client.crt')
 
 

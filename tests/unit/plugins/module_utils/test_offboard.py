@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """state: absent and retired: true as wired: the inventory's refusals, the plan's entries, the host
-phase (hostcerts.absent: what goes, what it vouches for, what it refuses) and the controller's
+phase (hostabsent.absent: what goes, what it vouches for, what it refuses) and the controller's
 outcome of a retired pair (offboard.retire_pairs with the hosts' real absent results).
 
 Every dest_dir is made by the real host phases with a certificate of the lab CA.
@@ -14,7 +14,7 @@ import os
 import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import (
-    hostcerts, inventory, keyfiles, labca, offboard, plan, report, revocation, states, statefolder)
+    hostabsent, hostbase, hostcerts, inventory, keyfiles, labca, offboard, plan, report, revocation, states, statefolder)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.be'}
@@ -121,16 +121,16 @@ def test_absent_removes_every_managed_file_the_csr_and_the_staged_files_and_noth
     keyfiles.apply_plan(staged)
     (tmp_path / 'geodrill' / 'application.conf').write_text('url=https://services-oefen.dov.vlaanderen.be/\n')
 
-    preview = hostcerts.absent(absent(entry), check_mode=True)
+    preview = hostabsent.absent(absent(entry), check_mode=True)
     assert preview['error'] is None and preview['changed'] is True
     assert key_path + '.next' in preview['removed'] and key_path in preview['diff']['before']
     assert len(names_in(tmp_path / 'geodrill')) == 9, 'check mode removed something'
     assert preview['installed']['common_name'] == CN and preview['installed_pem'].startswith('-----BEGIN CERTIFICATE')
 
-    result = hostcerts.absent(absent(entry))
+    result = hostabsent.absent(absent(entry))
     assert result['error'] is None and result['changed'] is True
     assert names_in(tmp_path / 'geodrill') == ['application.conf']
-    again = hostcerts.absent(absent(entry))
+    again = hostabsent.absent(absent(entry))
     assert again['changed'] is False and again['installed'] is None and 'diff' not in again
 
 
@@ -140,12 +140,12 @@ def test_a_csr_for_another_key_under_the_managed_name_is_refused_and_nothing_goe
     keyfiles.apply_plan(other)
     (tmp_path / 'geodrill' / 'csr.pem').write_bytes((tmp_path / 'other.csr').read_bytes())
     before = dict((name, (tmp_path / 'geodrill' / name).read_bytes()) for name in names_in(tmp_path / 'geodrill'))
-    result = hostcerts.absent(absent(entry))
+    result = hostabsent.absent(absent(entry))
     assert result['error'] == ('The collection did not write %s (no record of it). Nothing was removed; check it and set '
                                'force: true on the entry to remove it too.' % (tmp_path / 'geodrill' / 'csr.pem'))
     assert result['changed'] is False
     assert dict((name, (tmp_path / 'geodrill' / name).read_bytes()) for name in names_in(tmp_path / 'geodrill')) == before
-    forced = hostcerts.absent(absent(entry, force=True))
+    forced = hostabsent.absent(absent(entry, force=True))
     assert forced['error'] is None and forced['forced'] == [str(tmp_path / 'geodrill' / 'csr.pem')]
 
 
@@ -153,7 +153,7 @@ def test_a_key_and_csr_that_never_got_a_certificate_are_the_collections(tmp_path
     entry = {'application': APP, 'environment': 'oefen', 'common_name': CN, 'dest_dir': str(tmp_path / 'geodrill'),
              'key_holder': True}
     assert hostcerts.prepare(entry)['error'] is None
-    result = hostcerts.absent(absent(entry))
+    result = hostabsent.absent(absent(entry))
     assert result['error'] is None and names_in(tmp_path / 'geodrill') == []
 
 
@@ -161,9 +161,9 @@ def test_a_key_the_hosts_other_entry_uses_stays(tmp_path, lab):
     shared_key = str(tmp_path / 'private' / 'dov.key')
     entry = onboard(tmp_path / 'geodrill', lab, privatekey_path=shared_key)
     other = dict(entry, application='Sondering', dest_dir=str(tmp_path / 'sondering'))
-    used = hostcerts.in_use([absent(entry), other])
+    used = hostabsent.in_use([absent(entry), other])
     assert shared_key in used and os.path.join(entry['dest_dir'], 'cert.pem') not in used
-    result = hostcerts.absent(absent(entry), used)
+    result = hostabsent.absent(absent(entry), used)
     assert result['error'] is None and os.path.exists(shared_key)
     assert [item['path'] for item in result['kept']] == [str(tmp_path / 'private' / 'csr.pem'), shared_key]
 
@@ -173,9 +173,9 @@ def test_the_manifest_records_the_folders_the_install_made(tmp_path, lab):
     receiver = dict(holder, dest_dir=str(tmp_path / 'h2' / 'geodrill'), key_holder=False,
                     privatekey_content=open(os.path.join(holder['dest_dir'], 'key.pem')).read())
     assert hostcerts.install(receiver, check=None)['error'] is None
-    with open(os.path.join(receiver['dest_dir'], hostcerts.MANIFEST)) as handle:
+    with open(os.path.join(receiver['dest_dir'], hostbase.MANIFEST)) as handle:
         assert json.load(handle)['created_dirs'] == [str(tmp_path / 'h2'), receiver['dest_dir']]
-    result = hostcerts.absent(absent(receiver))
+    result = hostabsent.absent(absent(receiver))
     assert result['folders_removed'] == [receiver['dest_dir'], str(tmp_path / 'h2')]
     assert not (tmp_path / 'h2').exists()
 
@@ -189,8 +189,8 @@ def retired_pair(hosts_):
 
 def test_a_retired_pair_taken_off_every_host_hands_over_its_revocation_once(tmp_path, lab):
     entry = onboard(tmp_path / 'geodrill', lab)
-    serial = hostcerts.absent(absent(entry), check_mode=True)['installed']['serial']
-    prepared = {'app-1': [hostcerts.absent(absent(entry))]}
+    serial = hostabsent.absent(absent(entry), check_mode=True)['installed']['serial']
+    prepared = {'app-1': [hostabsent.absent(absent(entry))]}
     state_dir = str(tmp_path / 'state')
     pairs = retired_pair(['app-1'])
     assert offboard.retire_pairs(pairs, prepared, state_dir, 'manual') is True
@@ -201,14 +201,14 @@ def test_a_retired_pair_taken_off_every_host_hands_over_its_revocation_once(tmp_
 
     statefolder.store_certificate(state_dir, APP, 'oefen', entry['certificate'])   # the cache has it too: once
     second = retired_pair(['app-1'])
-    assert offboard.retire_pairs(second, {'app-1': [hostcerts.absent(absent(entry))]}, state_dir, 'manual') is False
+    assert offboard.retire_pairs(second, {'app-1': [hostabsent.absent(absent(entry))]}, state_dir, 'manual') is False
     assert revocation.read_record(state_dir, APP, 'oefen') == record
 
 
 def test_a_retired_pair_a_host_still_holds_is_failed_and_nothing_is_handed_over(tmp_path, lab):
     entry = onboard(tmp_path / 'geodrill', lab)
     (tmp_path / 'geodrill' / 'chain.pem').write_text('edited by hand\n')
-    prepared = {'app-1': [hostcerts.absent(absent(entry))]}
+    prepared = {'app-1': [hostabsent.absent(absent(entry))]}
     pairs = retired_pair(['app-1', 'app-2'])
     assert offboard.retire_pairs(pairs, prepared, str(tmp_path / 'state'), 'manual') is False
     assert pairs[PAIR]['state'] == 'failed'

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """renew.yml's building blocks without Ansible: the staged key and CSR on the key holder
-(hostcerts.stage_renewal), installing the staged key with the new certificate as one set, the
+(rollover.stage_renewal), installing the staged key with the new certificate as one set, the
 previous set kept and put back (keep_previous / settle), dov_only (plan), the renewal_pending
 state (states) and the renewal's own handover folder (issuers). Real keys, CSRs and lab CA
 certificates in tmp_path.
@@ -13,8 +13,9 @@ import stat
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts, inventory, issuers, labca, pki, plan, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts, inventory, issuers, labca, pki, plan, rollover, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import paths
 
 APP = 'Geodrill'
 CN = 'geolab.be/dov-services/oefen/Geodrill'
@@ -61,7 +62,7 @@ def onboarded(tmp_path, lab, days=20, **more):
     entry = make_entry(dest, lab, **more)
     prepared = hostcerts.prepare(entry)
     assert prepared['error'] is None
-    key_path = hostcerts.paths(entry)[0]
+    key_path = paths(entry)[0]
     entry['certificate'] = certificate_for(lab, key_path, days)
     assert hostcerts.install(entry)['error'] is None
     return dest, entry
@@ -75,7 +76,7 @@ def onboarded(tmp_path, lab, days=20, **more):
     (dict(RENEW, force=True), None, False),          # nothing installed: onboarding's job, not a renewal
 ])
 def test_a_pair_is_renewed_inside_the_window_or_when_forced(renew, installed, expected):
-    assert hostcerts.renewal_due(renew, installed) is expected
+    assert rollover.renewal_due(renew, installed) is expected
 
 
 def test_a_due_pair_stages_a_new_0600_key_and_its_csr_beside_the_live_files_which_stay(tmp_path, lab):
@@ -157,10 +158,10 @@ def test_a_renewal_kept_as_prev_is_put_back_byte_identically_by_settle_restore(t
     assert result['error'] is None and 'promoted' not in result       # not before every host passed
     assert (dest / 'key.pem.prev').read_bytes() == before['key.pem'][0]
     assert stat.S_IMODE(os.stat(str(dest / 'key.pem.prev')).st_mode) == 0o600
-    settled = hostcerts.settle(dict(entry, settle='restore', staged_key=True))
+    settled = rollover.settle(dict(entry, settle='restore', staged_key=True))
     assert settled['error'] is None and settled['changed'] is True
     assert files_of(dest) == before     # live pair back, the staged key and CSR still there for the next run
-    assert hostcerts.settle(dict(entry, settle='restore'))['changed'] is False   # nothing kept: left as it is
+    assert rollover.settle(dict(entry, settle='restore'))['changed'] is False   # nothing kept: left as it is
 
 
 def test_settle_commit_drops_the_previous_set_and_promotes_the_staged_csr(tmp_path, lab):
@@ -169,7 +170,7 @@ def test_settle_commit_drops_the_previous_set_and_promotes_the_staged_csr(tmp_pa
     new_key = (dest / 'key.pem.next').read_bytes()
     hostcerts.install(dict(entry, certificate=certificate_for(lab, dest / 'key.pem.next', 400), staged_key=True,
                            keep_previous=True))
-    settled = hostcerts.settle(dict(entry, settle='commit', staged_key=True))
+    settled = rollover.settle(dict(entry, settle='commit', staged_key=True))
     assert settled['error'] is None and settled['promoted'] == [str(dest / 'csr.pem'), str(dest / 'key.pem.next')]
     assert sorted(os.listdir(str(dest))) == ['.dov-manifest.json', 'cert.pem', 'chain.pem', 'csr.pem', 'fullchain.pem', 'key.pem']
     assert (dest / 'key.pem').read_bytes() == new_key

@@ -11,7 +11,7 @@ import os
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, hostcerts, metrics, report
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, hostreport, metrics, report
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -136,10 +136,10 @@ def families(folder):
 
 def test_the_last_check_is_kept_when_a_phase_runs_none(tmp_path):
     folder = str(tmp_path)
-    written = hostcerts.write_metrics(folder, [entry_result('/etc/dov/g', {'verdict': 'ok'})], replace=False,
+    written = hostreport.write_metrics(folder, [entry_result('/etc/dov/g', {'verdict': 'ok'})], replace=False,
                                       now='2026-12-01T19:00:00Z')
     assert written == {'path': os.path.join(folder, metrics.FILE_NAME), 'written': True}
-    again = hostcerts.write_metrics(folder, [entry_result('/etc/dov/g')], replace=True, now='2026-12-02T19:00:00Z')
+    again = hostreport.write_metrics(folder, [entry_result('/etc/dov/g')], replace=True, now='2026-12-02T19:00:00Z')
     assert again['written'] is False, 'a run without a check rewrote the same content'
     found = families(folder)
     assert [sample.value for sample in found['dov_certificate_check_success'].samples] == [1.0]
@@ -148,9 +148,9 @@ def test_the_last_check_is_kept_when_a_phase_runs_none(tmp_path):
 
 def test_a_failed_check_is_a_zero_and_a_later_phase_of_other_certificates_keeps_it(tmp_path):
     folder = str(tmp_path)
-    hostcerts.write_metrics(folder, [entry_result('/etc/dov/g', {'verdict': 'client_cert_rejected'})], replace=False,
+    hostreport.write_metrics(folder, [entry_result('/etc/dov/g', {'verdict': 'client_cert_rejected'})], replace=False,
                             now='2026-12-01T19:00:00Z')
-    hostcerts.write_metrics(folder, [entry_result('/etc/dov/other', {'verdict': 'ok'}, application='Sonde')],
+    hostreport.write_metrics(folder, [entry_result('/etc/dov/other', {'verdict': 'ok'}, application='Sonde')],
                             replace=False, now='2026-12-01T19:05:00Z')
     checks = dict((sample.labels['dest_dir'], sample.value)
                   for sample in families(folder)['dov_certificate_check_success'].samples)
@@ -159,9 +159,9 @@ def test_a_failed_check_is_a_zero_and_a_later_phase_of_other_certificates_keeps_
 
 def test_prepare_and_report_replace_the_certificates_a_host_no_longer_has(tmp_path):
     folder = str(tmp_path)
-    hostcerts.write_metrics(folder, [entry_result('/etc/dov/g'), entry_result('/etc/dov/old', application='Oud')],
+    hostreport.write_metrics(folder, [entry_result('/etc/dov/g'), entry_result('/etc/dov/old', application='Oud')],
                             replace=True)
-    hostcerts.write_metrics(folder, [entry_result('/etc/dov/g')], replace=True)
+    hostreport.write_metrics(folder, [entry_result('/etc/dov/g')], replace=True)
     assert [sample.labels['dest_dir'] for sample in
             families(folder)['dov_certificate_not_after_timestamp_seconds'].samples] == ['/etc/dov/g']
 
@@ -169,18 +169,18 @@ def test_prepare_and_report_replace_the_certificates_a_host_no_longer_has(tmp_pa
 def test_files_put_back_after_a_failed_check_and_missing_certificates_give_no_sample(tmp_path):
     rolled = entry_result('/etc/dov/g', {'verdict': 'client_cert_rejected'}, rolled_back=['/etc/dov/g/cert.pem'])
     missing = dict(entry_result('/etc/dov/m'), installed=None)
-    assert hostcerts.metrics_record(rolled, '2026-12-01T19:00:00Z') is None
-    assert hostcerts.metrics_record(missing, '2026-12-01T19:00:00Z') is None
+    assert hostreport.metrics_record(rolled, '2026-12-01T19:00:00Z') is None
+    assert hostreport.metrics_record(missing, '2026-12-01T19:00:00Z') is None
 
 
 def test_an_entry_taken_off_the_host_leaves_the_metrics_file_with_the_prepare_call(tmp_path):
     folder = str(tmp_path)
-    hostcerts.write_metrics(folder, [entry_result('/etc/dov/g'), entry_result('/etc/dov/old', application='Oud')],
+    hostreport.write_metrics(folder, [entry_result('/etc/dov/g'), entry_result('/etc/dov/old', application='Oud')],
                             replace=True)
     # state: absent reports what was installed (for the revocation), but it is gone from the host now
     removed = dict(entry_result('/etc/dov/old', application='Oud'), state='absent', removed=['/etc/dov/old/cert.pem'])
-    assert hostcerts.metrics_record(removed, '2026-12-01T19:00:00Z') is None
-    hostcerts.write_metrics(folder, [entry_result('/etc/dov/g'), removed], replace=True)
+    assert hostreport.metrics_record(removed, '2026-12-01T19:00:00Z') is None
+    hostreport.write_metrics(folder, [entry_result('/etc/dov/g'), removed], replace=True)
     assert [sample.labels['dest_dir'] for sample in
             families(folder)['dov_certificate_not_after_timestamp_seconds'].samples] == ['/etc/dov/g']
 
@@ -198,7 +198,7 @@ def test_a_metrics_file_that_is_a_link_is_never_read(tmp_path):
     os.symlink(str(target), str(tmp_path / metrics.FILE_NAME))
     assert metrics.read_textfile(str(tmp_path)) == {}
     with pytest.raises(DovError, match='is a symbolic link'):
-        hostcerts.write_metrics(str(tmp_path), [entry_result('/etc/dov/g')], replace=True)
+        hostreport.write_metrics(str(tmp_path), [entry_result('/etc/dov/g')], replace=True)
     assert target.read_text() == 'dov_certificate_check_success{application="x"} 1\n'
 
 
@@ -212,7 +212,7 @@ def report_entry(tmp_path, common_name=CN):
 def test_the_report_phase_describes_the_installed_certificate_as_cert_info_does(tmp_path):
     with open(GEODRILL, 'rb') as handle:
         (tmp_path / 'cert.pem').write_bytes(handle.read())
-    found = hostcerts.report(report_entry(tmp_path), renew_before_days=60)
+    found = hostreport.report(report_entry(tmp_path), renew_before_days=60)
     assert found['error'] is None
     expected = certinfo.cert_info(GEODRILL)
     for name in ('common_name', 'not_before', 'not_after', 'fingerprint_sha256', 'issuer'):
@@ -221,25 +221,25 @@ def test_the_report_phase_describes_the_installed_certificate_as_cert_info_does(
 
 
 def test_the_report_phase_with_nothing_installed_says_so_without_an_error(tmp_path):
-    found = hostcerts.report(report_entry(tmp_path))
+    found = hostreport.report(report_entry(tmp_path))
     assert (found['installed'], found['error'], found['changed']) == (None, None, False)
 
 
 def test_the_report_phase_names_a_certificate_for_another_cn(tmp_path):
     with open(GEODRILL, 'rb') as handle:
         (tmp_path / 'cert.pem').write_bytes(handle.read())
-    found = hostcerts.report(report_entry(tmp_path, 'geolab.be/dov-services/oefen/Sonde'))
+    found = hostreport.report(report_entry(tmp_path, 'geolab.be/dov-services/oefen/Sonde'))
     assert "is for 'geolab.be/dov-services/oefen/Geodrill', not for 'geolab.be/dov-services/oefen/Sonde'" in found['error']
 
 
 def test_the_report_phase_refuses_an_unreadable_or_linked_cert_file_and_changes_nothing(tmp_path):
     (tmp_path / 'cert.pem').write_bytes(b'not a certificate\n')
-    found = hostcerts.report(report_entry(tmp_path))
+    found = hostreport.report(report_entry(tmp_path))
     assert 'cannot be read as a certificate' in found['error'] and found['installed'] is None
     linked = tmp_path / 'linked'
     linked.mkdir()
     os.symlink(GEODRILL, str(linked / 'cert.pem'))
-    found = hostcerts.report(report_entry(linked))
+    found = hostreport.report(report_entry(linked))
     assert 'link' in found['error'] and found['installed'] is None
     assert sorted(os.listdir(str(tmp_path))) == ['cert.pem', 'linked']
     assert (tmp_path / 'cert.pem').read_bytes() == b'not a certificate\n'

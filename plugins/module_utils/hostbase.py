@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: vlaanderen.dov developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every host phase of host_certificates shares: the names beside an entry's live files
+(``MANIFEST``, the manifest's file name; ``STAGED`` and ``PREVIOUS``, the suffixes of a renewal's
+staged key and CSR and of the previous set it keeps), ``lib`` (the crypto-heavy module_utils, each
+imported on first use) and the result dict of one entry (``entry_result``, ``failed``).
+
+The phases: hostcerts.py (prepare, install, verify), hostmanifest.py (the manifest), rollover.py
+(a renewal's staging and settle), hostabsent.py (``state: absent``), hostreport.py (report and the
+metrics file).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import paths
+
+
+MANIFEST = '.dov-manifest.json'
+STAGED = '.next'    # suffix of a renewal's new key and CSR beside the live ones (key.pem.next, csr.pem.next)
+PREVIOUS = '.prev'  # suffix of the previous set a renewal keeps until every host of the pair is checked
+
+
+class _Lazy(object):
+    """The crypto-heavy helpers, each imported on first use: a re-run whose manifest shows that
+    nothing changed never loads cryptography, and only the install phase loads pyOpenSSL."""
+
+    def __getattr__(self, name):
+        # Written out (not importlib) so that Ansible packs these module_utils with the module.
+        if name == 'pki':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import pki as module
+        elif name == 'keyfiles':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import keyfiles as module
+        elif name == 'certs':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import certs as module
+        elif name == 'certinstall':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall as module
+        elif name == 'certinfo':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo as module
+        elif name == 'keystores':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores as module
+        elif name == 'tlsprobe':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import compat, tlsprobe as module
+            compat.check_cryptography()
+            if compat.pyopenssl_version() is not None:   # missing: the probe says so, when a check runs
+                compat.check_pyopenssl()
+            return module
+        else:
+            raise AttributeError(name)
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import compat
+        compat.check_cryptography()
+        return module
+
+
+lib = _Lazy()
+
+
+def entry_result(entry):
+    """The result of one entry before its phase adds to it: its names and paths, nothing changed, no error."""
+    key_path, csr_path = paths(entry)
+    return {
+        'application': entry['application'],
+        'environment': entry['environment'],
+        'common_name': entry['common_name'],
+        'dest_dir': entry['dest_dir'],
+        'privatekey_path': key_path,
+        'csr_path': csr_path,
+        'changed': False,
+        'error': None,
+    }
+
+
+def failed(entry, message):
+    """The result of an entry that could not be handled: nothing changed, ``message`` as its error."""
+    result = entry_result(entry)
+    result['error'] = message
+    return result
