@@ -162,7 +162,7 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
 
 
 def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):
-    """renew.yml, for a pair whose key holder staged a renewal (hostcerts.stage_renewal): a new
+    """renew.yml, for a pair whose key holder staged a renewal (rollover.stage_renewal): a new
     certificate from the issuer for the staged CSR, checked against the STAGED key; when it passes,
     every host of the pair installs it with the staged key as one set (``info['renewal']``), checks
     and rolls back on failure. While the issuer has none yet (manual) the pair is

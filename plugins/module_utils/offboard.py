@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The controller's part of ``state: absent`` and ``retired: true``, after the prepare calls.
 
-The hosts removed the files of their ``state: absent`` entries in the prepare call (hostcerts.absent,
+The hosts removed the files of their ``state: absent`` entries in the prepare call (hostabsent.absent,
 which also reports what was installed before it went). Here, on the controller:
 
 - ``check_options`` refuses a ``dov_revoke_command`` without the ``command`` issuer and an unknown

@@ -229,7 +229,7 @@ def check_only(inventory, only):
 def renewal_scope(pairs, hosts, only=None, force=False, new_key=True, before_days=60):
     """renew.yml: keep only the pair ``only`` (when given; the others are left as they are, their
     status untouched), and ask the key holder of every pair left to stage its renewal when it is due
-    (hostcerts.stage_renewal decides on the host, from the installed certificate)."""
+    (rollover.stage_renewal decides on the host, from the installed certificate)."""
     if only:
         for key in [key for key in pairs if key != only]:
             del pairs[key]

@@ -84,7 +84,7 @@ def names_in(folder):
 
 
 def add_created_dirs(entry, folders):
-    """What hostcerts will record once wired: the folders the collection created (fsutil.ensure_dir's
+    """What hostmanifest.write_manifest records: the folders the collection created (fsutil.ensure_dir's
     return value) under ``created_dirs`` in the manifest."""
     path = os.path.join(entry['dest_dir'], hostbase.MANIFEST)
     manifest = json.loads(fsutil.read_bytes(path).decode('utf-8'))
