@@ -125,7 +125,7 @@ def installed_identity(entry, key_path):
         return lib.tlsprobe.load_identity(file_path(entry, 'cert'), key_path, entry.get('privatekey_passphrase'))
     if 'pkcs12' in formats:
         return lib.tlsprobe.load_identity(pkcs12_path=file_path(entry, 'pkcs12'),
-                                           pkcs12_password=options.get('pkcs12_password'))
+                                          pkcs12_password=options.get('pkcs12_password'))
     path = file_path(entry, 'jks')
     opened = lib.keystores.open_jks(fsutil.read_bytes(path), options.get('jks_password'))
     if opened is None:
@@ -158,8 +158,8 @@ def run_check(check, identity):
     try:
         with server_trust(check) as ca_bundle:
             return lib.tlsprobe.probe(check['url'], ca_bundle=ca_bundle, proxy=check.get('proxy') or None,
-                                       timeout=check.get('timeout') or 15, identity=identity,
-                                       trust_option='dov_server_ca_bundle')
+                                      timeout=check.get('timeout') or 15, identity=identity,
+                                      trust_option='dov_server_ca_bundle')
     except DovError as error:
         return {'verdict': 'error', 'hint': str(error)}
 

@@ -137,7 +137,7 @@ def families(folder):
 def test_the_last_check_is_kept_when_a_phase_runs_none(tmp_path):
     folder = str(tmp_path)
     written = hostreport.write_metrics(folder, [entry_result('/etc/dov/g', {'verdict': 'ok'})], replace=False,
-                                      now='2026-12-01T19:00:00Z')
+                                       now='2026-12-01T19:00:00Z')
     assert written == {'path': os.path.join(folder, metrics.FILE_NAME), 'written': True}
     again = hostreport.write_metrics(folder, [entry_result('/etc/dov/g')], replace=True, now='2026-12-02T19:00:00Z')
     assert again['written'] is False, 'a run without a check rewrote the same content'
@@ -149,9 +149,9 @@ def test_the_last_check_is_kept_when_a_phase_runs_none(tmp_path):
 def test_a_failed_check_is_a_zero_and_a_later_phase_of_other_certificates_keeps_it(tmp_path):
     folder = str(tmp_path)
     hostreport.write_metrics(folder, [entry_result('/etc/dov/g', {'verdict': 'client_cert_rejected'})], replace=False,
-                            now='2026-12-01T19:00:00Z')
+                             now='2026-12-01T19:00:00Z')
     hostreport.write_metrics(folder, [entry_result('/etc/dov/other', {'verdict': 'ok'}, application='Sonde')],
-                            replace=False, now='2026-12-01T19:05:00Z')
+                             replace=False, now='2026-12-01T19:05:00Z')
     checks = dict((sample.labels['dest_dir'], sample.value)
                   for sample in families(folder)['dov_certificate_check_success'].samples)
     assert checks == {'/etc/dov/g': 0.0, '/etc/dov/other': 1.0}
@@ -160,7 +160,7 @@ def test_a_failed_check_is_a_zero_and_a_later_phase_of_other_certificates_keeps_
 def test_prepare_and_report_replace_the_certificates_a_host_no_longer_has(tmp_path):
     folder = str(tmp_path)
     hostreport.write_metrics(folder, [entry_result('/etc/dov/g'), entry_result('/etc/dov/old', application='Oud')],
-                            replace=True)
+                             replace=True)
     hostreport.write_metrics(folder, [entry_result('/etc/dov/g')], replace=True)
     assert [sample.labels['dest_dir'] for sample in
             families(folder)['dov_certificate_not_after_timestamp_seconds'].samples] == ['/etc/dov/g']
@@ -176,7 +176,7 @@ def test_files_put_back_after_a_failed_check_and_missing_certificates_give_no_sa
 def test_an_entry_taken_off_the_host_leaves_the_metrics_file_with_the_prepare_call(tmp_path):
     folder = str(tmp_path)
     hostreport.write_metrics(folder, [entry_result('/etc/dov/g'), entry_result('/etc/dov/old', application='Oud')],
-                            replace=True)
+                             replace=True)
     # state: absent reports what was installed (for the revocation), but it is gone from the host now
     removed = dict(entry_result('/etc/dov/old', application='Oud'), state='absent', removed=['/etc/dov/old/cert.pem'])
     assert hostreport.metrics_record(removed, '2026-12-01T19:00:00Z') is None
