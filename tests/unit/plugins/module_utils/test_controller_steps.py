@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, inventory, issue, labca, pki, plan, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, inventory, issue, pki, plan, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP = 'Geodrill'
@@ -70,27 +70,6 @@ def files_under(folder):
             with open(path, 'rb') as handle:
                 found[os.path.relpath(path, str(folder))] = handle.read()
     return found
-
-
-@pytest.fixture(scope='module')
-def key1():
-    return pki.generate_private_key()
-
-
-@pytest.fixture(scope='module')
-def key2():
-    return pki.generate_private_key()
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    """One lab CA for the module (made once: RSA key generation is slow)."""
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
-
-
-@pytest.fixture(scope='module')
-def other_lab(tmp_path_factory):
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('other-lab') / 'lab-ca'))
 
 
 # ---------------------------------------------------------------- Inventory: what it accepts

@@ -15,18 +15,13 @@ import stat
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, fsutil, hostcerts, keyfiles, labca, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, fsutil, hostcerts, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils import retire
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP = 'Geodrill'
 CN = 'geolab.be/dov-services/oefen/Geodrill'
 P12_PASSWORD = 'p12-Secret-pw'
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
 
 
 def onboard(dest, lab, **more):
