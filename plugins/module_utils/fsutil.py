@@ -6,7 +6,8 @@
 Every write goes to a temporary file in the destination's folder (created 0600 by mkstemp),
 is fsync'ed, gets its final mode and owner, and is renamed over the destination; then the
 folder is fsync'ed. A reader sees the old file or the new one, never a half-written one, and a
-key is 0600 (or tighter) from the moment it exists.
+key is 0600 (or tighter) from the moment it exists. Managed files are read without following a
+symbolic link (``NOFOLLOW``, ``READ_NO_FOLLOW``: the open flags, also for retirefs).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -52,14 +53,15 @@ def refuse_link(path):
                        "folder." % (path, target))
 
 
-_READ_NO_FOLLOW = os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0)
+NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
+READ_NO_FOLLOW = os.O_RDONLY | NOFOLLOW | getattr(os, 'O_NONBLOCK', 0)
 
 
 def _open_regular(path, failure):
     """A file descriptor of the regular file ``path``, opened without following a symbolic link;
     None when it does not exist. ``failure`` says what could not be done, for the message."""
     try:
-        fd = os.open(path, _READ_NO_FOLLOW)
+        fd = os.open(path, READ_NO_FOLLOW)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None

@@ -97,8 +97,6 @@ def install_options(entry, defaults):
         value = entry.get(name, defaults.get(name))
         if value:
             options[name] = value
-    if defaults.get('ca_bundle_remote'):
-        options['ca_bundle'] = defaults['ca_bundle_remote']
     return options
 
 

@@ -28,7 +28,8 @@ Anything else under a managed name (other content, no record) is removed only wi
 without it the whole plan is refused, naming the files. A managed name that is a symbolic link,
 or not a regular file, is refused even with ``force``: links are never followed, and files are
 read and removed relative to their folder opened with ``O_NOFOLLOW``, after checking that the
-file removed is the one that was read (same device and inode).
+file removed is the one that was read (same device and inode); retirefs.py holds that
+file-system part.
 
 A path that another entry on this host still uses (``shared``, e.g. a ``privatekey_path`` two
 entries have in common) is kept. A folder is removed only when the collection created it and it is
@@ -45,13 +46,13 @@ apply, after the files are gone and before the manifest goes, so a second call r
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import errno
 import hashlib
 import json
 import os
 import re
 import stat
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils import retirefs
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.hostbase import MANIFEST
 
@@ -59,8 +60,6 @@ MANIFEST_KIND = 'manifest'
 # fsutil.write_temp: tempfile.mkstemp(prefix='.<name>.', suffix='.tmp'); mkstemp's random part is
 # made of lower-case letters, digits and '_'.
 _TEMP_NAME = r'^\.%s\.[a-z0-9_]+\.tmp$'
-_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
-_DIRECTORY = getattr(os, 'O_DIRECTORY', 0)
 
 SHARED = 'another certificate entry on this host uses it'
 NO_RECORD = 'no record of it'
@@ -113,56 +112,6 @@ class RemovalPlan(object):
         return {'before': before, 'after': sorted(path for path, _reason in self.kept)}
 
 
-# ---------------------------------------------------------------- reading without following
-
-def _open_folder(folder):
-    """A file descriptor of ``folder`` (O_NOFOLLOW on its last part), or None when it is absent."""
-    try:
-        return os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            if os.path.islink(folder):
-                raise DovError("%s is a symbolic link; the collection does not follow links when it removes files. "
-                               "Nothing was removed; set dest_dir (or privatekey_path) to the real folder." % folder)
-            raise DovError("%s is not a folder. Nothing was removed; check dest_dir and privatekey_path of the entry."
-                           % folder)
-        raise DovError("Cannot open the folder %s: %s. Nothing was removed; check its permissions." % (folder, exc.strerror))
-
-
-def _lstat(fd, name):
-    try:
-        return os.lstat(name, dir_fd=fd)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise DovError("Cannot look at %s: %s. Nothing was removed; check its permissions." % (name, exc.strerror))
-
-
-def _read(fd, name, path, info):
-    """The bytes of a regular file, opened without following a link; None when it changed under us."""
-    try:
-        handle = os.open(name, os.O_RDONLY | _NOFOLLOW | getattr(os, 'O_NONBLOCK', 0), dir_fd=fd)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ELOOP):
-            return None
-        raise DovError("Cannot read %s: %s. Nothing was removed; check its permissions." % (path, exc.strerror))
-    try:
-        opened = os.fstat(handle)
-        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
-            return None
-        chunks = []
-        while True:
-            chunk = os.read(handle, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b''.join(chunks)
-    finally:
-        os.close(handle)
-
-
 def _load_manifest(data):
     """(the manifest, its ``created_dirs``) when ``data`` is a version 1 manifest, else None."""
     try:
@@ -190,20 +139,6 @@ def _check_paths(dest_dir, files):
         checked[kind] = os.path.normpath(path)
     checked.setdefault(MANIFEST_KIND, os.path.join(os.path.normpath(dest_dir), MANIFEST))
     return os.path.normpath(dest_dir), checked
-
-
-class _Folder(object):
-    """A folder with managed names in it, opened once."""
-
-    def __init__(self, path):
-        self.path = path
-        self.fd = _open_folder(path)
-        self.names = set()
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
 
 def _folders(files):
@@ -281,19 +216,19 @@ def plan_removal(dest_dir, files, shared=(), force=False, metrics=None, recognis
     try:
         for folder in _folders(dict((kind, path) for kind, path in files.items()
                                     if kind == MANIFEST_KIND or path not in shared)):
-            folders[folder] = _Folder(folder)
+            folders[folder] = retirefs.Folder(folder)
 
         # The manifest first: it says which contents are the collection's.
         manifest, records, created = None, {}, []
         manifest_path = files[MANIFEST_KIND]
         where = folders[os.path.dirname(manifest_path)]
-        info = _lstat(where.fd, os.path.basename(manifest_path)) if where.fd is not None else None
+        info = retirefs.lstat(where.fd, os.path.basename(manifest_path)) if where.fd is not None else None
         if info is not None and stat.S_ISLNK(info.st_mode):
             links.append(manifest_path)
         elif info is not None and not stat.S_ISREG(info.st_mode):
             odd.append(manifest_path)
         elif info is not None:
-            data = _read(where.fd, os.path.basename(manifest_path), manifest_path, info)
+            data = retirefs.read(where.fd, os.path.basename(manifest_path), manifest_path, info)
             loaded = _load_manifest(data) if data is not None else None
             if loaded is not None:
                 manifest, created = loaded
@@ -315,7 +250,7 @@ def plan_removal(dest_dir, files, shared=(), force=False, metrics=None, recognis
             where = folders[os.path.dirname(path)]
             name = os.path.basename(path)
             where.names.add(name)
-            info = _lstat(where.fd, name) if where.fd is not None else None
+            info = retirefs.lstat(where.fd, name) if where.fd is not None else None
             if info is None:
                 continue
             if stat.S_ISLNK(info.st_mode):
@@ -324,7 +259,7 @@ def plan_removal(dest_dir, files, shared=(), force=False, metrics=None, recognis
             if not stat.S_ISREG(info.st_mode):
                 odd.append(path)
                 continue
-            data = _read(where.fd, name, path, info)
+            data = retirefs.read(where.fd, name, path, info)
             if data is None:
                 continue
             record = records.get(path)
@@ -352,7 +287,7 @@ def plan_removal(dest_dir, files, shared=(), force=False, metrics=None, recognis
                 if not pattern.match(name):
                     continue
                 path = os.path.join(where.path, name)
-                info = _lstat(where.fd, name)
+                info = retirefs.lstat(where.fd, name)
                 if info is None:
                     continue
                 if stat.S_ISLNK(info.st_mode):
@@ -373,72 +308,6 @@ def plan_removal(dest_dir, files, shared=(), force=False, metrics=None, recognis
 
 # ---------------------------------------------------------------- apply
 
-class _Removal(object):
-    """The plan's files, each in its folder opened without following links. ``check`` confirms,
-    for all of them before the first removal, that each is still the file the plan looked at;
-    ``unlink`` then removes a group of them."""
-
-    def __init__(self, items):
-        self.items = items
-        self.opened = {}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        for fd in self.opened.values():
-            if fd is not None:
-                os.close(fd)
-        self.opened = {}
-
-    def _fd(self, folder):
-        if folder not in self.opened:
-            self.opened[folder] = _open_folder(folder)
-        return self.opened[folder]
-
-    def check(self):
-        for item in self.items:
-            fd = self._fd(os.path.dirname(item.path))
-            info = _lstat(fd, os.path.basename(item.path)) if fd is not None else None
-            if info is not None and (not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != item.identity):
-                raise DovError("%s was replaced after it was checked (by another process?). Nothing was removed; "
-                               "run again." % item.path)
-
-    def unlink(self, items, removed):
-        for item in items:
-            fd = self._fd(os.path.dirname(item.path))
-            if fd is None:
-                continue
-            try:
-                os.unlink(os.path.basename(item.path), dir_fd=fd)
-            except OSError as exc:
-                if exc.errno == errno.ENOENT:
-                    continue      # already gone
-                raise DovError("Cannot remove %s: %s. Check the folder's permissions and run again (removed so "
-                               "far: %s)." % (item.path, exc.strerror, ', '.join(removed) or 'nothing'))
-            removed.append(item.path)
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-        return removed
-
-
-def _remove_folders(folders):
-    removed = []
-    for folder in folders:
-        if os.path.islink(folder):
-            continue
-        try:
-            os.rmdir(folder)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
-                continue          # gone, or something new appeared in it: it stays
-            raise DovError("Cannot remove the folder %s: %s. Check its parent's permissions." % (folder, exc.strerror))
-        removed.append(folder)
-    return removed
-
-
 def apply_removal(plan, check_mode=False):
     """Remove what ``plan`` says (in check mode: nothing, only report); the result dict.
 
@@ -455,14 +324,14 @@ def apply_removal(plan, check_mode=False):
         result['metrics_removed'] = bool(plan.metrics(True)) if plan.metrics else False
     else:
         removed = []
-        with _Removal(plan.items()) as removal:
+        with retirefs.Removal(plan.items()) as removal:
             removal.check()
             removal.unlink(plan.files + plan.temporary, removed)
             result['metrics_removed'] = bool(plan.metrics(False)) if plan.metrics else False
             if plan.manifest is not None:
                 removal.unlink([plan.manifest], removed)
         result['removed'] = removed
-        result['folders_removed'] = _remove_folders(plan.folders)
+        result['folders_removed'] = retirefs.remove_folders(plan.folders)
     result['changed'] = bool(result['removed'] or result['folders_removed'] or result['metrics_removed'])
     return result
 

@@ -4,6 +4,8 @@
 `make integration` builds the collection and installs it in .collections (as a user would get
 it); these tests run the real `ansible-playbook` in a subprocess against that install and read
 both what the user sees (stdout) and the structured task results (a test-only callback).
+The fixtures: ``ansible`` (runs playbooks for one test) and ``tls_smtp`` (the mail tests' SMTP
+server, one per test module).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -11,10 +13,13 @@ __metaclass__ = type
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 
 import pytest
+
+from support import Inbox, make_pki, start
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -130,3 +135,18 @@ class Ansible(object):
 def ansible(tmp_path_factory):
     """Runs playbooks from a scratch folder of its own, so a test's tmp_path holds only its files."""
     return Ansible(tmp_path_factory.mktemp('ansible'))
+
+
+@pytest.fixture(scope='module')
+def tls_smtp(tmp_path_factory):
+    """An SMTP server (aiosmtpd) on 127.0.0.1 that requires STARTTLS and a login (support.PASSWORD),
+    with a certificate from a test CA: yields (port, inbox, ca.pem). One per test module: count
+    ``inbox.mails`` before and after."""
+    ca, cert, key = make_pki(tmp_path_factory.mktemp('smtp-pki') / 'pki')
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    controller = start(inbox, tls_context=context, require_starttls=True, auth_required=True,
+                       auth_require_tls=True, authenticator=inbox.authenticate)
+    yield controller.port, inbox, ca
+    controller.stop()

@@ -4,21 +4,17 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import email
 import email.policy
 import hashlib
-import ipaddress
 import json
 import os
-import ssl
 import stat
 
 import pytest
-from support import free_port, snapshot
+from support import PASSWORD, Inbox, free_port, snapshot, start
 
 MODULE = 'vlaanderen.dov.access_request'
-PASSWORD = 'Wachtwoord-H3-zeer-geheim'
 
 
 def request(dest, **changes):
@@ -45,32 +41,7 @@ def body(msg):
     return msg.get_content().replace('\r\n', '\n')
 
 
-# --- a real SMTP server --------------------------------------------------------------------------
-
-class Inbox(object):
-    """What the SMTP server received: (MAIL FROM, RCPT TO, bytes) per mail, and the logins."""
-
-    def __init__(self):
-        self.mails = []
-        self.logins = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.mails.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return '250 OK'
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        from aiosmtpd.smtp import AuthResult
-        login, password = auth_data.login.decode(), auth_data.password.decode()
-        self.logins.append(login)
-        return AuthResult(success=(login, password) == ('dov-mailer', PASSWORD), handled=False)
-
-
-def start(inbox, **kwargs):
-    from aiosmtpd.controller import Controller
-    controller = Controller(inbox, hostname='127.0.0.1', port=free_port(), **kwargs)
-    controller.start()
-    return controller
-
+# --- a real SMTP server (the one that requires STARTTLS is conftest's tls_smtp) ---------------------
 
 @pytest.fixture
 def smtp():
@@ -78,54 +49,6 @@ def smtp():
     inbox = Inbox()
     controller = start(inbox)
     yield controller.port, inbox
-    controller.stop()
-
-
-def make_pki(folder):
-    """A test CA and a server certificate for 127.0.0.1 that it signed: (ca.pem, cert.pem, key.pem)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'h3 test SMTP CA')])
-    validity = dict(not_valid_before=now - datetime.timedelta(minutes=5), not_valid_after=now + datetime.timedelta(days=1))
-    ca = (x509.CertificateBuilder(**validity).subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(1)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder(**validity)
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    os.makedirs(str(folder))
-    paths = [os.path.join(str(folder), name) for name in ('ca.pem', 'cert.pem', 'key.pem')]
-    for path, data in zip(paths, [ca.public_bytes(serialization.Encoding.PEM),
-                                  cert.public_bytes(serialization.Encoding.PEM),
-                                  key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption())]):
-        with open(path, 'wb') as handle:
-            handle.write(data)
-    return paths
-
-
-@pytest.fixture
-def tls_smtp(tmp_path_factory):
-    """An SMTP server that requires STARTTLS and a login, with a certificate from a test CA:
-    yields (port, inbox, ca.pem)."""
-    ca, cert, key = make_pki(tmp_path_factory.mktemp('smtp-pki') / 'pki')
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    inbox = Inbox()
-    controller = start(inbox, tls_context=context, require_starttls=True, auth_required=True,
-                       auth_require_tls=True, authenticator=inbox.authenticate)
-    yield controller.port, inbox, ca
     controller.stop()
 
 
@@ -313,7 +236,8 @@ def test_smtp_failure_is_a_clear_error_and_records_nothing(ansible, tmp_path):
 
 
 def test_starttls_refuses_an_untrusted_server_and_sends_once_its_ca_is_given(ansible, tmp_path, tls_smtp):
-    port, inbox, ca = tls_smtp
+    port, inbox, ca = tls_smtp      # one server for the module: count what arrives from here on
+    mails, logins = len(inbox.mails), len(inbox.logins)
     dest = tmp_path / 'access-request.eml'
     args = request(dest, send=True, smtp_host='127.0.0.1', smtp_port=port,
                    smtp_username='dov-mailer', smtp_password=PASSWORD, sender='dov-mailer@geolab.be')
@@ -322,15 +246,15 @@ def test_starttls_refuses_an_untrusted_server_and_sends_once_its_ca_is_given(ans
     assert untrusted['status'] == 'failed', untrusted['run']
     assert "the server's TLS certificate is not trusted" in untrusted['result']['msg']
     assert 'smtp_ca_bundle' in untrusted['result']['msg']
-    assert inbox.mails == [] and inbox.logins == []
+    assert inbox.mails[mails:] == [] and inbox.logins[logins:] == []
     assert not (tmp_path / 'access-request.eml.sent.json').exists()
 
     trusted = ansible.module(MODULE, dict(args, smtp_ca_bundle=ca), verbosity=3)
     assert trusted['status'] == 'changed', trusted['run']
     assert trusted['result']['sent'] is True
-    assert inbox.logins == ['dov-mailer']
-    assert len(inbox.mails) == 1
-    arrived = parse(inbox.mails[0][2])
+    assert inbox.logins[logins:] == ['dov-mailer']
+    assert len(inbox.mails) == mails + 1
+    arrived = parse(inbox.mails[-1][2])
     assert arrived['From'].addresses[0].addr_spec == 'dov-mailer@geolab.be'
     assert arrived['Reply-To'].addresses[0].addr_spec == 'it@geolab.be'
 
@@ -343,6 +267,7 @@ def test_starttls_refuses_an_untrusted_server_and_sends_once_its_ca_is_given(ans
 
 def test_a_wrong_smtp_password_is_refused_without_showing_it(ansible, tmp_path, tls_smtp):
     port, inbox, ca = tls_smtp
+    mails = len(inbox.mails)
     wrong = 'Niet-Het-Wachtwoord-77'
     record = ansible.module(MODULE, request(tmp_path / 'r.eml', send=True, smtp_host='127.0.0.1', smtp_port=port,
                                             smtp_ca_bundle=ca, smtp_username='dov-mailer', smtp_password=wrong),
@@ -350,7 +275,7 @@ def test_a_wrong_smtp_password_is_refused_without_showing_it(ansible, tmp_path, 
     assert record['status'] == 'failed'
     assert "the server refused the login of 'dov-mailer'" in record['result']['msg']
     assert wrong not in record['run'].stdout + record['run'].stderr
-    assert inbox.mails == []
+    assert len(inbox.mails) == mails
     assert not (tmp_path / 'r.eml.sent.json').exists()
 
 

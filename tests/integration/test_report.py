@@ -14,15 +14,14 @@ import email
 import email.policy
 import json
 import os
-import ssl
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import Ansible
-from test_access_request import PASSWORD, Inbox, make_pki, start
+from support import PASSWORD, Page
 from test_hosts_truth import ORG, PLAYBOOKS, Site, World, openssl, recap, write
-from test_report_html import CHROMIUM, Dom, chromium
+from test_report_html import CHROMIUM, chromium
 
 GEODRILL, SONDE = ORG + 'Geodrill', ORG + 'Sonde'
 # Geodrill gets 20 days, every other application 400, from the same test CA.
@@ -37,21 +36,10 @@ CONTROLLER_SIDE = ('vlaanderen.dov.onboarding', 'ansible.builtin.debug', 'ansibl
 
 
 @pytest.fixture(scope='module')
-def smtp(tmp_path_factory):
-    """aiosmtpd with STARTTLS and a login required, its certificate from a test CA."""
-    ca, cert, key = make_pki(tmp_path_factory.mktemp('report-smtp') / 'pki')
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    inbox = Inbox()
-    controller = start(inbox, tls_context=context, require_starttls=True, auth_required=True,
-                       auth_require_tls=True, authenticator=inbox.authenticate)
-    yield {'host': '127.0.0.1', 'port': controller.port, 'starttls': True, 'username': 'dov-mailer',
-           'password': PASSWORD, 'sender': 'dov-mailer@sondeerlab.example', 'ca_bundle': str(ca)}, inbox
-    controller.stop()
-
-
-@pytest.fixture(scope='module')
-def site(tmp_path_factory, smtp):
+def site(tmp_path_factory, tls_smtp):
+    port, _inbox, ca = tls_smtp
+    smtp = {'host': '127.0.0.1', 'port': port, 'starttls': True, 'username': 'dov-mailer', 'password': PASSWORD,
+            'sender': 'dov-mailer@sondeerlab.example', 'ca_bundle': str(ca)}
     world = World(tmp_path_factory.mktemp('report'), Ansible(tmp_path_factory.mktemp('ansible-report')),
                   apps=('Geodrill', 'Sonde'))
     command = write(os.path.join(world.issuer, 'issue-by-application.sh'),
@@ -61,7 +49,7 @@ def site(tmp_path_factory, smtp):
         os.makedirs(os.path.join(metrics, host))
     site = Site(world, 'report', {'h1': [('Geodrill', {}), ('Sonde', {})], 'h2': [('Geodrill', {})]},
                 dov_issuer_command=command, dov_metrics_dir=metrics + '/{{ inventory_hostname }}',
-                dov_smtp=smtp[0])
+                dov_smtp=smtp)
     site.metrics = metrics
     site.onboard = site.run()
     site.lose_state()
@@ -132,7 +120,7 @@ def test_report_html_renders_in_chromium_with_the_urgent_certificate_first_and_a
     shot = tmp_path / 'report.png'
     chromium(tmp_path, '--hide-scrollbars', '--window-size=1280,900', '--screenshot=%s' % shot, 'file://' + page)
     assert shot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    dom = Dom()
+    dom = Page()
     dom.feed(chromium(tmp_path, '--dump-dom', 'file://' + page))
     assert 'svg' in [tag for tag, _attrs in dom.tags] and 'table' in [tag for tag, _attrs in dom.tags]
     rows = [row for row in dom.rows if row]
@@ -165,8 +153,8 @@ def test_fail_within_sixty_days_names_geodrill_and_ten_days_passes(site, plain):
     assert passing.rc == 0, passing
 
 
-def test_the_mail_names_the_certificate_to_renew_and_not_the_healthy_one(site, smtp, plain):
-    _settings, inbox = smtp
+def test_the_mail_names_the_certificate_to_renew_and_not_the_healthy_one(site, tls_smtp, plain):
+    _port, inbox, _ca = tls_smtp
     before = len(inbox.mails)
     run = report(site, json.dumps({'dov_notify_email': 'ict@sondeerlab.example'}))
     assert run.rc == 0, run

@@ -16,12 +16,12 @@ import struct
 import subprocess
 import sys
 import zlib
-from html.parser import HTMLParser
 
 import pytest
 
 import pki_factory
 from conftest import COLLECTIONS
+from support import Page
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEODRILL = os.path.join(os.path.dirname(HERE), 'fixtures', 'vo-pki', 'geolab-oefen-geodrill.pem')
@@ -97,29 +97,6 @@ def rgb(text):
     return bytes(bytearray(int(text[index:index + 2], 16) for index in (1, 3, 5)))
 
 
-class Dom(HTMLParser):
-    def __init__(self):
-        HTMLParser.__init__(self)
-        self.tags, self.rows, self.text, self._cell = [], [], [], None
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-        if tag == 'tr':
-            self.rows.append([])
-        elif tag == 'td':
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == 'td' and self._cell is not None:
-            self.rows[-1].append(''.join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if self._cell is not None:
-            self._cell.append(data)
-
-
 @pytest.fixture(scope='module')
 def rendered(tmp_path_factory):
     """report.html from real certificates, its screenshot and its DOM as Chromium built it."""
@@ -151,7 +128,7 @@ def rendered(tmp_path_factory):
     url = 'file://%s' % page
     shot = folder / 'report.png'
     chromium(folder, '--hide-scrollbars', '--window-size=%d,%d' % (WIDTH, HEIGHT), '--screenshot=%s' % shot, url)
-    dom = Dom()
+    dom = Page()
     dom.feed(chromium(folder, '--dump-dom', url))
     # kept for a person to look at: DOV_REPORT_SCREENSHOT=/some/file.png
     if os.environ.get('DOV_REPORT_SCREENSHOT'):

@@ -8,13 +8,12 @@ __metaclass__ = type
 import datetime
 import email
 import email.policy
-import ssl
 import sys
 
 import pytest
 
 from conftest import COLLECTIONS
-from test_access_request import PASSWORD, Inbox, make_pki, start  # the team's aiosmtpd server and its test CA
+from support import PASSWORD  # the login of conftest's tls_smtp (aiosmtpd, STARTTLS, a test CA)
 
 NOW = datetime.datetime(2026, 12, 1, 19, 0, tzinfo=datetime.timezone.utc)
 DUE_CN = 'geolab.be/dov-services/oefen/Geodrill'
@@ -39,19 +38,6 @@ def records():
          'days_left': 400, 'fingerprint_sha256': 'CD', 'issuer': 'CN=Test', 'verdict': 'ok',
          'checked_at': '2026-12-01T18:00:00Z'},
     ]
-
-
-@pytest.fixture(scope='module')
-def tls_smtp(tmp_path_factory):
-    """STARTTLS required, login required, certificate from a test CA: (port, inbox, ca.pem)."""
-    ca, cert, key = make_pki(tmp_path_factory.mktemp('smtp-pki') / 'pki')
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    inbox = Inbox()
-    controller = start(inbox, tls_context=context, require_starttls=True, auth_required=True,
-                       auth_require_tls=True, authenticator=inbox.authenticate)
-    yield controller.port, inbox, ca
-    controller.stop()
 
 
 def server(port, ca=None):

@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, inventory, issue, labca, pki, plan, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, inventory, issue, pki, plan, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 APP = 'Geodrill'
@@ -70,27 +70,6 @@ def files_under(folder):
             with open(path, 'rb') as handle:
                 found[os.path.relpath(path, str(folder))] = handle.read()
     return found
-
-
-@pytest.fixture(scope='module')
-def key1():
-    return pki.generate_private_key()
-
-
-@pytest.fixture(scope='module')
-def key2():
-    return pki.generate_private_key()
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    """One lab CA for the module (made once: RSA key generation is slow)."""
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
-
-
-@pytest.fixture(scope='module')
-def other_lab(tmp_path_factory):
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('other-lab') / 'lab-ca'))
 
 
 # ---------------------------------------------------------------- Inventory: what it accepts
@@ -298,13 +277,12 @@ def test_prepare_entries_carry_the_entry_and_defaults_but_no_passwords(tmp_path)
     host_entry = entry(formats=['pem', 'pkcs12'], owner='geodrill', group='geodrill', notify='geodrill.service',
                        privatekey_path='/etc/geodrill/key.pem', key_size=3072, pkcs12_password='secret-pw')
     inventory = make_inventory(hosts={'app-1': [host_entry]})
-    defaults = {'key_type': 'rsa', 'key_size': 2048, 'pkcs12_profile': 'legacy', 'ca_bundle_remote': '/etc/ssl/vo-pki.pem',
-                'subject': {'O': 'Geolab nv'}}
+    defaults = {'key_type': 'rsa', 'key_size': 2048, 'pkcs12_profile': 'legacy', 'subject': {'O': 'Geolab nv'}}
     _pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1'], defaults)
     assert hosts['app-1'] == [{
         'application': APP, 'environment': 'oefen', 'common_name': CN, 'cn_policy': 'strict',
         'dest_dir': '/opt/geodrill/dov', 'key_holder': True,
-        'install': {'formats': ['pem', 'pkcs12'], 'pkcs12_profile': 'legacy', 'ca_bundle': '/etc/ssl/vo-pki.pem'},
+        'install': {'formats': ['pem', 'pkcs12'], 'pkcs12_profile': 'legacy'},
         'privatekey_path': '/etc/geodrill/key.pem', 'owner': 'geodrill', 'group': 'geodrill', 'notify': 'geodrill.service',
         'key_type': 'rsa', 'key_size': 3072, 'subject': {'O': 'Geolab nv'},
     }]

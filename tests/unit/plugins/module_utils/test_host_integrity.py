@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location('dov_test_hostcerts', os.path.join(HERE, 'test_hostcerts.py'))
 base = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(base)
-lab, key1, key2, dov_server, dov = base.lab, base.key1, base.key2, base.dov_server, base.dov   # the fixtures, shared
+dov_server, dov = base.dov_server, base.dov   # the fixtures, shared (lab, key1, key2: conftest.py)
 
 
 def mode_and_owner(path):

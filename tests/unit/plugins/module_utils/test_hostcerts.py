@@ -23,7 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, hostcerts, labca, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, hostcerts, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import paths
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'integration'))
@@ -33,21 +33,6 @@ APP = 'Geodrill'
 CN = 'geolab.be/dov-services/oefen/Geodrill'
 P12_PASSWORD = 'p12-Secret-pw'
 CERT_FILES = ('cert.pem', 'chain.pem', 'fullchain.pem')
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
-
-
-@pytest.fixture(scope='module')
-def key1():
-    return pki.generate_private_key()
-
-
-@pytest.fixture(scope='module')
-def key2():
-    return pki.generate_private_key()
 
 
 def key_text(key):

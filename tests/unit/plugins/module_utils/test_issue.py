@@ -21,26 +21,6 @@ ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'co
 NEVER = 'echo the issuer was called >&2; exit 3'
 
 
-@pytest.fixture(scope='module')
-def key1():
-    return pki.generate_private_key()
-
-
-@pytest.fixture(scope='module')
-def key2():
-    return pki.generate_private_key()
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
-
-
-@pytest.fixture(scope='module')
-def other_lab(tmp_path_factory):
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('other') / 'lab-ca'))
-
-
 def csr_of(key):
     return pki.dump_csr(pki.build_csr(key, CN)).decode('ascii')
 

@@ -8,12 +8,15 @@ import email
 import email.policy
 import json
 import os
-from html.parser import HTMLParser
+import sys
 
 import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, report
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'integration'))
+from support import Page  # noqa: E402  (the HTML parser shared with the integration tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEODRILL = os.path.join(HERE, '..', '..', '..', 'fixtures', 'vo-pki', 'geolab-oefen-geodrill.pem')
@@ -126,34 +129,6 @@ def test_a_date_that_is_not_iso_8601_is_a_clear_error():
 
 
 # ---------------------------------------------------------------- (d) report.html
-
-class Page(HTMLParser):
-    """What a browser would build: tags, attributes, the table rows' cells and all text."""
-
-    def __init__(self):
-        HTMLParser.__init__(self)
-        self.tags = []
-        self.rows = []
-        self.text = []
-        self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-        if tag == 'tr':
-            self.rows.append([])
-        if tag == 'td':
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == 'td' and self._cell is not None:
-            self.rows[-1].append(''.join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if self._cell is not None:
-            self._cell.append(data)
-
 
 def page(records):
     parser = Page()

@@ -15,7 +15,7 @@ import stat
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, fsutil, hostbase, hostcerts, keyfiles, labca, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, fsutil, hostbase, hostcerts, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils import retire
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import paths
@@ -23,11 +23,6 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import pa
 APP = 'Geodrill'
 CN = 'geolab.be/dov-services/oefen/Geodrill'
 P12_PASSWORD = 'p12-Secret-pw'
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
 
 
 def onboard(dest, lab, **more):

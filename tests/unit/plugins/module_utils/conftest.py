@@ -1,0 +1,32 @@
+# -*- coding: utf-8 -*-
+"""Fixtures shared by the module_utils unit tests: two RSA keys and two lab CAs, each made once
+per test module (RSA key generation is slow). A test file that defines a fixture of the same name
+uses its own."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils import labca, pki
+
+
+@pytest.fixture(scope='module')
+def key1():
+    return pki.generate_private_key()
+
+
+@pytest.fixture(scope='module')
+def key2():
+    return pki.generate_private_key()
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    """One lab CA for the module."""
+    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('lab') / 'lab-ca'))
+
+
+@pytest.fixture(scope='module')
+def other_lab(tmp_path_factory):
+    """A second, unrelated lab CA."""
+    return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('other-lab') / 'lab-ca'))
