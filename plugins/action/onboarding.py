@@ -18,7 +18,8 @@ import yaml
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import issue, labstandin, offboard, plan, report, statefolder, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import (
+    issue, labstandin, offboard, plan, report, reporthtml, reportmail, statefolder, states)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, Inventory
 
@@ -180,17 +181,17 @@ class ActionModule(ActionBase):
     def _expiry(self, args, task_vars):
         """report.yml after the hosts' report phase: the records, report.json/html, the threshold, the mail."""
         within = report.within_days_option(args['fail_within_days'])
-        recipients = report.check_recipients(args['notify_email']) if args['notify_email'] else []
-        server = report.smtp_server(args['smtp']) if recipients else None
+        recipients = reportmail.check_recipients(args['notify_email']) if args['notify_email'] else []
+        server = reportmail.smtp_server(args['smtp']) if recipients else None
         now = statefolder.utc_now()
         records = report.pair_records(args['plan'].get('pairs') or {}, self._registered(task_vars, ['dov_inspected']),
                                       statefolder.load_status(args['state_dir']), args['renew_before_days'],
                                       set(task_vars.get('ansible_play_hosts') or []))
-        paths = report.publish(args['state_dir'], records, now, self._task.check_mode)
+        paths = reporthtml.publish(args['state_dir'], records, now, self._task.check_mode)
         failure = report.failure_message(records, within, args['strict'])
-        mail = report.send_notification(server, records, args['smtp'].get('sender'), recipients, within,
-                                        report_path=paths['html'], check_mode=self._task.check_mode,
-                                        now=now) if recipients else {'sent': False, 'listed': []}
+        mail = reportmail.send_notification(server, records, args['smtp'].get('sender'), recipients, within,
+                                            report_path=paths['html'], check_mode=self._task.check_mode,
+                                            now=now) if recipients else {'sent': False, 'listed': []}
         messages = ['%s/%s - %s' % (record['application'], record['environment'], problem)
                     for record in records for problem in record['problems']]
         if mail['sent']:

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """report.html as a person sees it: headless Chromium (Debian's `chromium`) renders the page that
-the installed collection's report.render_html makes, to a screenshot and to its DOM.
+the installed collection's reporthtml.render_html makes, to a screenshot and to its DOM.
 
 The records come from cert_info's logic on real files: the expired VO-PKI Geodrill certificate,
 a 20-day and a 400-day certificate from a test CA.
@@ -32,11 +32,11 @@ HEALTHY_CN = 'lab.example/dov-services/productie/Sonde'
 
 
 def collection():
-    """The report and certinfo modules of the installed collection (what a user gets)."""
+    """The certinfo, report and reporthtml modules of the installed collection (what a user gets)."""
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, report
-    return certinfo, report
+    from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, report, reporthtml
+    return certinfo, report, reporthtml
 
 
 def chromium(folder, *arguments):
@@ -102,7 +102,7 @@ def rendered(tmp_path_factory):
     """report.html from real certificates, its screenshot and its DOM as Chromium built it."""
     if CHROMIUM is None:
         pytest.fail('chromium is not installed: run `make deps`.')
-    certinfo, report = collection()
+    certinfo, report, reporthtml = collection()
     folder = tmp_path_factory.mktemp('report')
     pki = pki_factory.shared()
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -124,7 +124,7 @@ def rendered(tmp_path_factory):
                       verdict='ok' if state != 'failed' else 'client_cert_rejected', checked_at=report._iso(now))
         records.append(record)
     page = folder / 'report.html'
-    page.write_text(report.render_html(records, now), encoding='utf-8')
+    page.write_text(reporthtml.render_html(records, now), encoding='utf-8')
     url = 'file://%s' % page
     shot = folder / 'report.png'
     chromium(folder, '--hide-scrollbars', '--window-size=%d,%d' % (WIDTH, HEIGHT), '--screenshot=%s' % shot, url)
@@ -133,7 +133,7 @@ def rendered(tmp_path_factory):
     # kept for a person to look at: DOV_REPORT_SCREENSHOT=/some/file.png
     if os.environ.get('DOV_REPORT_SCREENSHOT'):
         shutil.copyfile(str(shot), os.environ['DOV_REPORT_SCREENSHOT'])
-    return {'dom': dom, 'png': shot.read_bytes(), 'records': records, 'report': report}
+    return {'dom': dom, 'png': shot.read_bytes(), 'records': records, 'reporthtml': reporthtml}
 
 
 def test_chromium_dom_has_the_table_most_urgent_first_with_the_cn_and_an_inline_svg(rendered):
@@ -158,8 +158,8 @@ def test_chromium_runs_no_script_and_loads_nothing_from_outside(rendered):
 def test_screenshot_shows_the_page_with_its_colours(rendered):
     width, height, colours = png_pixels(rendered['png'])
     assert (width, height) == (WIDTH, HEIGHT)
-    report = rendered['report']
+    reporthtml = rendered['reporthtml']
     assert rgb('#1f3a5f') in colours  # the header band
-    assert rgb(report.COLOURS['failed'][0]) in colours  # the failed row
-    assert rgb(report.COLOURS['urgent'][0]) in colours  # the 20-day row
-    assert rgb(report.COLOURS['ok'][0]) in colours  # the 400-day row
+    assert rgb(reporthtml.COLOURS['failed'][0]) in colours  # the failed row
+    assert rgb(reporthtml.COLOURS['urgent'][0]) in colours  # the 20-day row
+    assert rgb(reporthtml.COLOURS['ok'][0]) in colours  # the 400-day row

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The certificate notification, sent by the installed collection's report.send_notification over
+"""The certificate notification, sent by the installed collection's reportmail.send_notification over
 accessmail's SMTP code to a real SMTP server (aiosmtpd) that requires verified STARTTLS and a login."""
 
 from __future__ import absolute_import, division, print_function
@@ -23,8 +23,8 @@ HEALTHY_CN = 'geolab.be/dov-services/productie/Sonde'
 def collection():
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, report
-    return accessmail, report
+    from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, reportmail
+    return accessmail, reportmail
 
 
 def records():
@@ -41,17 +41,17 @@ def records():
 
 
 def server(port, ca=None):
-    accessmail, _report = collection()
+    accessmail, _reportmail = collection()
     return accessmail.SmtpServer('127.0.0.1', port, starttls=True, username='dov-mailer', password=PASSWORD,
                                  ca_bundle=ca)
 
 
 def test_the_mail_arrives_over_verified_starttls_naming_the_due_certificate_and_not_the_healthy_one(tls_smtp):
     port, inbox, ca = tls_smtp
-    _accessmail, report = collection()
+    _accessmail, reportmail = collection()
     before = len(inbox.mails)
-    result = report.send_notification(server(port, ca), records(), 'dov-mailer@geolab.be',
-                                      ['it@geolab.be', 'ops@geolab.be'], language='nl', now=NOW)
+    result = reportmail.send_notification(server(port, ca), records(), 'dov-mailer@geolab.be',
+                                          ['it@geolab.be', 'ops@geolab.be'], language='nl', now=NOW)
     assert result['sent'] is True and result['listed'] == [DUE_CN]
     assert len(inbox.mails) == before + 1
     mail_from, rcpt_tos, data = inbox.mails[-1]
@@ -67,24 +67,24 @@ def test_the_mail_arrives_over_verified_starttls_naming_the_due_certificate_and_
 
 def test_nothing_is_sent_when_all_is_well_or_in_check_mode(tls_smtp):
     port, inbox, ca = tls_smtp
-    _accessmail, report = collection()
+    _accessmail, reportmail = collection()
     before = len(inbox.mails)
     healthy = [records()[1]]
-    assert report.send_notification(server(port, ca), healthy, 'dov-mailer@geolab.be', 'it@geolab.be', now=NOW) == {
+    assert reportmail.send_notification(server(port, ca), healthy, 'dov-mailer@geolab.be', 'it@geolab.be', now=NOW) == {
         'sent': False, 'would_send': False, 'listed': [], 'message_id': None}
-    checked = report.send_notification(server(port, ca), records(), 'dov-mailer@geolab.be', 'it@geolab.be',
-                                       check_mode=True, now=NOW)
+    checked = reportmail.send_notification(server(port, ca), records(), 'dov-mailer@geolab.be', 'it@geolab.be',
+                                           check_mode=True, now=NOW)
     assert (checked['sent'], checked['would_send'], checked['listed']) == (False, True, [DUE_CN])
     assert len(inbox.mails) == before
 
 
 def test_an_untrusted_smtp_server_is_refused_and_no_mail_goes_out(tls_smtp):
     port, inbox, _ca = tls_smtp
-    accessmail, report = collection()
+    accessmail, reportmail = collection()
     before = len(inbox.mails)
     from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
     with pytest.raises(DovError) as caught:
-        report.send_notification(server(port), records(), 'dov-mailer@geolab.be', 'it@geolab.be', now=NOW)
+        reportmail.send_notification(server(port), records(), 'dov-mailer@geolab.be', 'it@geolab.be', now=NOW)
     message = str(caught.value)
     assert message.startswith('Sending the certificate notification to it@geolab.be via the SMTP server 127.0.0.1:')
     assert "the server's TLS certificate is not trusted" in message and 'smtp_ca_bundle' in message

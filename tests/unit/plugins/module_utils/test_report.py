@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""report: urgency, the text table, report.json, report.html, the CI threshold and the notification."""
+"""report, reporthtml and reportmail: urgency, the text table, report.json, report.html, the CI threshold
+and the notification."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -12,7 +13,7 @@ import sys
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, report
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, report, reporthtml, reportmail
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'integration'))
@@ -132,12 +133,12 @@ def test_a_date_that_is_not_iso_8601_is_a_clear_error():
 
 def page(records):
     parser = Page()
-    parser.feed(report.render_html(records, NOW))
+    parser.feed(reporthtml.render_html(records, NOW))
     return parser
 
 
 def test_html_is_self_contained_without_script_or_external_assets():
-    text = report.render_html(fleet(), NOW)
+    text = reporthtml.render_html(fleet(), NOW)
     parser = page(fleet())
     names = set(tag for tag, _attrs in parser.tags)
     assert 'script' not in names and 'link' not in names and 'img' not in names and 'iframe' not in names
@@ -156,7 +157,7 @@ def test_html_table_is_most_urgent_first_and_colour_coded():
     classes = [attrs.get('class') for tag, attrs in parser.tags if tag == 'tr' and attrs.get('class')]
     assert classes == ['failed', 'expired', 'urgent', 'urgent', 'ok', 'waiting', 'waiting', 'retired']
     rows = [attrs['style'] for tag, attrs in parser.tags if tag == 'tr' and attrs.get('class') == 'failed']
-    assert rows == ['background:%s' % report.COLOURS['failed'][0]]
+    assert rows == ['background:%s' % reporthtml.COLOURS['failed'][0]]
 
 
 def test_html_timeline_has_a_dot_per_dated_certificate_and_a_today_line():
@@ -170,7 +171,7 @@ def test_html_timeline_has_a_dot_per_dated_certificate_and_a_today_line():
 def test_every_text_in_the_page_is_html_escaped():
     evil = rec('<script>alert(1)</script>', 'oefen', 'failed', '2027-01-01T10:00:00Z',
                verdict='"><img src=x onerror=alert(2)>', hosts=('h&<b>',))
-    text = report.render_html([evil], NOW)
+    text = reporthtml.render_html([evil], NOW)
     assert '<script>' not in text and '<img' not in text and '<b>' not in text
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in text
     parser = page([evil])
@@ -219,7 +220,7 @@ def parse_mail(eml):
 
 
 def test_notification_lists_only_what_needs_attention():
-    eml = report.notification_eml(fleet(), 'dov-bot@geolab.be', ['it@geolab.be', 'ops@geolab.be'], within_days=30)
+    eml = reportmail.notification_eml(fleet(), 'dov-bot@geolab.be', ['it@geolab.be', 'ops@geolab.be'], within_days=30)
     assert b'\r\n' in eml  # RFC 5322 line ends
     msg = parse_mail(eml)
     assert msg['To'] == 'it@geolab.be, ops@geolab.be'
@@ -237,14 +238,14 @@ def test_notification_lists_only_what_needs_attention():
 
 def test_notification_names_a_healthy_certificate_inside_the_threshold():
     soon = [rec('Boorlog', 'productie', 'verified', '2027-01-10T10:00:00Z')]
-    assert report.notification_eml(soon, 'dov-bot@geolab.be', 'it@geolab.be') is None
-    body = parse_mail(report.notification_eml(soon, 'dov-bot@geolab.be', 'it@geolab.be', within_days=60)).get_content()
+    assert reportmail.notification_eml(soon, 'dov-bot@geolab.be', 'it@geolab.be') is None
+    body = parse_mail(reportmail.notification_eml(soon, 'dov-bot@geolab.be', 'it@geolab.be', within_days=60)).get_content()
     assert 'expires within 60 days: on 2027-01-10, 39 days left' in body
 
 
 def test_notification_in_dutch_carries_the_english_too():
-    msg = parse_mail(report.notification_eml(fleet(), 'dov-bot@geolab.be', 'it@geolab.be', language='nl',
-                                             report_path='/srv/dov/report.html'))
+    msg = parse_mail(reportmail.notification_eml(fleet(), 'dov-bot@geolab.be', 'it@geolab.be', language='nl',
+                                                 report_path='/srv/dov/report.html'))
     assert msg['Subject'].startswith('DOV-certificaten: 4 vragen aandacht / DOV certificates: 4 need attention')
     body = msg.get_content()
     assert body.index('4 DOV-clientcertificaten vragen aandacht:') < body.index('-- English --') < body.index(
@@ -256,7 +257,7 @@ def test_notification_in_dutch_carries_the_english_too():
 def test_no_notification_when_all_is_well():
     healthy = [rec('Boorlog', 'productie', 'verified', '2030-11-01T10:00:00Z'),
                rec('Oud', 'oefen', 'retired', '2024-01-03T15:24:46Z')]
-    assert report.notification_eml(healthy, 'dov-bot@geolab.be', 'it@geolab.be', within_days=60) is None
+    assert reportmail.notification_eml(healthy, 'dov-bot@geolab.be', 'it@geolab.be', within_days=60) is None
     assert report.needs_attention(healthy, 60) == []
 
 
@@ -270,4 +271,4 @@ def test_no_notification_when_all_is_well():
 ])
 def test_bad_recipients_sender_or_language_are_refused(recipients, sender, language, expected):
     with pytest.raises(DovError, match=expected):
-        report.notification_eml(fleet(), sender, recipients, language=language)
+        reportmail.notification_eml(fleet(), sender, recipients, language=language)

@@ -11,7 +11,7 @@ import os
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, hostreport, metrics, report
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, hostreport, metrics, report, reporthtml, reportmail
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -101,20 +101,20 @@ def test_a_threshold_that_is_not_a_number_of_days_is_refused_by_name(value):
 def test_publish_writes_report_json_and_html_into_a_missing_state_folder(tmp_path):
     folder = tmp_path / 'dov-state'
     records = [dict(installed(19), application='Geodrill', environment='oefen', hosts=['app1'], state='renewal_due')]
-    paths = report.publish(str(folder), records, '2026-12-01T19:00:00Z')
+    paths = reporthtml.publish(str(folder), records, '2026-12-01T19:00:00Z')
     document = json.loads((folder / 'report.json').read_text())
     assert document['certificates'][0]['common_name'] == CN and document['certificates'][0]['hosts'] == ['app1']
     assert CN in (folder / 'report.html').read_text() and paths['html'] == str(folder / 'report.html')
 
 
 def test_publish_in_check_mode_writes_nothing(tmp_path):
-    report.publish(str(tmp_path / 'dov-state'), [], '2026-12-01T19:00:00Z', check_mode=True)
+    reporthtml.publish(str(tmp_path / 'dov-state'), [], '2026-12-01T19:00:00Z', check_mode=True)
     assert not (tmp_path / 'dov-state').exists()
 
 
 def test_a_notification_without_an_smtp_host_is_refused():
     with pytest.raises(DovError, match='dov_notify_email is set but dov_smtp has no host'):
-        report.smtp_server({'sender': 'dov@geolab.be'})
+        reportmail.smtp_server({'sender': 'dov@geolab.be'})
 
 
 # ---------------------------------------------------------------- the metrics across phases
