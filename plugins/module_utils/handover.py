@@ -38,6 +38,7 @@ DCBAAS_ROLE = 'DCBaaS Certificatenbeheerder Organisatie'
 DCBAAS_TEMPLATE = 'SSL Client'
 USER_MANAGEMENT_URL = 'https://gebruikersbeheer.vlaanderen.be'
 
+
 class HandoverResult:
     """What :func:`prepare_handover` made: the paths, and whether any file was (re)written."""
 

@@ -321,7 +321,6 @@ def deliveries(inventory, pairs, defaults):
     return install, check, keys
 
 
-
 def step_result(pairs, retired, install, check, keys, changed):
     """The issue step's task result: ``pairs`` (those issued for, then the ``retired`` ones), the
     install and check calls' entries and the key transfers of ``deliveries``, whether any entry is
@@ -332,6 +331,7 @@ def step_result(pairs, retired, install, check, keys, changed):
     return {'changed': changed, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
             'renewals': renewals,
             'messages': messages, 'msg': '\n'.join(messages) or 'Nothing to issue.'}
+
 
 SETTLE_KEYS = ('application', 'environment', 'common_name', 'cn_policy', 'dest_dir', 'privatekey_path', 'files', 'install',
                'staged_key', 'renewed', 'notify')
