@@ -2,9 +2,11 @@
 # Copyright: vlaanderen.dov developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The controller side of the dov_cert role, run in-process (no module execution): a thin face
-that validates its arguments, gathers the hosts' registered results and calls the steps in
-module_utils: ``plan`` (plan.plan_step), ``issue`` (issue.issue_pairs + issue.deliveries),
-``report`` (states.report), ``expiry`` (report.yml: report.pair_records, report.json and report.html,
+that validates its arguments and calls the steps in module_utils, with what taskvars reads from
+the task variables (the hosts, their dov_certificates, their registered results): ``plan``
+(taskvars.check_variables, plan.plan_step), ``issue`` (offboard.retire_pairs, issue.issue_pairs,
+issue.deliveries, issue.step_result), ``settle`` (renew.yml: issue.settle_renewals), ``report`` (states.report),
+``expiry`` (report.yml: report.pair_records, report.json and report.html,
 the dov_fail_within_days decision, the notification mail) and ``release`` (the lock and the lab stand-in, on every outcome).
 """
 
@@ -14,21 +16,12 @@ __metaclass__ = type
 import os
 import traceback
 
-import yaml
-
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import (
-    issue, labstandin, offboard, plan, report, reporthtml, reportmail, statefolder, states)
+    issue, labstandin, offboard, plan, report, reporthtml, reportmail, statefolder, states, taskvars)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, Inventory
-
-COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
-# The role's own registered and derived names, and the playbooks' and the lab inventory's.
-INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys', 'dov_installed', 'dov_verified',
-                      'dov_checked', 'dov_inspected', 'dov_settled', 'dov_settle', 'dov_report', 'dov_received',
-                      'dov_with_services', 'dov_install_defaults', 'dov_mode', 'dov_hosts', 'dov_lab_dir'))
+from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH
 
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'expiry', 'release']),
@@ -69,28 +62,6 @@ class ActionModule(ActionBase):
                               "the output; the lock is released by the role." % (args['step'], type(error).__name__, error))
         return result
 
-    # ------------------------------------------------------------ what the steps read from Ansible
-
-    @staticmethod
-    def _hosts(task_vars):
-        """Every host of the inventory, in order (not only this run's: --limit must not hide a key holder)."""
-        hosts = list((task_vars.get('groups') or {}).get('all') or [])
-        return hosts + [host for host in task_vars.get('ansible_play_hosts_all') or [] if host not in hosts]
-
-    def _inventory(self, args, task_vars):
-        hostvars = task_vars['hostvars']
-        certificates = dict((host, hostvars[host].get('dov_certificates') or []) for host in self._hosts(task_vars))
-        inventory_file = task_vars.get('inventory_file') or ''
-        base_dir = os.path.dirname(os.path.abspath(inventory_file)) if inventory_file else os.getcwd()
-        return Inventory(args['organisation'], args['applications'], certificates, args['cn_policy'], base_dir)
-
-    @staticmethod
-    def _registered(task_vars, names):
-        """{host: [results]} of the registered host_certificates calls ``names``, for this run's live hosts."""
-        hostvars = task_vars['hostvars']
-        return dict((host, [result for name in names for result in (hostvars[host].get(name) or {}).get('certificates') or []])
-                    for host in task_vars.get('ansible_play_hosts') or [])
-
     @staticmethod
     def _lock(args):
         return statefolder.Lock(args['state_dir'], statefolder.run_owner())
@@ -98,31 +69,18 @@ class ActionModule(ActionBase):
     # ------------------------------------------------------------ the steps
 
     def _plan(self, args, task_vars):
-        if str(task_vars.get('dov_key_home', 'host')) != 'host':
-            raise DovError("dov_key_home=%s is not supported: every pair's key stays on its hosts (made on the key holder "
-                           "and copied to the pair's other hosts through Ansible's connection, in memory). Remove "
-                           "dov_key_home." % task_vars.get('dov_key_home'))
-        names = set(task_vars)
-        for host in self._hosts(task_vars):
-            names.update(task_vars['hostvars'][host].keys())
-        with open(ARGUMENT_SPECS) as handle:
-            known = set(yaml.safe_load(handle)['argument_specs']['main']['options'])
-        typos = plan.misspelled_variables(names, known, INTERNAL)
-        if typos:
-            raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
-                           "name (or, for a variable of your own, use a name that does not look like one of the role's)."
-                           % ', '.join('%s (did you mean %s?)' % pair for pair in typos))
+        taskvars.check_variables(task_vars)
         offboard.check_options(args['issuer'], args['revoke_command'], args['revoke_reason'])
-        inventory = self._inventory(args, task_vars)
-        return plan.plan_step(inventory, args['state_dir'], list(task_vars.get('ansible_play_hosts') or []), args,
+        inventory = taskvars.inventory(args, task_vars)
+        return plan.plan_step(inventory, args['state_dir'], taskvars.play_hosts(task_vars), args,
                               self._task.check_mode, self._lock(args))
 
     def _issue(self, args, task_vars):
-        inventory = self._inventory(args, task_vars)
+        inventory = taskvars.inventory(args, task_vars)
         pairs = dict((key, dict(value, messages=[])) for key, value in (args['plan'].get('pairs') or {}).items())
         labstandin.wait(args['plan'].get('lab') or {})
         previous = statefolder.load_status(args['state_dir'])['pairs']
-        prepared = self._registered(task_vars, ['dov_prepared'])
+        prepared = taskvars.registered(task_vars, ['dov_prepared'])
         retired = dict((key, info) for key, info in pairs.items() if info.get('state') == 'retired')
         handed_over = offboard.retire_pairs(retired, prepared, args['state_dir'], args['issuer'], args['revoke_command'],
                                             args['revoke_reason'], args['issuer_timeout'], self._task.check_mode)
@@ -136,42 +94,24 @@ class ActionModule(ActionBase):
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
             timeout=args['issuer_timeout'])
         install, check, keys = issue.deliveries(inventory, pairs, args['defaults'])
-        pairs.update(retired)
-        changed = changed or handed_over
-        messages = [message for info in pairs.values() for message in info['messages']]
-        renewals = any(entry.get('keep_previous') for entries in install.values() for entry in entries)
-        return {'changed': changed, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
-                'renewals': renewals,
-                'messages': messages, 'msg': '\n'.join(messages) or 'Nothing to issue.'}
+        return issue.step_result(pairs, retired, install, check, keys, changed or handed_over)
 
     def _settle(self, args, task_vars):
         """renew.yml: commit each renewed pair on all its hosts, or restore the previous pair on all."""
-        outcome = issue.settle_renewals(args['issued'].get('install') or {}, self._registered(task_vars, ['dov_installed']),
-                                        set(task_vars.get('ansible_play_hosts') or []))
+        outcome = issue.settle_renewals(args['issued'].get('install') or {}, taskvars.registered(task_vars, ['dov_installed']),
+                                        set(taskvars.play_hosts(task_vars)))
         outcome['changed'] = False
         return outcome
 
     def _report(self, args, task_vars):
         state_dir, mode = args['state_dir'], args['mode']
-        pairs = dict((key, dict(value)) for key, value in
-                     ((args['issued'].get('pairs') if args['issued'] else None) or args['plan'].get('pairs') or {}).items())
-        for key, notes in ((args['settled'] or {}).get('messages') or {}).items():
-            if key in pairs:
-                pairs[key]['messages'] = list(pairs[key].get('messages') or []) + notes
+        pairs = taskvars.report_pairs(args['issued'], args['plan'], args['settled'])
         status = statefolder.load_status(state_dir)
-        registered = {'onboard': ['dov_installed', 'dov_checked'], 'renew': ['dov_installed', 'dov_checked'],
-                      'verify': ['dov_verified']}.get(mode, [])
-        results = self._registered(task_vars, registered)
-        if mode == 'renew':
-            # A renewal that could not be committed or put back on a host fails its pair there.
-            for host, items in self._registered(task_vars, ['dov_settle']).items():
-                results.setdefault(host, []).extend(item for item in items if item.get('error'))
-        outcome = states.report(pairs, status, results,
-                                set(task_vars.get('ansible_play_hosts_all') or []),
-                                set(task_vars.get('ansible_play_hosts') or []), mode, args['renew_before_days'],
-                                args['verify'], statefolder.utc_now().isoformat())
+        outcome = states.report(pairs, status, taskvars.report_results(task_vars, mode),
+                                set(taskvars.play_hosts_all(task_vars)), set(taskvars.play_hosts(task_vars)), mode,
+                                args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat())
         if mode == 'onboard':
-            for host, errors in offboard.absent_errors(self._registered(task_vars, ['dov_prepared'])).items():
+            for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared'])).items():
                 outcome['host_errors'].setdefault(host, []).extend(errors)
         if not self._task.check_mode and mode != 'status':
             statefolder.write_status(state_dir, status)
@@ -184,7 +124,7 @@ class ActionModule(ActionBase):
         recipients = reportmail.check_recipients(args['notify_email']) if args['notify_email'] else []
         server = reportmail.smtp_server(args['smtp']) if recipients else None
         now = statefolder.utc_now()
-        records = report.pair_records(args['plan'].get('pairs') or {}, self._registered(task_vars, ['dov_inspected']),
+        records = report.pair_records(args['plan'].get('pairs') or {}, taskvars.registered(task_vars, ['dov_inspected']),
                                       statefolder.load_status(args['state_dir']), args['renew_before_days'],
                                       set(task_vars.get('ansible_play_hosts') or []))
         paths = reporthtml.publish(args['state_dir'], records, now, self._task.check_mode)

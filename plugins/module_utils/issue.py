@@ -16,7 +16,7 @@ Inputs: the inventory, the plan's ``pairs``, each host's prepare results, the st
 Output (in each pair): ``state`` when decided, ``certificate`` (description), ``messages``,
 ``install`` ([(host, needs_key)]: hosts that run the install phase) and ``check`` ([host]:
 hosts whose files are right but whose check is due). ``deliveries`` turns that into the entries
-of the install and verify calls.
+of the install and verify calls; ``step_result`` makes the step's task result.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -319,6 +319,18 @@ def deliveries(inventory, pairs, defaults):
                 check.setdefault(host, []).append(entry)
         info.pop('certificate_pem', None)
     return install, check, keys
+
+
+def step_result(pairs, retired, install, check, keys, changed):
+    """The issue step's task result: ``pairs`` (those issued for, then the ``retired`` ones), the
+    install and check calls' entries and the key transfers of ``deliveries``, whether any entry is
+    a renewal that keeps the previous pair (``renewals``) and every pair's messages."""
+    pairs.update(retired)
+    messages = [message for info in pairs.values() for message in info['messages']]
+    renewals = any(entry.get('keep_previous') for entries in install.values() for entry in entries)
+    return {'changed': changed, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
+            'renewals': renewals,
+            'messages': messages, 'msg': '\n'.join(messages) or 'Nothing to issue.'}
 
 
 SETTLE_KEYS = ('application', 'environment', 'common_name', 'cn_policy', 'dest_dir', 'privatekey_path', 'files', 'install',

@@ -14,7 +14,7 @@ run hands it over, like the CSR of the manual issuer, in the pair's folder of th
                            ``state`` (handed_over / requested / expired), ``via`` and ``at``
 
 With the ``command`` issuer, ``dov_revoke_command`` (optional) is run instead of the handover,
-once per certificate, the same way as ``dov_issuer_command`` (issuers.run_program: its own
+once per certificate, the same way as ``dov_issuer_command`` (programs.run_program: its own
 session, a timeout, stderr in the message). Its environment: ``DOV_REVOKE_SERIAL`` (upper-case
 hex, as openssl prints it), ``DOV_REVOKE_COMMON_NAME``, ``DOV_REVOKE_FINGERPRINT`` (SHA-256,
 colon-separated), ``DOV_REVOKE_NOT_AFTER``, ``DOV_REVOKE_REASON`` (one of REASONS) and
@@ -37,7 +37,7 @@ import json
 import os
 import re
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, issuers
+from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, handover, issuers, programs
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 FOLDER = 'revocation'
@@ -93,7 +93,7 @@ class RevocationResult(object):
 
 def revocation_folder(state_dir, application, environment):
     """``<state_dir>/<application>/<environment>/revocation``."""
-    return os.path.join(issuers.pair_folder(state_dir, application, environment), FOLDER)
+    return os.path.join(handover.pair_folder(state_dir, application, environment), FOLDER)
 
 
 def check_reason(reason):
@@ -199,7 +199,7 @@ def instructions_text(application, environment, certificates):
         u'NEDERLANDS',
         u'De sleutel en het certificaat zijn van de servers gehaald, maar het certificaat blijft',
         u'geldig tot de datum hierboven. Trek het in, zodat niemand het nog kan gebruiken:',
-        u'1. Meld je aan op VO-DCBaaS (%s) met de rol "%s".' % (issuers.DCBAAS_URL, issuers.DCBAAS_ROLE),
+        u'1. Meld je aan op VO-DCBaaS (%s) met de rol "%s".' % (handover.DCBAAS_URL, handover.DCBAAS_ROLE),
         u'2. Zoek het certificaat van de toepassing op met het serienummer of de CN hierboven en',
         u'   controleer de SHA-256-vingerafdruk: trek geen ander certificaat in.',
         u'3. Trek het in (revoke) met de reden hierboven. Intrekken kan niet ongedaan gemaakt worden.',
@@ -210,7 +210,7 @@ def instructions_text(application, environment, certificates):
         u'ENGLISH',
         u'The key and the certificate were taken off the servers, but the certificate stays valid',
         u'until the date above. Revoke it, so that nobody can use it any more:',
-        u'1. Log in to VO-DCBaaS (%s) with the role "%s".' % (issuers.DCBAAS_URL, issuers.DCBAAS_ROLE),
+        u'1. Log in to VO-DCBaaS (%s) with the role "%s".' % (handover.DCBAAS_URL, handover.DCBAAS_ROLE),
         u'2. Look up the certificate of the application by the serial or the CN above and check',
         u'   the SHA-256 fingerprint: do not revoke another certificate.',
         u'3. Revoke it with the reason above. A revocation cannot be undone.',
@@ -249,7 +249,7 @@ def hand_over(state_dir, application, environment, common_name, certificates, re
     """
     check_reason(reason)
     folder = revocation_folder(state_dir, application, environment)
-    if command is not None and (not command or (isinstance(command, str) and not command.strip())):
+    if command is not None and programs.is_empty_command(command):
         raise DovError("dov_revoke_command is empty. Set it to the program that revokes a certificate, or leave it out "
                        "to get the revocation handover in the state folder.")
     moment = _now(now)
@@ -309,7 +309,7 @@ def hand_over(state_dir, application, environment, common_name, certificates, re
     if record['certificates']:
         write(record_path, _dump(record))
 
-    name = issuers.command_name(command) if command is not None else None
+    name = programs.command_name(command) if command is not None else None
     for entry in to_request:
         if not check_mode:
             variables = {
@@ -317,7 +317,7 @@ def hand_over(state_dir, application, environment, common_name, certificates, re
                 'DOV_REVOKE_FINGERPRINT': entry['fingerprint_sha256'], 'DOV_REVOKE_NOT_AFTER': entry['not_after'],
                 'DOV_REVOKE_REASON': reason, 'DOV_REVOKE_REASON_RFC5280': REASONS[reason][2],
                 'DOV_APPLICATION': application, 'DOV_ENVIRONMENT': environment}
-            issuers.run_program(command, b'', variables, timeout, 'revoke command', 'dov_revoke_command')
+            programs.run_program(command, b'', variables, timeout, 'revoke command', 'dov_revoke_command')
         entry.update(state=REQUESTED, via='the command %r' % name)
         previous = known.get(entry['fingerprint_sha256'])
         if previous is not None:

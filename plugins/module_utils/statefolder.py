@@ -22,7 +22,7 @@ import os
 import socket
 import time
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, issuers
+from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, handover
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 STATUS_FILE = 'status.json'
@@ -71,7 +71,7 @@ def write_status(state_dir, status):
 # ---------------------------------------------------------------- the pair's certificate
 
 def certificate_path(state_dir, application, environment):
-    return os.path.join(issuers.pair_folder(state_dir, application, environment), CERTIFICATE_FILE)
+    return os.path.join(handover.pair_folder(state_dir, application, environment), CERTIFICATE_FILE)
 
 
 def stored_certificate(state_dir, application, environment):

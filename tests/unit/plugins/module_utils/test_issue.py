@@ -174,3 +174,22 @@ def test_deliveries_give_checked_hosts_an_entry_without_certificate_or_key_duty(
     assert sorted(check) == ['app-1', 'app-2']
     assert check['app-1'][0]['check'] == {'url': 'https://dov.example/x', 'timeout': 5.0}
     assert check['app-1'][0]['key_holder'] is False and 'certificate' not in check['app-1'][0]
+
+
+# ---------------------------------------------------------------- the step's task result
+
+def test_the_step_result_lists_the_retired_pairs_last_and_every_message_in_that_order():
+    pairs = {'B/oefen': {'messages': ['B waits']}, 'A/oefen': {'messages': []}}
+    retired = {'C/oefen': {'state': 'retired', 'messages': ['C handed over']}}
+    install = {'app-1': [{'application': 'B'}], 'app-2': [{'application': 'A', 'keep_previous': True}]}
+    check, keys = {'app-3': [{'application': 'A'}]}, [{'host': 'app-2', 'pair': 'A/oefen'}]
+    result = issue.step_result(pairs, retired, install, check, keys, True)
+    assert list(result['pairs']) == ['B/oefen', 'A/oefen', 'C/oefen']
+    assert result == {'changed': True, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
+                      'renewals': True, 'messages': ['B waits', 'C handed over'], 'msg': 'B waits\nC handed over'}
+
+
+def test_the_step_result_without_messages_says_nothing_to_issue_and_without_keep_previous_no_renewals():
+    result = issue.step_result({'A/oefen': {'messages': []}}, {}, {'app-1': [{'application': 'A'}]}, {}, [], False)
+    assert result['msg'] == 'Nothing to issue.' and result['messages'] == []
+    assert result['renewals'] is False and result['changed'] is False

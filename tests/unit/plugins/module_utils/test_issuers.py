@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import issuers, labca, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import handover, issuers, labca, pki, programs
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 CN = 'geolab.be/dov-services/oefen/Geodrill'
@@ -77,12 +77,12 @@ def openssl_sign_command(ca_folder, outform='PEM'):
     (APP, 'test', "Unknown DOV environment 'test'"),
 ])
 def test_a_pair_that_cannot_name_a_folder_is_refused_before_anything_is_written(tmp_path, csr, application, environment, match):
-    refused(tmp_path, match, issuers.prepare_handover, str(tmp_path), application, environment, CN, csr)
+    refused(tmp_path, match, handover.prepare_handover, str(tmp_path), application, environment, CN, csr)
     refused(tmp_path, match, issuers.issue, 'manual', str(tmp_path), application, environment, CN, csr)
 
 
 def test_pair_folder_is_state_dir_application_environment(tmp_path):
-    assert issuers.pair_folder(str(tmp_path), APP, ENV) == os.path.join(str(tmp_path), APP, ENV)
+    assert handover.pair_folder(str(tmp_path), APP, ENV) == os.path.join(str(tmp_path), APP, ENV)
 
 
 @pytest.mark.parametrize('data, match', [
@@ -91,11 +91,11 @@ def test_pair_folder_is_state_dir_application_environment(tmp_path):
     (b'not a csr', 'is not a PEM certificate signing request'),
 ])
 def test_what_is_not_a_csr_is_refused_and_nothing_is_written(tmp_path, data, match):
-    refused(tmp_path, match, issuers.prepare_handover, str(tmp_path), APP, ENV, CN, data)
+    refused(tmp_path, match, handover.prepare_handover, str(tmp_path), APP, ENV, CN, data)
 
 
 def test_a_csr_with_another_cn_is_refused_and_nothing_is_written(tmp_path):
-    message = refused(tmp_path, 'carries the CN', issuers.prepare_handover, str(tmp_path), APP, ENV, CN,
+    message = refused(tmp_path, 'carries the CN', handover.prepare_handover, str(tmp_path), APP, ENV, CN,
                       make_csr('geolab.be/dov-services/oefen/Other'))
     assert "'geolab.be/dov-services/oefen/Other', not '%s'" % CN in message
 
@@ -104,17 +104,17 @@ def test_a_csr_with_a_bad_signature_is_refused_and_nothing_is_written(tmp_path):
     der = bytearray(x509.load_pem_x509_csr(make_csr()).public_bytes(serialization.Encoding.DER))
     der[-1] ^= 0x01
     bad = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM)
-    refused(tmp_path, 'signature that does not verify', issuers.prepare_handover, str(tmp_path), APP, ENV, CN, bad)
+    refused(tmp_path, 'signature that does not verify', handover.prepare_handover, str(tmp_path), APP, ENV, CN, bad)
 
 
 def test_a_text_csr_is_accepted(csr):
-    assert issuers.check_csr(csr.decode('ascii'), CN) == csr
+    assert handover.check_csr(csr.decode('ascii'), CN) == csr
 
 
 # ---------------------------------------------------------------- manual: the handover folder
 
 def test_handover_folder_has_the_csr_the_instructions_and_an_inbox(tmp_path, csr):
-    result = issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     folder = tmp_path / APP / ENV
     assert result.folder == str(folder)
     assert sorted(os.listdir(str(folder))) == ['INSTRUCTIES.txt', 'csr.pem', 'inbox']
@@ -127,7 +127,7 @@ def test_handover_folder_has_the_csr_the_instructions_and_an_inbox(tmp_path, csr
 
 
 def test_the_instructions_say_where_to_upload_which_template_which_role_and_where_to_drop_it(tmp_path, csr):
-    result = issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     text = open(result.instructions_path, encoding='utf-8').read()
     assert 'NEDERLANDS' in text and 'ENGLISH' in text
     assert 'VO-DCBaaS (https://dcb.vlaanderen.be)' in text
@@ -144,20 +144,20 @@ def test_the_instructions_say_where_to_upload_which_template_which_role_and_wher
 
 
 def test_a_second_handover_with_the_same_csr_writes_nothing(tmp_path, csr):
-    issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     before = snapshot(tmp_path)
     mtimes = dict((name, os.stat(str(tmp_path / APP / ENV / name)).st_mtime_ns) for name in ('csr.pem', 'INSTRUCTIES.txt'))
-    again = issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    again = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     assert not again.changed and again.written == []
     assert snapshot(tmp_path) == before
     assert mtimes == dict((name, os.stat(str(tmp_path / APP / ENV / name)).st_mtime_ns) for name in ('csr.pem', 'INSTRUCTIES.txt'))
 
 
 def test_a_new_csr_rewrites_the_csr_and_the_instructions_and_keeps_the_inbox(tmp_path, csr):
-    issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     (tmp_path / APP / ENV / 'inbox' / 'old.cer').write_bytes(b'old')
     fresh = make_csr()
-    result = issuers.prepare_handover(str(tmp_path), APP, ENV, CN, fresh)
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, fresh)
     folder = tmp_path / APP / ENV
     assert result.written == [str(folder / 'csr.pem'), str(folder / 'INSTRUCTIES.txt')]
     assert (folder / 'csr.pem').read_bytes() == fresh
@@ -165,9 +165,9 @@ def test_a_new_csr_rewrites_the_csr_and_the_instructions_and_keeps_the_inbox(tmp
 
 
 def test_a_lost_inbox_is_made_again(tmp_path, csr):
-    issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     os.rmdir(str(tmp_path / APP / ENV / 'inbox'))
-    result = issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     assert result.written == [str(tmp_path / APP / ENV / 'inbox') + os.sep]
 
 
@@ -175,7 +175,7 @@ def test_a_lost_inbox_is_made_again(tmp_path, csr):
 
 @pytest.fixture
 def inbox(tmp_path, csr):
-    return issuers.prepare_handover(str(tmp_path), APP, ENV, CN, csr).inbox
+    return handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr).inbox
 
 
 def drop(inbox, name, data, age=0):
@@ -188,49 +188,49 @@ def drop(inbox, name, data, age=0):
 
 
 def test_nothing_to_pick_up_without_an_inbox(tmp_path):
-    assert issuers.pick_up(str(tmp_path), APP, ENV) is None
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
 
 
 def test_nothing_to_pick_up_in_an_empty_inbox(tmp_path, inbox):
-    assert issuers.pick_up(str(tmp_path), APP, ENV) is None
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
 
 
 def test_the_newest_file_is_picked_up_whatever_its_name(tmp_path, inbox):
     drop(inbox, 'certificate.cer', b'older', age=100)
     newest = drop(inbox, 'Download (3)', b'newest', age=10)
     drop(inbox, 'a.p7b', b'middle', age=50)
-    assert issuers.pick_up(str(tmp_path), APP, ENV) == (b'newest', newest)
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'newest', newest)
 
 
 def test_equal_times_pick_the_last_name(tmp_path, inbox):
     drop(inbox, 'a.cer', b'a', age=5)
     later = drop(inbox, 'b.cer', b'b', age=5)
-    assert issuers.pick_up(str(tmp_path), APP, ENV) == (b'b', later)
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'b', later)
 
 
 @pytest.mark.parametrize('name', ['.hidden.cer', '.DS_Store', 'cert.cer.part', 'cert.cer.crdownload', 'cert.CER.PART',
                                   'cert.cer.tmp', 'cert.cer~', 'cert.cer.download', 'cert.partial', '.cert.swp'])
 def test_dotfiles_and_files_still_being_written_are_ignored(tmp_path, inbox, name):
     drop(inbox, name, b'ignore me', age=0)
-    assert issuers.pick_up(str(tmp_path), APP, ENV) is None
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
     real = drop(inbox, 'cert.cer', b'take me', age=60)
-    assert issuers.pick_up(str(tmp_path), APP, ENV) == (b'take me', real)
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'take me', real)
 
 
 def test_folders_in_the_inbox_are_ignored(tmp_path, inbox):
     os.mkdir(os.path.join(inbox, 'archive'))
-    assert issuers.pick_up(str(tmp_path), APP, ENV) is None
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
 
 
 def test_an_empty_file_is_picked_up_for_the_certificate_checks_to_name(tmp_path, inbox):
     path = drop(inbox, 'empty.cer', b'')
-    assert issuers.pick_up(str(tmp_path), APP, ENV) == (b'', path)
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'', path)
 
 
 def test_a_file_removed_while_picking_up_counts_as_nothing(tmp_path, inbox, monkeypatch):
     drop(inbox, 'cert.cer', b'x')
-    monkeypatch.setattr(issuers, 'read_bytes', lambda path: None)
-    assert issuers.pick_up(str(tmp_path), APP, ENV) is None
+    monkeypatch.setattr(handover, 'read_bytes', lambda path: None)
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
 
 
 # ---------------------------------------------------------------- command
@@ -342,7 +342,7 @@ def test_long_stderr_is_trimmed_to_its_end(tmp_path, csr):
     message = refused(tmp_path, 'exited with status 1', run,
                       'i=0; while [ $i -lt 500 ]; do echo "line $i" >&2; i=$((i+1)); done; exit 1', csr, tmp_path)
     assert 'line 499' in message and 'line 0 ' not in message
-    assert len(message) < issuers.STDERR_LIMIT + 300
+    assert len(message) < programs.STDERR_LIMIT + 300
 
 
 @pytest.mark.parametrize('command, match', [
@@ -365,7 +365,7 @@ def test_an_empty_or_odd_command_is_refused(tmp_path, csr, command, match):
     ([], ''),
 ])
 def test_command_name_is_the_program_only(command, name):
-    assert issuers.command_name(command) == name
+    assert programs.command_name(command) == name
 
 
 @pytest.mark.parametrize('output', [b'', b'  \n', b'not base64 at all!', b'\x30\x82\x01\x00\xff'])

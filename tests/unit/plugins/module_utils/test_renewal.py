@@ -2,7 +2,7 @@
 """renew.yml's building blocks without Ansible: the staged key and CSR on the key holder
 (rollover.stage_renewal), installing the staged key with the new certificate as one set, the
 previous set kept and put back (keep_previous / settle), dov_only (plan), the renewal_pending
-state (states) and the renewal's own handover folder (issuers). Real keys, CSRs and lab CA
+state (states) and the renewal's own handover folder (handover). Real keys, CSRs and lab CA
 certificates in tmp_path.
 """
 from __future__ import absolute_import, division, print_function
@@ -13,7 +13,7 @@ import stat
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostcerts, inventory, issuers, labca, pki, plan, rollover, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils import handover, hostcerts, inventory, issuers, labca, pki, plan, rollover, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import paths
 
@@ -243,7 +243,7 @@ def test_a_manual_renewal_has_its_own_handover_folder_and_says_it_is_a_renewal(t
     key = pki.generate_private_key()
     csr = pki.dump_csr(pki.build_csr(key, CN))
     outcome = issuers.issue('manual', str(tmp_path), APP, 'oefen', CN, csr, renewal=True)
-    folder = issuers.renewal_folder(str(tmp_path), APP, 'oefen', pki.public_key_fingerprint(key))
+    folder = handover.renewal_folder(str(tmp_path), APP, 'oefen', pki.public_key_fingerprint(key))
     assert not outcome.issued and outcome.source == 'manual: %s' % os.path.join(folder, 'inbox')
     assert os.path.basename(folder).startswith('renewal-') and len(os.path.basename(folder)) == len('renewal-') + 16
     assert 'This is a renewal: upload %s in VO-DCBaaS as a new certificate for the same application' % os.path.join(
