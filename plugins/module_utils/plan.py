@@ -20,6 +20,8 @@ __metaclass__ = type
 import difflib
 import os
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, cn, fsutil, statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, pair_key
@@ -36,6 +38,23 @@ def misspelled_variables(names, known, internal=()):
             if close:
                 found.append((name, close[0]))
     return found
+
+
+def check_role_variables(options, values_by_host, entry_point='main'):
+    """Ansible's role argument check (meta/argument_specs.yml), done once for every host of the run
+    instead of as one validation task per host: ``options`` is the entry point's spec,
+    ``values_by_host`` {host: {variable: value}} what each host sees of the role's variables.
+    Refuses, naming the hosts and the variables, when a value does not fit the specification."""
+    validator = ArgumentSpecValidator(options)
+    problems = {}
+    for host in sorted(values_by_host):
+        for message in validator.validate(values_by_host[host]).error_messages:
+            problems.setdefault(message, []).append(host)
+    if problems:
+        raise DovError("The role's variables do not fit its specification (meta/argument_specs.yml, entry point %s): %s. "
+                       "Correct them in the inventory (ansible-doc -t role vlaanderen.dov.dov_cert lists every variable)."
+                       % (entry_point, '; '.join('%s (host %s)' % (message, ', '.join(hosts))
+                                                 for message, hosts in sorted(problems.items()))))
 
 
 def check_controller_files(files):

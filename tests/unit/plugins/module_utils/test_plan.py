@@ -149,3 +149,40 @@ def test_report_yml_takes_no_lock(tmp_path):
 def test_misspelled_role_variables_are_named_with_the_one_meant():
     assert plan.misspelled_variables({'dov_isuer', 'dov_issuer', 'dov_mine_entirely', 'dov_plan'},
                                      {'dov_issuer', 'dov_ca_bundle'}, ('dov_plan',)) == [('dov_isuer', 'dov_issuer')]
+
+
+# ---------------------------------------------------------------- the role's variables, once for every host
+
+def _role_options(entry_point='main'):
+    import yaml
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
+    with open(path) as handle:
+        return yaml.safe_load(handle)['argument_specs'][entry_point]['options']
+
+
+ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.example'}
+
+
+def test_role_variables_that_fit_the_specification_pass_for_every_host():
+    good = {'dov_organisation': ORGANISATION, 'dov_applications': [], 'dov_renew_before_days': '30',
+            'dov_certificates': [{'application': 'Boorapp', 'environment': 'oefen', 'dest_dir': '/etc/dov', 'formats': ['pem', 'pkcs12']}]}
+    plan.check_role_variables(_role_options(), {'web1': good, 'web2': dict(good, dov_renew_before_days=0)})
+
+
+def test_a_value_that_does_not_fit_names_the_variable_the_hosts_and_the_entry_point():
+    good = {'dov_organisation': ORGANISATION, 'dov_applications': []}
+    values = {'web1': good, 'web2': dict(good, dov_renew_before_days='soon'), 'web3': dict(good, dov_renew_before_days='soon'),
+              'web4': dict(good, dov_certificates=[{'application': 'Boorapp', 'environment': 'oefen', 'dest_dir': '/etc/dov', 'formats': ['pfx']}])}
+    with pytest.raises(DovError) as raised:
+        plan.check_role_variables(_role_options('renew'), values, 'renew')
+    message = str(raised.value)
+    assert 'entry point renew' in message
+    assert 'dov_renew_before_days' in message and 'host web2, web3' in message
+    assert 'pfx' in message and 'host web4' in message
+    assert 'web1' not in message
+
+
+def test_a_missing_required_variable_is_named():
+    with pytest.raises(DovError) as raised:
+        plan.check_role_variables(_role_options(), {'web1': {'dov_applications': []}})
+    assert 'dov_organisation' in str(raised.value) and 'host web1' in str(raised.value)
