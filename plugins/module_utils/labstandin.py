@@ -3,9 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab DOV stand-in (``dov_lab_standin``), started for a run and stopped at its end.
 
-``start`` makes sure of the lab CA and the stand-in's server certificate and starts
-``lab/dov_standin.py`` in the background; ``wait`` waits for its port; ``stop`` stops it
-in-process. The plan step starts it; the role's release step (on every outcome) stops it.
+``prepare`` makes sure of the lab CA and the stand-in's server certificate and returns the
+settings the checks need; ``start`` starts ``lab/dov_standin.py`` in the background; ``wait``
+waits for its port; ``stop`` stops it in-process. The plan step starts it while it prepares the
+hosts when a check is likely (a pair that was not verified last run, or verify.yml); otherwise
+the issue step starts it only when a host needs a check after all (``start_for``), so a re-run
+with nothing to check starts no stand-in. The role's release step (on every outcome) stops it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,8 +46,9 @@ def stop(path):
         module.stop(argparse.Namespace(pidfile=path))
 
 
-def start(state_dir, port, common_names):
-    """Start the stand-in on 127.0.0.1:``port`` allowing ``common_names``; what the checks need."""
+def prepare(state_dir, port, common_names):
+    """The stand-in's settings for the checks (URLs, server CA bundle, pidfile), with the lab CA and
+    the stand-in's server certificate made when missing; nothing is started yet (``start``)."""
     folder = os.path.join(state_dir, FOLDER)
     ca_folder = issuers.lab_ca_folder(state_dir)
     bundle_path = os.path.join(ca_folder, labca.FILES['bundle'])
@@ -55,26 +59,44 @@ def start(state_dir, port, common_names):
         fsutil.ensure_dir(folder, 0o700)
         fsutil.atomic_write(key_path, key_pem, mode=0o600)
         fsutil.atomic_write(cert_path, cert_pem, mode=0o644)
-    logfile = os.path.join(folder, 'standin.log')
-    command = [sys.executable, STANDIN, 'run', '--listen', '127.0.0.1:%d' % port, '--cert', cert_path,
-               '--key', key_path, '--client-ca', bundle_path, '--pidfile', pidfile(state_dir), '--logfile', logfile]
-    for name in sorted(common_names):
+    url = 'https://127.0.0.1:%d/' % port
+    return {'endpoints': {'productie': url, 'oefen': url, 'ontwikkel': url}, 'server_ca_bundle': bundle_path,
+            'pidfile': pidfile(state_dir), 'port': port, 'logfile': os.path.join(folder, 'standin.log'),
+            'cert': cert_path, 'key': key_path, 'allow': sorted(common_names), 'started': False}
+
+
+def start(lab):
+    """Start the stand-in of ``prepare``'s settings ``lab`` in the background (``wait`` waits for
+    its port); ``lab['started']`` says it was. A stand-in left by an interrupted run may allow
+    other CNs: it is stopped first."""
+    command = [sys.executable, STANDIN, 'run', '--listen', '127.0.0.1:%d' % lab['port'], '--cert', lab['cert'],
+               '--key', lab['key'], '--client-ca', lab['server_ca_bundle'], '--pidfile', lab['pidfile'],
+               '--logfile', lab['logfile']]
+    for name in lab['allow']:
         command += ['--allow', name]
-    # A stand-in left by an interrupted run may allow other CNs: always start afresh.
-    stop(pidfile(state_dir))
+    stop(lab['pidfile'])
     try:
-        socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
+        socket.create_connection(('127.0.0.1', lab['port']), timeout=0.5).close()
     except OSError:
         pass
     else:
         raise DovError("Port %d on 127.0.0.1 is already in use by another program, so the lab DOV stand-in cannot "
-                       "listen there. Set dov_lab_standin_port to a free port." % port)
-    with open(os.devnull, 'rb') as devnull, open(logfile, 'ab') as log:
+                       "listen there. Set dov_lab_standin_port to a free port." % lab['port'])
+    with open(os.devnull, 'rb') as devnull, open(lab['logfile'], 'ab') as log:
         subprocess.Popen(command, stdin=devnull, stdout=log, stderr=log,  # pylint: disable=consider-using-with
                          start_new_session=True, close_fds=True)
-    url = 'https://127.0.0.1:%d/' % port
-    return {'endpoints': {'productie': url, 'oefen': url, 'ontwikkel': url}, 'server_ca_bundle': bundle_path,
-            'pidfile': pidfile(state_dir), 'port': port, 'logfile': logfile}
+    lab['started'] = True
+    return lab
+
+
+def start_for(lab, hosts_with_checks):
+    """The issue step: start the stand-in the plan step left stopped (every pair was verified last
+    run) once a host turns out to need a check after all; then wait for it."""
+    if lab.get('port') and not lab.get('started') and hosts_with_checks:
+        start(lab)
+    if lab.get('started'):
+        wait(lab)
+    return lab
 
 
 def wait(lab, timeout=15):

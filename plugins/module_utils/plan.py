@@ -27,6 +27,10 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovEr
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH, pair_key
 
 
+# Pair states after which a re-run usually checks nothing (the lab stand-in is not started early).
+QUIET_STATES = ('verified', 'retired', 'waiting_for_cn', 'waiting_for_certificate', 'renewal_pending')
+
+
 def misspelled_variables(names, known, internal=()):
     """(name, the role variable it most likely means) for every dov_* name that is not a role
     variable but looks like one: Ansible ignores a variable nobody reads, so a typo in an inventory
@@ -291,7 +295,12 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
                 os.path.join(state_dir, 'lab-ca'))):
             allowed = [pair.common_name for pair in inventory.pairs.values()
                        if pair.common_name and pair.application not in (standin.get('deny') or [])]
-            lab = labstandin.start(state_dir, int(standin.get('port') or 18443), allowed)
+            lab = labstandin.prepare(state_dir, int(standin.get('port') or 18443), allowed)
+            # A check is likely for verify.yml and for a pair that is new or was neither verified
+            # nor waiting last run: start the stand-in now, while the hosts prepare; else the issue
+            # step starts it when a host needs a check after all.
+            if mode == 'verify' or any((status['pairs'].get(key) or {}).get('state') not in QUIET_STATES for key in pairs):
+                labstandin.start(lab)
         template = check_template(options, lab)
         endpoints = dict(options.get('endpoints') or {})
         for environment, url in (lab.get('endpoints') or {}).items():
