@@ -4,8 +4,8 @@
 """The controller side of the dov_cert role, run in-process (no module execution): a thin face
 that validates its arguments and calls the steps in module_utils, with what taskvars reads from
 the task variables (the hosts, their dov_certificates, their registered results): ``plan``
-(taskvars.check_variables, plan.plan_step), ``issue`` (offboard.retire_pairs, issue.issue_pairs,
-issue.deliveries, issue.step_result), ``settle`` (renew.yml: issue.settle_renewals), ``report`` (states.report),
+(taskvars.check_variables, taskvars.check_role_variables, plan.plan_step), ``issue`` (offboard.retire_pairs, issue.issue_pairs,
+issue.deliveries, issue.step_result), ``settle`` (renew.yml: issue.settle_renewals), ``report`` (states.report, then the release),
 ``expiry`` (report.yml: report.pair_records, report.json and report.html,
 the dov_fail_within_days decision, the notification mail) and ``release`` (the lock and the lab stand-in, on every outcome).
 """
@@ -70,6 +70,7 @@ class ActionModule(ActionBase):
 
     def _plan(self, args, task_vars):
         taskvars.check_variables(task_vars)
+        taskvars.check_role_variables(task_vars, args['mode'])
         offboard.check_options(args['issuer'], args['revoke_command'], args['revoke_reason'])
         inventory = taskvars.inventory(args, task_vars)
         return plan.plan_step(inventory, args['state_dir'], taskvars.play_hosts(task_vars), args,
@@ -78,7 +79,6 @@ class ActionModule(ActionBase):
     def _issue(self, args, task_vars):
         inventory = taskvars.inventory(args, task_vars)
         pairs = dict((key, dict(value, messages=[])) for key, value in (args['plan'].get('pairs') or {}).items())
-        labstandin.wait(args['plan'].get('lab') or {})
         previous = statefolder.load_status(args['state_dir'])['pairs']
         prepared = taskvars.registered(task_vars, ['dov_prepared'])
         retired = dict((key, info) for key, info in pairs.items() if info.get('state') == 'retired')
@@ -93,15 +93,16 @@ class ActionModule(ActionBase):
             renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
             timeout=args['issuer_timeout'])
-        install, check, keys = issue.deliveries(inventory, pairs, args['defaults'])
-        return issue.step_result(pairs, retired, install, check, keys, changed or handed_over)
+        install, keys = issue.deliveries(inventory, pairs, args['defaults'])
+        labstandin.start_for(args['plan'].get('lab') or {}, [host for host, entries in install.items()
+                                                             if any(entry.get('check') for entry in entries)])
+        return issue.step_result(pairs, retired, install, keys, changed or handed_over)
 
     def _settle(self, args, task_vars):
         """renew.yml: commit each renewed pair on all its hosts, or restore the previous pair on all."""
         outcome = issue.settle_renewals(args['issued'].get('install') or {}, taskvars.registered(task_vars, ['dov_installed']),
                                         set(taskvars.play_hosts(task_vars)))
-        outcome['changed'] = False
-        return outcome
+        return dict(outcome, changed=False)
 
     def _report(self, args, task_vars):
         state_dir, mode = args['state_dir'], args['mode']
@@ -115,7 +116,9 @@ class ActionModule(ActionBase):
                 outcome['host_errors'].setdefault(host, []).extend(errors)
         if not self._task.check_mode and mode != 'status':
             statefolder.write_status(state_dir, status)
-        outcome.update(changed=False, status_file=os.path.join(state_dir, statefolder.STATUS_FILE))
+        # Released here when the run gets this far (the role's always then has nothing to do).
+        outcome.update(self._release(args, task_vars), status_file=os.path.join(state_dir, statefolder.STATUS_FILE),
+                       released_run=args['plan'].get('run'))
         return outcome
 
     def _expiry(self, args, task_vars):
@@ -141,7 +144,7 @@ class ActionModule(ActionBase):
                 'report_html': paths['html'], 'failure': failure, 'notification': mail}
 
     def _release(self, args, task_vars):
-        """On every outcome (the role's always): the lock if this run holds it, the stand-in it started."""
+        """The lock if this run holds it, the stand-in it started: after the report, else in the role's always."""
         labstandin.stop((args['plan'].get('lab') or {}).get('pidfile'))
         released = False if self._task.check_mode else self._lock(args).release()
         return {'changed': False, 'released': released}

@@ -292,8 +292,10 @@ def _find(results, pair):
 
 
 def deliveries(inventory, pairs, defaults):
-    """The install and verify calls' entries per host, and the key transfers, from issue_pairs."""
-    install, check, keys = {}, {}, []
+    """The install calls' entries per host (a host whose certificate is good as it is gets its
+    check there too, ``verify_only``: one host_certificates call per host), and the key
+    transfers, from issue_pairs."""
+    install, keys = {}, []
     for key, info in sorted(pairs.items()):
         pair = inventory.pairs[key]
         entries = dict(pair.hosts)
@@ -315,20 +317,20 @@ def deliveries(inventory, pairs, defaults):
         for host in info.pop('check', []):
             if info.get('check_settings'):
                 entry = host_entry(pair, host, entries[host], None, None, defaults)
-                entry.update(key_holder=False, check=info['check_settings'])
-                check.setdefault(host, []).append(entry)
+                entry.update(key_holder=False, check=info['check_settings'], verify_only=True)
+                install.setdefault(host, []).append(entry)
         info.pop('certificate_pem', None)
-    return install, check, keys
+    return install, keys
 
 
-def step_result(pairs, retired, install, check, keys, changed):
+def step_result(pairs, retired, install, keys, changed):
     """The issue step's task result: ``pairs`` (those issued for, then the ``retired`` ones), the
-    install and check calls' entries and the key transfers of ``deliveries``, whether any entry is
-    a renewal that keeps the previous pair (``renewals``) and every pair's messages."""
+    install calls' entries and the key transfers of ``deliveries``, whether any entry is a renewal
+    that keeps the previous pair (``renewals``) and every pair's messages."""
     pairs.update(retired)
     messages = [message for info in pairs.values() for message in info['messages']]
     renewals = any(entry.get('keep_previous') for entries in install.values() for entry in entries)
-    return {'changed': changed, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
+    return {'changed': changed, 'pairs': pairs, 'install': install, 'key_transfers': keys,
             'renewals': renewals,
             'messages': messages, 'msg': '\n'.join(messages) or 'Nothing to issue.'}
 

@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import difflib
 import os
+import uuid
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -316,5 +317,5 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
         if locked:
             lock.release()
         raise
-    return {'changed': changed, 'pairs': pairs, 'hosts': hosts, 'requests': requests, 'lab': lab,
+    return {'changed': changed, 'pairs': pairs, 'hosts': hosts, 'requests': requests, 'lab': lab, 'run': uuid.uuid4().hex,
             'messages': messages, 'msg': '\n'.join(messages) or 'Inventory checked; %d pair(s).' % len(pairs)}

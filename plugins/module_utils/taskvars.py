@@ -8,7 +8,8 @@
 - ``inventory``: the ``Inventory`` of the action's arguments and every host's ``dov_certificates``;
 - ``registered``: the results of the role's registered host_certificates calls, per live host;
 - ``check_variables``: the plan step's refusals of variables (``dov_key_home``, misspelled
-  ``dov_*`` names, compared with the role's ``meta/argument_specs.yml``);
+  ``dov_*`` names, compared with the role's ``meta/argument_specs.yml``); ``check_role_variables``:
+  every host's values against that specification, once for the whole run;
 - the report step's inputs: ``report_pairs`` (the pairs of the issue or plan step, with the
   settle step's messages) and ``report_results`` (the registered results of the mode).
 
@@ -30,10 +31,10 @@ COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
 # The role's own registered and derived names, and the playbooks' and the lab inventory's.
 INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys', 'dov_installed', 'dov_verified',
-                      'dov_checked', 'dov_inspected', 'dov_settled', 'dov_settle', 'dov_report', 'dov_received',
+                      'dov_inspected', 'dov_settled', 'dov_settle', 'dov_report', 'dov_received',
                       'dov_with_services', 'dov_install_defaults', 'dov_mode', 'dov_hosts', 'dov_lab_dir'))
 # The registered results the report step reads, per mode.
-REPORTED = {'onboard': ['dov_installed', 'dov_checked'], 'renew': ['dov_installed', 'dov_checked'],
+REPORTED = {'onboard': ['dov_installed'], 'renew': ['dov_installed'],
             'verify': ['dov_verified']}
 
 
@@ -94,6 +95,26 @@ def check_variables(task_vars, argument_specs=ARGUMENT_SPECS):
         raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
                        "name (or, for a variable of your own, use a name that does not look like one of the role's)."
                        % ', '.join('%s (did you mean %s?)' % pair for pair in typos))
+
+
+ENTRY_POINTS = {'onboard': 'main', 'renew': 'renew', 'verify': 'verify', 'status': 'status'}
+
+
+def check_role_variables(task_vars, mode, argument_specs=ARGUMENT_SPECS):
+    """The role's argument check for every host of the run, once, in-process (the collection's
+    playbooks switch off Ansible's own, which is one validation task per host): the entry point of
+    ``mode`` in ``meta/argument_specs.yml``; each host's value of a variable is its own (inventory,
+    host_vars, extra vars), else what this task sees (play vars, the role's defaults)."""
+    entry_point = ENTRY_POINTS[mode]
+    with open(argument_specs) as handle:
+        options = yaml_load(handle)['argument_specs'][entry_point]['options']
+    hostvars = task_vars['hostvars']
+    values = {}
+    for host in play_hosts(task_vars):
+        own = hostvars[host]
+        values[host] = dict((name, own[name] if name in own else task_vars[name])
+                            for name in options if name in own or name in task_vars)
+    plan.check_role_variables(options, values, entry_point)
 
 
 # ---------------------------------------------------------------- the report step's inputs

@@ -118,6 +118,12 @@ options:
         description: Phase install of a renewal, keep the previous files as C(<file>.prev) (same bytes, mode, owner) for phase settle.
         type: bool
         default: false
+      verify_only:
+        description:
+          - Phase install, only run the mTLS check with the installed files (read-only, as O(phase=verify), also in check
+            mode) - for a host whose certificate is good as it is, in the same call as the hosts' installs.
+        type: bool
+        default: false
       settle:
         description: Phase settle, C(commit) or C(restore) the renewal on this host (see O(phase)).
         type: str
@@ -291,6 +297,7 @@ ENTRY = dict(
     staged_key=dict(type='bool', default=False),
     renewed=dict(type='bool', default=False),
     keep_previous=dict(type='bool', default=False),
+    verify_only=dict(type='bool', default=False),
     settle=dict(type='str', choices=['commit', 'restore']),
     owner=dict(type='str'),
     group=dict(type='str'),
@@ -361,7 +368,7 @@ def run_module():
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif phase == 'report':
                 results.append(hostreport.report(entry, module.params['renew_before_days']))
-            elif phase == 'verify':
+            elif phase == 'verify' or (phase == 'install' and entry['verify_only']):
                 results.append(hostcerts.verify(entry))
             elif phase == 'settle':
                 results.append(rollover.settle(entry) if not module.check_mode else hostbase.failed(entry, None))

@@ -19,14 +19,17 @@ description:
     C(dov_certificates)) and stops with every problem listed before anything changes; takes the
     lock of the state folder; writes (and optionally sends) the access requests; decides per
     application/environment pair the hosts and the key holder; with C(dov_lab_standin) starts the
-    lab DOV stand-in.
+    lab DOV stand-in when a check is likely; checks every host's role variables against the
+    role's argument specs, once.
   - O(step=issue) turns the key holders' CSRs into certificates with the chosen issuer, checks them
     (key, CN, usage, validity, chain) and keeps them in the state folder; decides which hosts
-    install and which receive the shared key.
+    install, which only check and which receive the shared key; starts the lab stand-in if a host
+    needs a check and the plan step did not.
   - O(step=report) gives each pair one state, writes C(status.json) (a cache of what the hosts
-    said, rebuilt when lost) and returns the table.
-  - O(step=release) (the role's C(always)) removes the lock if this run holds it and stops the lab
-    stand-in this run started, whatever happened before.
+    said, rebuilt when lost), returns the table, and releases the lock and the lab stand-in.
+  - O(step=release) (the role's C(always), when the run stopped before the report) removes the
+    lock if this run holds it and stops the lab stand-in this run started, whatever happened
+    before.
   - The hosts are the truth. Before any issuer is asked, the issue step takes a pair's
     C(certificate_file), the certificate kept in the state folder, or a good certificate the
     prepare phase found installed on one of the pair's hosts (adopted as it is).

@@ -539,7 +539,7 @@ def test_a_staged_renewal_gets_a_certificate_for_the_staged_key_and_every_host_i
     assert certs.public_key_fingerprint(world.stored_leaf().public_key()) == fingerprint(key2)  # the NEW key
     assert info['install'] == [('app-1', False), ('app-2', True)]   # app-2 gets the staged key from app-1
     assert info['staged_key'] is None and info['state'] is None
-    install, _check, keys = issue.deliveries(world.inventory, world.pairs, {})
+    install, keys = issue.deliveries(world.inventory, world.pairs, {})
     assert install['app-1'][0]['staged_key'] is True and install['app-1'][0]['keep_previous'] is True
     assert 'staged_key' not in install['app-2'][0] and install['app-2'][0]['shared_key'] == PAIR
     assert keys == [{'host': 'app-2', 'pair': PAIR, 'holder': 'app-1', 'key_path': '/opt/geodrill/dov/key.pem.next'}]
@@ -550,7 +550,7 @@ def test_a_renewal_for_the_live_key_sends_no_key_and_the_holder_takes_its_staged
     changed, info = world.issue(prepared, previous='renewal_due', renew=True)
     assert changed is True and info['staged_key'] is None
     assert info['install'] == [('app-1', False), ('app-2', False)]
-    install, _check, keys = issue.deliveries(world.inventory, world.pairs, {})
+    install, keys = issue.deliveries(world.inventory, world.pairs, {})
     assert keys == [] and install['app-1'][0]['renewed'] is True and 'staged_key' not in install['app-1'][0]
 
 

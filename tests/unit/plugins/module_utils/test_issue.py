@@ -115,10 +115,10 @@ def test_the_key_holder_is_rebuilt_from_the_host_whose_key_has_the_certificate(t
     _changed, info, inv, pairs = run(tmp_path, prepared, bundle(lab))
     assert info['holder'] == 'app-2'
     assert info['install'] == [('app-1', True)] and info['check'] == ['app-2']
-    install, check, keys = issue.deliveries(inv, pairs, {})
+    install, keys = issue.deliveries(inv, pairs, {})
     assert keys == [{'host': 'app-1', 'pair': PAIR, 'holder': 'app-2', 'key_path': '/opt/geodrill/dov/key.pem'}]
     assert install['app-1'][0]['shared_key'] == PAIR and install['app-1'][0]['certificate'].startswith('-----BEGIN')
-    assert check == {}      # no check settings: nothing to check with
+    assert list(install) == ['app-1']      # no check settings: nothing to check app-2 with
 
 
 @pytest.mark.parametrize('why', ['unknown CA', 'expired'])
@@ -164,16 +164,28 @@ def test_certificate_file_for_another_key_fails_the_pair_and_nothing_is_written(
     assert not (tmp_path / 'state').exists()
 
 
-def test_deliveries_give_checked_hosts_an_entry_without_certificate_or_key_duty(tmp_path, lab, key1):
+def test_deliveries_give_checked_hosts_a_verify_only_entry_without_certificate_or_key_duty(tmp_path, lab, key1):
     pem = signed(lab, key1)
     prepared = {'app-1': [found(key1, pem, holder=True)], 'app-2': [found(key1, pem)]}
     _changed, _info, inv, pairs = run(tmp_path, prepared, bundle(lab))
     pairs[PAIR]['check_settings'] = {'url': 'https://dov.example/x', 'timeout': 5.0}
-    install, check, keys = issue.deliveries(inv, pairs, {})
-    assert install == {} and keys == []
-    assert sorted(check) == ['app-1', 'app-2']
-    assert check['app-1'][0]['check'] == {'url': 'https://dov.example/x', 'timeout': 5.0}
-    assert check['app-1'][0]['key_holder'] is False and 'certificate' not in check['app-1'][0]
+    install, keys = issue.deliveries(inv, pairs, {})
+    assert keys == [] and sorted(install) == ['app-1', 'app-2']
+    for host in ('app-1', 'app-2'):
+        entry, = install[host]
+        assert entry['verify_only'] is True and entry['check'] == {'url': 'https://dov.example/x', 'timeout': 5.0}
+        assert entry['key_holder'] is False and 'certificate' not in entry and 'shared_key' not in entry
+
+
+def test_deliveries_put_an_install_and_a_check_of_one_host_in_its_one_call(tmp_path, lab, key1):
+    pem = signed(lab, key1)
+    prepared = {'app-1': [found(key1, pem, holder=True)], 'app-2': [found(key1, pem, complete=False)]}
+    _changed, info, inv, pairs = run(tmp_path, prepared, bundle(lab))
+    assert info['install'] == [('app-2', False)] and info['check'] == ['app-1']
+    pairs[PAIR]['check_settings'] = {'url': 'https://dov.example/x', 'timeout': 5.0}
+    install, _keys = issue.deliveries(inv, pairs, {})
+    assert install['app-1'][0]['verify_only'] is True
+    assert 'verify_only' not in install['app-2'][0] and install['app-2'][0]['certificate'].startswith('-----BEGIN')
 
 
 # ---------------------------------------------------------------- the step's task result
@@ -182,14 +194,14 @@ def test_the_step_result_lists_the_retired_pairs_last_and_every_message_in_that_
     pairs = {'B/oefen': {'messages': ['B waits']}, 'A/oefen': {'messages': []}}
     retired = {'C/oefen': {'state': 'retired', 'messages': ['C handed over']}}
     install = {'app-1': [{'application': 'B'}], 'app-2': [{'application': 'A', 'keep_previous': True}]}
-    check, keys = {'app-3': [{'application': 'A'}]}, [{'host': 'app-2', 'pair': 'A/oefen'}]
-    result = issue.step_result(pairs, retired, install, check, keys, True)
+    keys = [{'host': 'app-2', 'pair': 'A/oefen'}]
+    result = issue.step_result(pairs, retired, install, keys, True)
     assert list(result['pairs']) == ['B/oefen', 'A/oefen', 'C/oefen']
-    assert result == {'changed': True, 'pairs': pairs, 'install': install, 'check': check, 'key_transfers': keys,
+    assert result == {'changed': True, 'pairs': pairs, 'install': install, 'key_transfers': keys,
                       'renewals': True, 'messages': ['B waits', 'C handed over'], 'msg': 'B waits\nC handed over'}
 
 
 def test_the_step_result_without_messages_says_nothing_to_issue_and_without_keep_previous_no_renewals():
-    result = issue.step_result({'A/oefen': {'messages': []}}, {}, {'app-1': [{'application': 'A'}]}, {}, [], False)
+    result = issue.step_result({'A/oefen': {'messages': []}}, {}, {'app-1': [{'application': 'A'}]}, [], False)
     assert result['msg'] == 'Nothing to issue.' and result['messages'] == []
     assert result['renewals'] is False and result['changed'] is False

@@ -109,6 +109,30 @@ def test_the_role_variables_come_from_the_roles_argument_specs():
     assert os.path.isfile(taskvars.ARGUMENT_SPECS)
 
 
+ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.example'}
+
+
+def test_role_variables_of_every_host_are_checked_against_the_modes_entry_point():
+    play = dict(dov_organisation=ORGANISATION, dov_applications=[], dov_renew_before_days=60)
+    good = task_vars({'app-1': {}, 'app-2': {'dov_renew_before_days': '20'}}, **play)
+    for mode in ('onboard', 'renew', 'verify', 'status'):
+        taskvars.check_role_variables(good, mode)
+    bad = task_vars({'app-1': {}, 'app-2': {'dov_renew_before_days': 'soon'}, 'app-3': {'dov_pkcs12_profile': 'old'}}, **play)
+    with pytest.raises(DovError) as raised:
+        taskvars.check_role_variables(bad, 'onboard')
+    message = str(raised.value)
+    assert 'entry point main' in message
+    assert "dov_renew_before_days" in message and '(host app-2)' in message
+    assert 'dov_pkcs12_profile' in message and '(host app-3)' in message and 'app-1' not in message
+
+
+def test_a_host_that_left_the_run_is_not_checked_and_the_play_value_is_used_when_a_host_has_none():
+    found = task_vars({'app-1': {}, 'gone': {'dov_renew_before_days': 'soon'}}, play_hosts=['app-1'],
+                      dov_organisation=ORGANISATION, dov_applications=[], dov_renew_before_days='soon')
+    with pytest.raises(DovError, match=r'dov_renew_before_days.*\(host app-1\)'):
+        taskvars.check_role_variables(found, 'verify')
+
+
 # ---------------------------------------------------------------- the report step's inputs
 
 def test_report_pairs_are_the_issue_steps_else_the_plan_steps_as_copies():
@@ -130,8 +154,8 @@ def test_report_pairs_get_the_settle_steps_messages_without_changing_the_issue_s
 
 
 @pytest.mark.parametrize('mode, steps', [
-    ('onboard', ['installed', 'checked']),
-    ('renew', ['installed', 'checked']),
+    ('onboard', ['installed']),     # the install call also holds the read-only checks (verify_only)
+    ('renew', ['installed']),
     ('verify', ['verified']),
     ('status', []),
 ])
