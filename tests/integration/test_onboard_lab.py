@@ -102,11 +102,21 @@ def test_onboard_takes_every_pair_to_verified_and_a_second_run_changes_nothing(l
             assert b'PRIVATE KEY' not in data, path
 
     before = snapshot(lab.dir / 'hosts')
+    standin_log = (lab.state / 'lab-standin' / 'standin.log').read_text()
+    assert standin_log.count('listening on') == 1
     second = lab.run()
     assert second.rc == 0, second
     assert second.changed == 0, [r['task'] for r in second.records if r['status'] == 'changed']
     assert 'changed=0' in second.stdout
     assert snapshot(lab.dir / 'hosts') == before
+    # Nothing to check after a verified run: no stand-in started, no host task after prepare, and the
+    # variables checked by the plan step (no validation task per host).
+    assert (lab.state / 'lab-standin' / 'standin.log').read_text() == standin_log
+    ran = [r for r in second.records if r['status'] != 'skipped']
+    assert not [r for r in ran if r['action'].endswith('validate_argument_spec')], ran
+    assert set(r['task'] for r in ran if r['action'] == 'vlaanderen.dov.host_certificates') == {
+        'vlaanderen.dov.dov_cert : Csr - key and CSR on the key holders, converge check on every host'}, ran
+    assert not (lab.state / '.lock').exists()
 
     verify = lab.run('verify')
     assert verify.rc == 0, verify
@@ -142,6 +152,20 @@ def test_an_inventory_mistake_is_refused_before_anything_changes(lab, tmp_path):
     assert "names the application 'Labresultaat', which is not in dov_applications" in output
     assert "is listed under Geodrill/productie, but its environment part is 'oefen'" in output
     assert not lab.dir.exists()
+
+
+def test_a_host_variable_that_does_not_fit_the_role_is_refused_naming_the_host_before_anything_changes(lab, tmp_path):
+    inventory = tmp_path / 'hosts.yml'
+    text = open(LAB_INVENTORY).read()
+    assert '    app-oefen-2:\n' in text
+    inventory.write_text(text.replace('    app-oefen-2:\n', '    app-oefen-2:\n      dov_key_size: 1024\n', 1))
+    run = lab.run(inventory=str(inventory))
+    assert run.rc != 0
+    output = run.stdout + run.stderr
+    assert "The role's variables do not fit its specification (meta/argument_specs.yml, entry point main)" in output
+    assert 'value of dov_key_size must be one of: 2048, 3072, 4096, got: 1024 (host app-oefen-2)' in output, output
+    assert 'Traceback' not in output
+    assert not lab.dir.exists()     # no key, no CSR, no state folder, no lock
 
 
 def test_a_pair_without_cn_waits_and_dov_strict_fails_the_run(lab, tmp_path):
