@@ -8,7 +8,8 @@ settings the checks need; ``start`` starts ``lab/dov_standin.py`` in the backgro
 waits for its port; ``stop`` stops it in-process. The plan step starts it while it prepares the
 hosts when a check is likely (a pair that was not verified last run, or verify.yml); otherwise
 the issue step starts it only when a host needs a check after all (``start_for``), so a re-run
-with nothing to check starts no stand-in. The role's release step (on every outcome) stops it.
+with nothing to check starts no stand-in. The report step stops it, or the role's release step
+(in its always) when the run stopped before the report.
 """
 
 from __future__ import absolute_import, division, print_function
