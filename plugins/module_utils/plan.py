@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import difflib
+import json
 import os
 import uuid
 
@@ -49,12 +50,23 @@ def check_role_variables(options, values_by_host, entry_point='main'):
     """Ansible's role argument check (meta/argument_specs.yml), done once for every host of the run
     instead of as one validation task per host: ``options`` is the entry point's spec,
     ``values_by_host`` {host: {variable: value}} what each host sees of the role's variables.
-    Refuses, naming the hosts and the variables, when a value does not fit the specification."""
-    validator = ArgumentSpecValidator(options)
-    problems = {}
+    Each distinct value of a variable is validated once (most come from the group ``all`` and are
+    the same on every host). Refuses, naming the hosts and the variables, when a value does not
+    fit the specification."""
+    validators, seen, problems = {}, {}, {}
     for host in sorted(values_by_host):
-        for message in validator.validate(values_by_host[host]).error_messages:
-            problems.setdefault(message, []).append(host)
+        values = values_by_host[host]
+        for name, spec in sorted(options.items()):
+            if name not in values:
+                found = ['missing required arguments: %s' % name] if spec.get('required') else []
+            else:
+                key = (name, json.dumps(values[name], sort_keys=True, default=repr))
+                if key not in seen:
+                    validator = validators.setdefault(name, ArgumentSpecValidator({name: spec}))
+                    seen[key] = validator.validate({name: values[name]}).error_messages
+                found = seen[key]
+            for message in found:
+                problems.setdefault(message, []).append(host)
     if problems:
         raise DovError("The role's variables do not fit its specification (meta/argument_specs.yml, entry point %s): %s. "
                        "Correct them in the inventory (ansible-doc -t role vlaanderen.dov.dov_cert lists every variable)."

@@ -186,3 +186,22 @@ def test_a_missing_required_variable_is_named():
     with pytest.raises(DovError) as raised:
         plan.check_role_variables(_role_options(), {'web1': {'dov_applications': []}})
     assert 'dov_organisation' in str(raised.value) and 'host web1' in str(raised.value)
+
+
+def test_a_value_every_host_shares_is_validated_once(monkeypatch):
+    calls = []
+    real = plan.ArgumentSpecValidator
+
+    class Counting(real):
+        def validate(self, parameters, *args, **kwargs):
+            calls.append(sorted(parameters))
+            return real.validate(self, parameters, *args, **kwargs)
+
+    monkeypatch.setattr(plan, 'ArgumentSpecValidator', Counting)
+    applications = [{'name': 'App%d' % index, 'description': 'x', 'environments': {'oefen': {}}} for index in range(40)]
+    values = dict(('web%d' % index, {'dov_organisation': ORGANISATION, 'dov_applications': applications,
+                                     'dov_renew_before_days': index % 2})
+                  for index in range(40))
+    plan.check_role_variables(_role_options(), values)
+    assert calls.count(['dov_applications']) == 1 and calls.count(['dov_organisation']) == 1
+    assert calls.count(['dov_renew_before_days']) == 2      # two distinct values
