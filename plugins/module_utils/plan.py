@@ -46,6 +46,14 @@ def misspelled_variables(names, known, internal=()):
     return found
 
 
+def _comparable(value):
+    """A text that is the same for equal values (to validate each distinct value once)."""
+    try:
+        return json.dumps(value, sort_keys=True, default=repr)
+    except (TypeError, ValueError):     # keys that do not sort together
+        return repr(value)
+
+
 def check_role_variables(options, values_by_host, entry_point='main'):
     """Ansible's role argument check (meta/argument_specs.yml), done once for every host of the run
     instead of as one validation task per host: ``options`` is the entry point's spec,
@@ -60,7 +68,7 @@ def check_role_variables(options, values_by_host, entry_point='main'):
             if name not in values:
                 found = ['missing required arguments: %s' % name] if spec.get('required') else []
             else:
-                key = (name, json.dumps(values[name], sort_keys=True, default=repr))
+                key = (name, _comparable(values[name]))
                 if key not in seen:
                     validator = validators.setdefault(name, ArgumentSpecValidator({name: spec}))
                     seen[key] = validator.validate({name: values[name]}).error_messages

@@ -205,3 +205,8 @@ def test_a_value_every_host_shares_is_validated_once(monkeypatch):
     plan.check_role_variables(_role_options(), values)
     assert calls.count(['dov_applications']) == 1 and calls.count(['dov_organisation']) == 1
     assert calls.count(['dov_renew_before_days']) == 2      # two distinct values
+
+
+def test_a_value_json_cannot_sort_is_still_validated():
+    odd = {'dov_organisation': ORGANISATION, 'dov_applications': [], 'dov_endpoints': {1: 'https://a.example/', 'x': 'https://b.example/'}}
+    plan.check_role_variables(_role_options(), {'web1': odd})
