@@ -25,7 +25,6 @@ import os
 import select
 import socket
 import time
-import urllib.request
 
 from urllib.parse import unquote, urlsplit
 
@@ -87,6 +86,9 @@ def redact_url(url):
 def proxy_for(host, port):
     """The proxy for ``https://host:port`` as the standard library picks it (``https_proxy`` before
     ``HTTPS_PROXY``; ``no_proxy`` names hosts, domain suffixes, ``host:port`` or ``*``); or None."""
+    if not any(value and name.lower() == 'https_proxy' for name, value in os.environ.items()):
+        return None     # the usual case: urllib.request (and the email package under it) is not loaded
+    import urllib.request
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get('https')
     if not proxy or urllib.request.proxy_bypass_environment('%s:%d' % (host, port), proxies):

@@ -268,8 +268,11 @@ import base64
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent, hostbase, hostcerts, hostreport, metrics, rollover
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostbase, hostcerts
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+
+# Each execution compiles the module_utils it imports (Ansible ships them as source): what only
+# state: absent, the report, settle or the metrics file needs is imported where it is used.
 
 ENTRY = dict(
     application=dict(type='str', required=True),
@@ -338,12 +341,15 @@ def run_module():
     )
     phase, metrics_dir = module.params['phase'], module.params['metrics_dir']
     if metrics_dir is not None:
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import metrics
         try:
             metrics.check_metrics_dir(metrics_dir)     # refused before anything is done
         except DovError as error:
             module.fail_json(msg=str(error))
-    results = []
-    shared = hostabsent.in_use(module.params['certificates'])
+    results, shared = [], []
+    if any(entry['state'] == 'absent' for entry in module.params['certificates']):
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent
+        shared = hostabsent.in_use(module.params['certificates'])
     for entry in module.params['certificates']:
         entry = dict(entry, install=dict(entry['install']))    # never put secrets back into module.params
         for name in ('pkcs12_password', 'jks_password'):
@@ -362,15 +368,18 @@ def run_module():
             module.no_log_values.add(entry['privatekey_content'])
         try:
             if entry['state'] == 'absent':
+                from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent
                 results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode) if phase == 'prepare'
                                else hostbase.failed(entry, 'An entry with state: absent only runs in phase prepare.'))
             elif phase == 'prepare':
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif phase == 'report':
+                from ansible_collections.vlaanderen.dov.plugins.module_utils import hostreport
                 results.append(hostreport.report(entry, module.params['renew_before_days']))
             elif phase == 'verify' or (phase == 'install' and entry['verify_only']):
                 results.append(hostcerts.verify(entry))
             elif phase == 'settle':
+                from ansible_collections.vlaanderen.dov.plugins.module_utils import rollover
                 results.append(rollover.settle(entry) if not module.check_mode else hostbase.failed(entry, None))
             else:
                 results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
@@ -391,6 +400,7 @@ def run_module():
               for result in results if result['error']]
     if metrics_dir is not None:
         # prepare and report see every certificate of the host; install and verify only some of them
+        from ansible_collections.vlaanderen.dov.plugins.module_utils import hostreport
         try:
             extra['metrics'] = hostreport.write_metrics(metrics_dir, results, replace=phase in ('prepare', 'report'),
                                                         check_mode=module.check_mode)
