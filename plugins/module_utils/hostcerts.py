@@ -111,11 +111,6 @@ def _received_key(entry, key_path):
     return key, lib.certinstall.FileChange('key', key_path, wanted, 0o600, 'update' if current is not None else 'create')
 
 
-def had_files(saved):
-    """Whether a Snapshot holds at least one file that existed."""
-    return saved is not None and any(entry is not None for entry in saved.entries.values())
-
-
 def installed_identity(entry, key_path):
     """The client identity the check presents, read from what is installed: cert.pem with the
     key, else bundle.p12, else keystore.jks (read in Python, no Java)."""

@@ -91,6 +91,15 @@ PEER_PLAYBOOK = [{
     ],
 }]
 
+# Ansible's own cost of A's module executions, measured beside A and B: the module that does nothing,
+# as often per host as A's first run executes modules (what no design of the collection can go under).
+FLOOR_PLAYBOOK = [{
+    'name': "Ansible alone: two module executions per host that do nothing (A's first run executes two)",
+    'hosts': 'all',
+    'gather_facts': False,
+    'tasks': [{'name': 'Ping one', 'ansible.builtin.ping': {}}, {'name': 'Ping two', 'ansible.builtin.ping': {}}],
+}]
+
 OURS_PLAYBOOK = [{'name': 'Onboard DOV client certificates', 'ansible.builtin.import_playbook': 'vlaanderen.dov.onboard'}]
 REPORT_PLAYBOOK = [{'name': 'Report on DOV client certificates', 'ansible.builtin.import_playbook': 'vlaanderen.dov.report'}]
 
@@ -368,6 +377,22 @@ class Peer(Flow):
             raise BenchError('B: %d PKCS#12 file(s) missing, e.g. %s' % (len(missing), missing[0]))
 
 
+class Floor(Flow):
+    """Side P: Ansible alone, ``FLOOR_PLAYBOOK`` on the same local hosts, forks and interpreter."""
+
+    def __init__(self, root, collections_path, forks, pairs):
+        super(Floor, self).__init__('P', root, collections_path, forks)
+        self.playbook = os.path.join(root, 'ping.yml')
+        write_yaml(self.inventory, {'all': {
+            'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable},
+            'hosts': dict((names(index)[0], {}) for index in range(1, pairs + 1)),
+        }})
+        write_yaml(self.playbook, FLOOR_PLAYBOOK)
+
+    def check(self):
+        pass
+
+
 # ------------------------------------------------------------------ reading the events
 
 def analyse(events):
@@ -543,20 +568,25 @@ def markdown(results):
     lines += ['', 'A: `vlaanderen.dov.onboard`, lab issuer, one pair per local host (pem + pkcs12), mTLS check against the lab '
               'stand-in (started by the run). B: per host ansible.builtin.file, community.crypto openssl_privatekey, openssl_csr, '
               'x509_certificate (ownca), openssl_pkcs12 and ansible.builtin.uri with client_cert/client_key against the same '
-              'stand-in program. Re-run: the same again with nothing new.', '',
+              'stand-in program. Re-run: the same again with nothing new. Ansible alone: `ansible.builtin.ping` twice per '
+              'host (as many module executions as A\'s first run), same hosts, forks and interpreter, once per round: '
+              'the part of A that no design of the collection goes under.', '',
               '| pairs | A first s | B first s | A/B first | A re-run s | B re-run s | A/B re-run | A s/pair first | '
-              'A s/pair re-run | B s/pair first | module exec/host A first, re-run | B first, re-run | report.yml s (exec/host) |',
-              '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: | :---: |']
+              'A s/pair re-run | B s/pair first | module exec/host A first, re-run | B first, re-run | report.yml s (exec/host) | '
+              'Ansible alone s (/B first) |',
+              '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: | :---: | :---: |']
     for size in sizes:
         entry = results['by_size'][str(size)]
         a, b, report = entry['A'], entry['B'], entry['report']
-        lines.append('| %d | %.2f | %.2f | **%.2f** | %.2f | %.2f | **%.2f** | %.3f | %.3f | %.3f | %.1f, %.1f | %.1f, %.1f | %.2f (%.1f) |' % (
+        ping = entry.get('ping')
+        lines.append('| %d | %.2f | %.2f | **%.2f** | %.2f | %.2f | **%.2f** | %.3f | %.3f | %.3f | %.1f, %.1f | %.1f, %.1f | %.2f (%.1f) | %s |' % (
             size, a['first']['median_seconds'], b['first']['median_seconds'], entry['ratio']['first'],
             a['rerun']['median_seconds'], b['rerun']['median_seconds'], entry['ratio']['rerun'],
             a['first']['median_seconds'] / size, a['rerun']['median_seconds'] / size, b['first']['median_seconds'] / size,
             a['first']['module_executions'] / float(size), a['rerun']['module_executions'] / float(size),
             b['first']['module_executions'] / float(size), b['rerun']['module_executions'] / float(size),
-            report['median_seconds'], report['module_executions'] / float(size)))
+            report['median_seconds'], report['module_executions'] / float(size),
+            '%.2f (%.2f)' % (ping['median_seconds'], entry['ratio']['ping']) if ping else '-'))
     floor = results['floor']
     lines += ['', 'Targets for the largest N (%d): A/B first run <= %.1f (here %.2f), A/B re-run <= %.1f (here %.2f): %s.'
               % (max(sizes), TARGETS['first'], largest['ratio']['first'], TARGETS['rerun'], largest['ratio']['rerun'],
@@ -593,9 +623,10 @@ def bench_size(size, work, collections, peer_collections, forks, rounds, ca, lab
     log('%d pairs:' % size)
     ours = Ours(os.path.join(work, 'A-%d' % size), collections, forks, size, free_port())
     peer = Peer(os.path.join(work, 'B-%d' % size), peer_collections, forks, size, ca[0], ca[1], standin, server_ca)
+    floor = Floor(os.path.join(work, 'P-%d' % size), collections, forks, size)
     ours.seed(lab_state)
     runs = {'A': {'first': [], 'rerun': []}, 'B': {'first': [], 'rerun': []}}
-    reports = []
+    reports, pings = [], []
     try:
         for round_index in range(rounds):
             log(' round %d of %d' % (round_index + 1, rounds))
@@ -604,15 +635,19 @@ def bench_size(size, work, collections, peer_collections, forks, rounds, ca, lab
             for label in ('first', 'rerun'):
                 runs['A'][label].append(measure(ours, label, ours.playbook, load))
                 runs['B'][label].append(measure(peer, label, peer.playbook, load))
+            pings.append(measure(floor, 'ping', floor.playbook, load))
         for _index in range(rounds):
             reports.append(measure(ours, 'report', ours.report_playbook, load, check=False))
     finally:
         ours.stop_standin()
     entry = dict((side, dict((label, median_run(runs[side][label])) for label in ('first', 'rerun'))) for side in ('A', 'B'))
     entry['report'] = median_run(reports)
+    entry['ping'] = median_run(pings)
     entry['ratio'] = dict((label, round(entry['A'][label]['median_seconds'] / entry['B'][label]['median_seconds'], 3))
                           for label in ('first', 'rerun'))
-    log(' A/B first %.2f, re-run %.2f' % (entry['ratio']['first'], entry['ratio']['rerun']))
+    entry['ratio']['ping'] = round(entry['ping']['median_seconds'] / entry['B']['first']['median_seconds'], 3)
+    log(' A/B first %.2f, re-run %.2f; Ansible alone (ping x2)/B first %.2f'
+        % (entry['ratio']['first'], entry['ratio']['rerun'], entry['ratio']['ping']))
     return entry
 
 
