@@ -268,11 +268,11 @@ import base64
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostbase, hostcerts
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostbase, hostcerts, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 # Each execution compiles the module_utils it imports (Ansible ships them as source): what only
-# state: absent, the report, settle or the metrics file needs is imported where it is used.
+# state: absent, the report or the metrics file needs is imported where it is used.
 
 ENTRY = dict(
     application=dict(type='str', required=True),
@@ -346,10 +346,7 @@ def run_module():
             metrics.check_metrics_dir(metrics_dir)     # refused before anything is done
         except DovError as error:
             module.fail_json(msg=str(error))
-    results, shared = [], []
-    if any(entry['state'] == 'absent' for entry in module.params['certificates']):
-        from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent
-        shared = hostabsent.in_use(module.params['certificates'])
+    results, shared = [], None      # shared: the paths the present entries use, once an entry is absent
     for entry in module.params['certificates']:
         entry = dict(entry, install=dict(entry['install']))    # never put secrets back into module.params
         for name in ('pkcs12_password', 'jks_password'):
@@ -369,6 +366,8 @@ def run_module():
         try:
             if entry['state'] == 'absent':
                 from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent
+                if shared is None:
+                    shared = hostabsent.in_use(module.params['certificates'])
                 results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode) if phase == 'prepare'
                                else hostbase.failed(entry, 'An entry with state: absent only runs in phase prepare.'))
             elif phase == 'prepare':
@@ -379,7 +378,6 @@ def run_module():
             elif phase == 'verify' or (phase == 'install' and entry['verify_only']):
                 results.append(hostcerts.verify(entry))
             elif phase == 'settle':
-                from ansible_collections.vlaanderen.dov.plugins.module_utils import rollover
                 results.append(rollover.settle(entry) if not module.check_mode else hostbase.failed(entry, None))
             else:
                 results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
