@@ -41,7 +41,13 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import FI
 CERT_MODE = 0o644
 KEYSTORE_MODE = 0o600
 KEYSTORE_GROUP_MODE = 0o640
-FOLDER_MODE = 0o755
+PARENT_MODE = 0o755     # missing parents of dest_dir: the connecting user's, so that the owner can reach dest_dir
+
+
+def folder_mode(gid=-1):
+    """The mode of a dest_dir (or key folder) the collection creates: 0750 when a group is given
+    (it reads the keystores), else 0700. The same on every host, key holder or not."""
+    return 0o750 if gid != -1 else 0o700
 DIFF_KEYS = ('subject', 'serial', 'not_after', 'fingerprint_sha256')
 
 
@@ -207,7 +213,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     if 'pkcs12' in formats or 'jks' in formats:
         keystores.check_alias(keystore_alias)
     cert_mode, keystore_mode = file_modes(mode, group, formats)
-    uid, gid = keyfiles.resolve_owner(owner, group)
+    uid, gid = fsutil.resolve_owner(owner, group)
     if min_days_left is None or int(min_days_left) < 0:
         raise DovError("min_days_left is %r, a negative number of days. Give 0 (no minimum) or more." % (min_days_left,))
     ca_certs = None
@@ -216,6 +222,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     if key is None:
         key = load_key(privatekey_path, privatekey_passphrase)
     names = file_names(files)
+    plan_folders = fsutil.missing_dirs(dest_dir)      # a folder on the way another user could swap: refused
     for kind, _file_name, _format in FILES:
         fsutil.refuse_link(os.path.join(dest_dir, names[kind]))
 
@@ -226,7 +233,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
 
     plan = InstallPlan(dest_dir, checked, (uid, gid))
     plan.key = key      # for a caller that uses the identity right away (a key object: prints no key material)
-    plan.folders = fsutil.missing_dirs(dest_dir)
+    plan.folders = plan_folders
     leaf_pem = certs.dump_pem([checked.leaf])
     chain_pem = certs.dump_pem(checked.chain)
     wanted = {'cert': leaf_pem, 'chain': chain_pem, 'fullchain': leaf_pem + chain_pem}
@@ -286,22 +293,35 @@ def snapshot(dest_dir, names=FILE_NAMES):
     entries = {}
     for name in names:
         path = os.path.join(dest_dir, name)
-        data = fsutil.read_managed(path)
-        if data is None:
+        folder = fsutil.open_folder(os.path.dirname(path))
+        if folder is None:
             entries[name] = None
-        else:
-            info = os.lstat(path)
-            entries[name] = (data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+            continue
+        with folder:
+            fd = folder.open_file(os.path.basename(path), limit=fsutil.MAX_MANAGED_SIZE)
+            if fd is None:
+                entries[name] = None
+                continue
+            try:        # bytes and attributes of the same open file
+                info = os.fstat(fd)
+                entries[name] = (fsutil.read_fd(fd, fsutil.MAX_MANAGED_SIZE, path), stat.S_IMODE(info.st_mode),
+                                 info.st_uid, info.st_gid)
+            finally:
+                os.close(fd)
     return Snapshot(dest_dir, entries)
 
 
 def _unchanged(path, entry):
-    if os.path.islink(path) or not os.path.lexists(path):
+    folder = fsutil.open_folder(os.path.dirname(path))
+    if folder is None:
         return False
-    info = os.lstat(path)
-    data, mode, uid, gid = entry
-    return (fsutil.read_managed(path) == data and stat.S_IMODE(info.st_mode) == mode
-            and info.st_uid == uid and info.st_gid == gid)
+    with folder:
+        info = folder.lstat(os.path.basename(path))
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return False
+        data, mode, uid, gid = entry
+        return (folder.read(os.path.basename(path)) == data and stat.S_IMODE(info.st_mode) == mode
+                and info.st_uid == uid and info.st_gid == gid)
 
 
 def restore(saved):
@@ -314,7 +334,7 @@ def restore(saved):
             path = os.path.join(saved.dest_dir, name)
             entry = saved.entries[name]
             if entry is None:
-                if os.path.lexists(path):
+                if fsutil.lexists(path):
                     steps.append((None, path))
             elif not _unchanged(path, entry):
                 data, mode, uid, gid = entry
@@ -327,9 +347,9 @@ def restore(saved):
         raise
     for tmp, path in steps:
         if tmp is None:
-            os.unlink(path)
+            fsutil.remove(path)
         else:
-            os.rename(tmp, path)
+            fsutil.rename(tmp, path)
     for folder in sorted(set(os.path.dirname(path) for _tmp, path in steps)):
         fsutil.fsync_dir(folder)
     return [path for _tmp, path in steps]
@@ -340,15 +360,14 @@ def restore(saved):
 def apply_install(plan, backup=False):
     """Write what ``plan`` decided. Returns the backups made (when ``backup``)."""
     uid, gid = plan.uid_gid
-    for folder in plan.folders:
-        fsutil.ensure_dir(folder, FOLDER_MODE)
-        if uid != -1 or gid != -1:
-            os.chown(folder, uid, gid)
+    # dest_dir (and the key's folder, outside dest_dir when privatekey_path says so): created
+    # relative to verified parents, given to the owner only when created here; parents never chowned.
+    created = fsutil.ensure_dir(plan.dest_dir, folder_mode(gid), uid, gid, parent_mode=PARENT_MODE)
     writes = [change for change in plan.files if change.writes]
-    for change in writes:       # the key's folder (outside dest_dir when privatekey_path says so)
-        if not os.path.isdir(os.path.dirname(change.path)):
-            fsutil.ensure_dir(os.path.dirname(change.path), 0o750 if gid != -1 else 0o700, uid, gid,
-                              parent_mode=FOLDER_MODE)
+    for folder in sorted(set(os.path.dirname(change.path) for change in writes)):
+        created += [made for made in fsutil.ensure_dir(folder, folder_mode(gid), uid, gid, parent_mode=PARENT_MODE)
+                    if made not in created]
+    plan.folders = created
     pending = []
     try:
         for change in writes:
@@ -369,7 +388,7 @@ def apply_install(plan, backup=False):
     done = 0
     try:
         for tmp, path in pending:
-            os.rename(tmp, path)
+            fsutil.rename(tmp, path)
             done += 1
     except (OSError, IOError) as exc:
         for tmp, _path in pending[done:]:

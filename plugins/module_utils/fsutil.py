@@ -1,23 +1,39 @@
 # -*- coding: utf-8 -*-
 # Copyright: vlaanderen.dov developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""File writes that are atomic and never briefly too open.
+"""Files and folders that another user may be able to change: opened, never followed.
 
-Every write goes to a temporary file in the destination's folder (created 0600 by mkstemp),
-is fsync'ed, gets its final mode and owner, and is renamed over the destination; then the
-folder is fsync'ed. A reader sees the old file or the new one, never a half-written one, and a
-key is 0600 (or tighter) from the moment it exists. Managed files are read without following a
-symbolic link (``NOFOLLOW``, ``READ_NO_FOLLOW``: the open flags, also for retirefs).
+The run is root; the application's user owns ``dest_dir`` (and often its parent). Whatever that
+user planted there must not be followed, blocked on or trusted, so every operation on a managed
+file goes through a :class:`Folder`: a descriptor of the folder reached by :func:`open_folder`,
+one path component at a time from ``/``, each opened relative to its verified parent with
+``O_NOFOLLOW | O_DIRECTORY``. A symbolic link on the way is followed only where nobody but root
+(or the connecting user) could have put it there: in a folder that only they can write, or in a
+sticky folder such as ``/tmp`` when the link is theirs; anywhere else it is refused with its path
+(OpenSSH refuses user-owned links in the same way). Folders are created on the descriptor, their
+mode and owner set on it (``fchmod``/``fchown``), and only on what this call created.
+
+Files in a folder are read with ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO never blocks), only when
+``fstat`` says they are regular files with one name, and never more than a limit
+(:data:`MAX_MANAGED_SIZE`). Writes are atomic: a temporary file made with ``O_EXCL`` in the same
+folder (0600 from the start), fsync'ed, given its mode and owner on the descriptor, renamed over
+the target relative to the folder's descriptor; then the folder is fsync'ed. A reader sees the
+old file or the new one, never half of one, and a key is 0600 (or tighter) from its first byte.
+
+The path-level functions (``read_managed``, ``atomic_write``, ``ensure_dir`` ...) each open the
+folder this way for one operation; :func:`check_folder` checks a whole path against the owners
+allowed there (root, the connecting user, the entry's owner) before a run touches it.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import binascii
 import errno
+import grp
 import os
-import shutil
+import pwd
 import stat
-import tempfile
 import time
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
@@ -29,144 +45,519 @@ FILE_OPTIONS = dict(
     backup=dict(type='bool', default=False),
 )
 
-
-def read_bytes(path):
-    """The file's content, or None when it does not exist."""
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read()
-    except IOError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise DovError("Cannot read %s: %s. Check the path and its permissions." % (path, exc.strerror))
-
-
-def refuse_link(path):
-    """Raise a DovError when ``path`` is a symbolic link: managed files are never followed."""
-    if os.path.islink(path):
-        try:
-            target = os.readlink(path)
-        except OSError:
-            target = '?'
-        raise DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow links for the files it manages. "
-                       "Remove the link (the next run writes a real file there), or point dest_dir at the real "
-                       "folder." % (path, target))
-
-
 NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
-READ_NO_FOLLOW = os.O_RDONLY | NOFOLLOW | getattr(os, 'O_NONBLOCK', 0)
+_NONBLOCK = getattr(os, 'O_NONBLOCK', 0)
+_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
+_DIRECTORY = getattr(os, 'O_DIRECTORY', 0)
+READ_NO_FOLLOW = os.O_RDONLY | NOFOLLOW | _NONBLOCK | _CLOEXEC
+DIR_FLAGS = os.O_RDONLY | _DIRECTORY | NOFOLLOW | _NONBLOCK | _CLOEXEC
+# A certificate, key, chain or keystore is a few KiB; a CA bundle some hundreds. Nothing the
+# collection manages comes near these, and a bigger file is refused before it is read.
+MAX_MANAGED_SIZE = 1024 * 1024
+MAX_READ_SIZE = 16 * 1024 * 1024
+_MAX_LINKS = 32
 
 
-def _open_regular(path, failure):
-    """A file descriptor of the regular file ``path``, opened without following a symbolic link;
-    None when it does not exist. ``failure`` says what could not be done, for the message."""
+# ---------------------------------------------------------------- paths
+
+def path_problem(path):
+    """Why ``path`` cannot be a folder or file the collection manages on a host, or None: it must
+    be absolute, without ``.`` or ``..`` parts and without control characters (a newline, NUL)."""
+    text = path if isinstance(path, str) else str(path or '')
+    if not text:
+        return 'is empty'
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        return 'contains a control character (a newline, a tab or NUL)'
+    if not text.startswith('/'):
+        return 'is not an absolute path'
+    if any(part in ('.', '..') for part in text.split('/')):
+        return "contains '.' or '..'"
+    if normal_path(text) == '/':
+        return 'is the root folder'
+    return None
+
+
+def normal_path(path):
+    """``path`` with doubled and trailing slashes removed: ``/x//shared/`` is ``/x/shared``."""
+    text = str(path)
+    parts = [part for part in text.split('/') if part]
+    return ('/' if text.startswith('/') else '') + '/'.join(parts) or '/'
+
+
+def _absolute_parts(path):
+    text = str(path)
+    if not text.startswith('/'):
+        text = os.path.join(os.getcwd(), text)
+    return [part for part in text.split('/') if part and part != '.']
+
+
+# ---------------------------------------------------------------- owners
+
+def resolve_owner(owner, group=None):
+    """(uid, gid) for names or numeric ids; -1 where nothing was asked."""
+    uid = gid = -1
+    if owner:
+        try:
+            uid = int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
+        except KeyError:
+            raise DovError("The user %r does not exist on this host. Create it first or set another owner." % owner)
+    if group:
+        try:
+            gid = int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise DovError("The group %r does not exist on this host. Create it first or set another group." % group)
+    return uid, gid
+
+
+
+# ---------------------------------------------------------------- the walk
+
+def _who(uid):
     try:
-        fd = os.open(path, READ_NO_FOLLOW)
+        return 'user %s' % pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return 'uid %d' % uid
+
+
+def _mine(uid):
+    return uid in (0, os.geteuid())
+
+
+def _chain_ok(parent_safe, parent_sticky, info):
+    """Whether an entry of a folder could only have been put there by root or the connecting user."""
+    return parent_safe or (parent_sticky and _mine(info.st_uid))
+
+
+def _lstat_at(fd, name):
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
     except OSError as exc:
-        if exc.errno == errno.ENOENT:
+        if exc.errno in (errno.ENOENT,):
             return None
-        if exc.errno == errno.ELOOP:
-            refuse_link(path)
-        raise DovError("%s %s: %s. Check the path and its permissions." % (failure, path, exc.strerror))
+        raise
+
+
+def _open_dir_at(fd, name, path, info=None):
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise DovError("%s is not a regular file. Move it away; the next run writes the file there." % path)
+        child = os.open(name, DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise DovError("%s was replaced while it was opened (by another process?). Nothing was written there; "
+                           "run again, and check who else writes in %s." % (path, os.path.dirname(path)))
+        raise DovError("Cannot open the folder %s: %s. Check the path and its permissions." % (path, exc.strerror))
+    if info is not None:
+        opened = os.fstat(child)
+        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            os.close(child)
+            raise DovError("%s was replaced while it was opened (by another process?). Nothing was written there; "
+                           "run again, and check who else writes in %s." % (path, os.path.dirname(path)))
+    return child
+
+
+def _refuse_link(path, fd, name):
+    raise DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow a link that another user could "
+                   "have made, nor one in the place of dest_dir. Point dest_dir (or privatekey_path) at the real "
+                   "folder, or remove the link." % (path, _link_target(fd, name)))
+
+
+def _walk(path, create=False, mode=0o700, uid=-1, gid=-1, parent_mode=None, owners=None, follow_last=True):
+    """(descriptor of the folder ``path`` or None when it is missing and not created, its path
+    as walked, the folders created, the folders that are missing). See the module's docstring."""
+    pending = _absolute_parts(path)
+    fd = os.open('/', DIR_FLAGS)
+    resolved = []
+    info = os.fstat(fd)
+    safe, sticky = _mine(info.st_uid) and not info.st_mode & 0o022, False
+    created, hops = [], 0
+    try:
+        while pending:
+            name = pending.pop(0)
+            current = '/' + '/'.join(resolved + [name])
+            is_leaf = not pending
+            if name == '..':
+                pending = resolved[:-1] + pending
+                resolved = []
+                os.close(fd)
+                fd = os.open('/', DIR_FLAGS)
+                root = os.fstat(fd)
+                safe, sticky = _mine(root.st_uid) and not root.st_mode & 0o022, False
+                continue
+            info = _lstat_at(fd, name)
+            if info is None:
+                if not create:
+                    missing = [current] + ['/' + '/'.join(resolved + [name] + pending[:index + 1])
+                                           for index in range(len(pending))]
+                    os.close(fd)
+                    return None, normal_path('/' + '/'.join(resolved + [name] + pending)), created, missing
+                folder_mode = mode if is_leaf or parent_mode is None else parent_mode
+                try:
+                    os.mkdir(name, 0o700, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno == errno.EEXIST:
+                        pending.insert(0, name)      # made by someone else meanwhile: look again
+                        continue
+                    raise DovError("Cannot create the folder %s: %s. Check the path and the permissions of its "
+                                   "parent." % (current, exc.strerror))
+                child = _open_dir_at(fd, name, current)
+                made = os.fstat(child)
+                if made.st_uid != os.geteuid():
+                    os.close(child)
+                    raise DovError("%s was replaced right after it was created (by another process?). Nothing was "
+                                   "written there; run again, and check who else writes in %s."
+                                   % (current, os.path.dirname(current)))
+                os.fchmod(child, folder_mode)         # mkdir's mode is masked by the umask
+                if is_leaf and (uid != -1 or gid != -1):
+                    os.fchown(child, uid, gid)
+                created.append(current)
+                safe, sticky = _chain_ok(safe, sticky, made) and not folder_mode & 0o022, False
+                os.close(fd)
+                fd = child
+                resolved.append(name)
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                if not _chain_ok(safe, sticky, info) or (is_leaf and not follow_last):
+                    _refuse_link(current, fd, name)
+                hops += 1
+                if hops > _MAX_LINKS:
+                    raise DovError("%s leads through more than %d symbolic links. Point dest_dir at the real folder."
+                                   % (path, _MAX_LINKS))
+                target = os.readlink(name, dir_fd=fd)
+                rest = [part for part in target.split('/') if part and part != '.']
+                pending = (rest if target.startswith('/') else resolved + rest) + pending
+                resolved = []
+                os.close(fd)
+                fd = os.open('/', DIR_FLAGS)
+                root = os.fstat(fd)
+                safe, sticky = _mine(root.st_uid) and not root.st_mode & 0o022, False
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                raise DovError("%s exists and is not a folder. Move it away or choose another path." % current)
+            if owners is not None and info.st_uid not in owners:
+                raise DovError(
+                    "%s is owned by %s, who is neither root, the connecting user nor the entry's owner: that user "
+                    "could swap the folder for a link while the run writes there. Give the folder to root or to "
+                    "the owner, or choose a dest_dir under folders they own." % (current, _who(info.st_uid)))
+            child = _open_dir_at(fd, name, current, info)
+            chained = _chain_ok(safe, sticky, info) and _mine(info.st_uid)
+            safe = chained and not info.st_mode & 0o022
+            sticky = chained and bool(info.st_mode & stat.S_ISVTX)
+            os.close(fd)
+            fd = child
+            resolved.append(name)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, normal_path('/' + '/'.join(resolved)), created, []
 
 
-def read_all(fd):
-    """Everything left to read from the open file descriptor ``fd``."""
-    chunks = []
+class Folder(object):
+    """A folder opened by :func:`open_folder`; every operation is relative to its descriptor."""
+
+    def __init__(self, fd, path, created=()):
+        # ``path``: as the caller named it (a safe link on the way is not resolved in messages)
+        self.fd = fd
+        self.path = path
+        self.created = list(created)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def join(self, name):
+        return os.path.join(self.path, name)
+
+    @property
+    def identity(self):
+        info = os.fstat(self.fd)
+        return info.st_dev, info.st_ino
+
+    def lstat(self, name):
+        """The entry's own stat (a link is not followed), or None when it does not exist."""
+        try:
+            return _lstat_at(self.fd, name)
+        except OSError as exc:
+            raise DovError("Cannot look at %s: %s. Check its permissions." % (self.join(name), exc.strerror))
+
+    def listdir(self):
+        return os.listdir(self.fd)
+
+    def open_file(self, name, failure='Cannot read', limit=None):
+        """A descriptor of the regular file ``name`` (no link followed, no blocking on a FIFO), or
+        None when it does not exist. Anything else under the name is refused, naming it."""
+        path = self.join(name)
+        try:
+            fd = os.open(name, READ_NO_FOLLOW, dir_fd=self.fd)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            if exc.errno == errno.ELOOP:
+                raise DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow links for the files it "
+                               "manages. Remove the link (the next run writes a real file there), or point dest_dir "
+                               "at the real folder." % (path, _link_target(self.fd, name)))
+            raise DovError("%s %s: %s. Check the path and its permissions." % (failure, path, exc.strerror))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise DovError("%s is not a regular file (a folder, FIFO or device?). Move it away; the next run "
+                               "writes the file there." % path)
+            if info.st_nlink > 1:
+                raise DovError("%s has %d names (hard links); vlaanderen.dov does not read or change a file that is "
+                               "also elsewhere. Remove the other names, or move it away: the next run writes a new "
+                               "file." % (path, info.st_nlink))
+            if limit is not None and info.st_size > limit:
+                raise DovError("%s is %d bytes, more than the %d a file of the collection can be. Move it away; the "
+                               "next run writes the file there." % (path, info.st_size, limit))
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def read(self, name, limit=MAX_MANAGED_SIZE):
+        """The content of the regular file ``name``, or None when it does not exist (see open_file)."""
+        fd = self.open_file(name, limit=limit)
+        if fd is None:
+            return None
+        try:
+            return read_fd(fd, limit, self.join(name))
+        finally:
+            os.close(fd)
+
+    def write_temp(self, name, data, mode=0o600, uid=-1, gid=-1):
+        """``data`` in a new temporary file ``.<name>.<random>.tmp`` (0600 from the start, fsync'ed, then
+        mode and owner set on the descriptor); returns its name. Nothing is left when this fails."""
+        for _attempt in range(100):
+            tmp = '.%s.%s.tmp' % (name, binascii.hexlify(os.urandom(4)).decode('ascii'))
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | _CLOEXEC, 0o600, dir_fd=self.fd)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+        else:
+            raise DovError("Cannot make a temporary file in %s. Remove the .%s.*.tmp files there." % (self.path, name))
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+            if uid != -1 or gid != -1:
+                os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            self.unlink(tmp)
+            raise
+        os.close(fd)
+        return tmp
+
+    def rename(self, source, target):
+        os.rename(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def unlink(self, name):
+        """Remove the entry ``name`` (a link itself, never its target); True when it was there."""
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise
+        return True
+
+    def fsync(self):
+        try:
+            os.fsync(self.fd)
+        except OSError:
+            pass    # not every file system allows it
+
+    def set_attributes(self, name, mode, uid=-1, gid=-1):
+        fd = self.open_file(name, 'Cannot set the mode and owner of')
+        if fd is None:
+            raise DovError("Cannot set the mode and owner of %s: it does not exist (any more). Run again; the next "
+                           "run writes the file." % self.join(name))
+        try:
+            if uid != -1 or gid != -1:
+                os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+
+    def write(self, name, data, mode=0o600, uid=-1, gid=-1):
+        """Write ``name`` atomically (temporary file, rename, fsync of the folder)."""
+        tmp = self.write_temp(name, data, mode, uid, gid)
+        try:
+            self.rename(tmp, name)
+        except BaseException:
+            self.unlink(tmp)
+            raise
+        self.fsync()
+
+
+def _link_target(fd, name):
+    try:
+        return os.readlink(name, dir_fd=fd)
+    except OSError:
+        return '?'
+
+
+def read_fd(fd, limit, path):
+    chunks, size = [], 0
     while True:
         chunk = os.read(fd, 65536)
         if not chunk:
             return b''.join(chunks)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise DovError("%s is more than the %d bytes a file of the collection can be. Move it away; the next run "
+                           "writes the file there." % (path, limit))
         chunks.append(chunk)
 
 
-def read_managed(path):
-    """The content of a file the collection manages, read without following a symbolic link
-    (O_NOFOLLOW); None when it does not exist. A link is refused, naming it."""
-    fd = _open_regular(path, 'Cannot read')
+def open_folder(path, create=False, mode=0o700, uid=-1, gid=-1, parent_mode=None, owners=None, follow_last=True):
+    """The :class:`Folder` ``path``, reached without following a link that another user could have
+    planted; None when it does not exist and ``create`` is false. With ``create``, missing folders
+    are made: ``path`` itself with ``mode`` and given to ``uid``/``gid``, its parents with
+    ``parent_mode`` (default ``mode``) for the connecting user; ``Folder.created`` lists them.
+    ``owners`` (uids): refuse a folder on the way that belongs to anyone else. Without
+    ``follow_last``, ``path`` itself must not be a link (even a safe one)."""
+    try:
+        fd, walked, created, _missing = _walk(path, create, mode, uid, gid, parent_mode, owners, follow_last)
+    except OSError as exc:
+        raise DovError("Cannot open the folder %s: %s. Check the path and its permissions." % (path, exc.strerror))
     if fd is None:
         return None
+    return Folder(fd, normal_path(os.path.abspath(str(path))), created)
+
+
+def check_folder(path, owners=None, follow_last=True):
+    """Check the folders of ``path`` that exist (no link another user could have planted; with
+    ``owners``, none that belongs to anyone else; without ``follow_last``, ``path`` itself is no
+    link); return the folders that are missing."""
     try:
-        return read_all(fd)
+        fd, _walked, _created, missing = _walk(path, owners=owners, follow_last=follow_last)
+    except OSError as exc:
+        raise DovError("Cannot open the folder %s: %s. Check the path and its permissions." % (path, exc.strerror))
+    if fd is not None:
+        os.close(fd)
+    return missing
+
+
+def _split(path):
+    path = os.path.abspath(str(path))
+    return os.path.dirname(path), os.path.basename(path)
+
+
+# ---------------------------------------------------------------- one operation each
+
+def read_bytes(path, limit=MAX_READ_SIZE):
+    """The content of a file the user names (a certificate to install, a CA bundle): a link is
+    followed, as the user meant it, but a FIFO does not block and only a regular file of at most
+    ``limit`` bytes is read; None when it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise DovError("Cannot read %s: %s. Check the path and its permissions." % (path, exc.strerror))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DovError("%s is not a regular file (a folder, FIFO or device?). Give the path of a file." % path)
+        if limit is not None and info.st_size > limit:
+            raise DovError("%s is %d bytes, more than the %d that are read. Give the certificate or bundle alone."
+                           % (path, info.st_size, limit))
+        return read_fd(fd, limit, path)
     finally:
         os.close(fd)
+
+
+def read_managed(path, limit=MAX_MANAGED_SIZE):
+    """The content of a file the collection manages, or None when it (or its folder) does not
+    exist: reached and opened without following a link, never blocking, only a regular file."""
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
+        return None
+    with handle:
+        return handle.read(name, limit)
+
+
+def lexists(path):
+    """Whether something (a link included) is at ``path``, looked at without following links."""
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
+        return False
+    with handle:
+        return handle.lstat(name) is not None
+
+
+def refuse_link(path):
+    """Raise a DovError when ``path`` is a symbolic link: managed files are never followed."""
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
+        return
+    with handle:
+        info = handle.lstat(name)
+        if info is not None and stat.S_ISLNK(info.st_mode):
+            raise DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow links for the files it "
+                           "manages. Remove the link (the next run writes a real file there), or point dest_dir at "
+                           "the real folder." % (handle.join(name), _link_target(handle.fd, name)))
 
 
 def set_attributes(path, mode, uid=-1, gid=-1):
-    """Mode and owner of an existing managed file, set on the open file (fchown/fchmod), never
-    through a symbolic link."""
-    fd = _open_regular(path, 'Cannot set the mode and owner of')
-    if fd is None:
-        raise DovError("Cannot set the mode and owner of %s: it does not exist (any more). Run again; "
+    """Mode and owner of an existing managed file, set on the open file (fchown/fchmod)."""
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
+        raise DovError("Cannot set the mode and owner of %s: its folder does not exist (any more). Run again; "
                        "the next run writes the file." % path)
-    try:
-        if uid != -1 or gid != -1:
-            os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
+    with handle:
+        handle.set_attributes(name, mode, uid, gid)
 
 
 def remove_stale_temps(folder, names):
     """Remove the temporary files ``.<name>.*.tmp`` that a killed run left in ``folder`` (a key's
     temporary file holds the key); return their paths. Links are removed, never followed."""
-    try:
-        entries = os.listdir(folder)
-    except OSError:
+    handle = open_folder(folder)
+    if handle is None:
         return []
     removed = []
-    for entry in sorted(entries):
-        if not entry.endswith('.tmp') or not any(entry.startswith('.%s.' % name) for name in names):
-            continue
-        path = os.path.join(folder, entry)
-        if os.path.isdir(path) and not os.path.islink(path):
-            continue
-        remove(path)
-        removed.append(path)
+    with handle:
+        for entry in sorted(handle.listdir()):
+            if not entry.endswith('.tmp') or not any(entry.startswith('.%s.' % name) for name in names):
+                continue
+            info = handle.lstat(entry)
+            if info is None or stat.S_ISDIR(info.st_mode):
+                continue
+            if handle.unlink(entry):
+                removed.append(handle.join(entry))
     return removed
 
 
 def missing_dirs(path):
-    """The folders that ``ensure_dir(path)`` would create, outermost first."""
-    missing = []
-    path = os.path.abspath(path)
-    while path and not os.path.isdir(path):
-        if os.path.exists(path):
-            raise DovError("%s exists and is not a folder. Move it away or choose another path." % path)
-        missing.insert(0, path)
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return missing
+    """The folders that ``ensure_dir(path)`` would create, outermost first (the existing ones
+    checked on the way: a link another user could have planted is refused)."""
+    return check_folder(path)
 
 
 def ensure_dir(path, mode=0o700, uid=-1, gid=-1, parent_mode=None):
-    """Create ``path`` and its missing parents with ``mode``; return the folders created.
+    """Create ``path`` and its missing parents; return the folders created.
 
-    With ``uid``/``gid``, the folder ``path`` itself (when created here) is given to that owner,
-    so that the application's user can reach its files; parents stay the connecting user's, with
-    ``parent_mode`` (default ``mode``)."""
-    created = missing_dirs(path)
-    leaf = os.path.abspath(path)
-    for folder in created:
-        folder_mode = mode if folder == leaf or parent_mode is None else parent_mode
-        try:
-            os.mkdir(folder, folder_mode)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise DovError("Cannot create the folder %s: %s. Check the path and the permissions of its parent." % (folder, exc.strerror))
-        os.chmod(folder, folder_mode)  # mkdir's mode is masked by the umask
-    if created and (uid != -1 or gid != -1) and os.path.abspath(path) in created:
-        os.chown(path, uid, gid)
-    return created
+    ``path`` itself (when created here) gets ``mode`` and is given to ``uid``/``gid``, so that the
+    application's user can reach its files; missing parents stay the connecting user's, with
+    ``parent_mode`` (default ``mode``). An existing folder is never changed."""
+    handle = open_folder(path, create=True, mode=mode, uid=uid, gid=gid, parent_mode=parent_mode)
+    with handle:
+        return handle.created
 
 
 def backup_path(path):
@@ -176,58 +567,66 @@ def backup_path(path):
 
 def make_backup(path):
     """Copy ``path`` (mode and owner kept) next to itself; return the copy's path, or None."""
-    if not os.path.lexists(path):
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
         return None
-    refuse_link(path)
-    dest = backup_path(path)
-    shutil.copy2(path, dest)
-    stat = os.stat(path)
-    try:
-        os.chown(dest, stat.st_uid, stat.st_gid)
-    except OSError:
-        pass
-    return dest
+    with handle:
+        fd = handle.open_file(name, 'Cannot back up')
+        if fd is None:
+            return None
+        try:
+            info = os.fstat(fd)
+            data = read_fd(fd, MAX_READ_SIZE, path)
+        finally:
+            os.close(fd)
+        backup = os.path.basename(backup_path(path))
+        handle.write(backup, data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+        return handle.join(backup)
 
 
 def fsync_dir(folder):
     """Make a rename in ``folder`` durable (best effort: not every file system allows it)."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
+        handle = open_folder(folder)
+    except DovError:
         return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    if handle is not None:
+        with handle:
+            handle.fsync()
 
 
 def remove(path):
-    """Remove ``path``; a file that is already gone is fine."""
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
+    """Remove ``path`` (a link itself, never its target); a file that is already gone is fine."""
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
+        return
+    with handle:
+        handle.unlink(name)
+
+
+def rename(source, target):
+    """Rename ``source`` to ``target`` in the same folder, relative to the folder's descriptor."""
+    folder, name = _split(target)
+    if os.path.dirname(os.path.abspath(source)) != folder:
+        raise DovError("Cannot move %s to %s: not in the same folder. This is a bug of vlaanderen.dov; please "
+                       "report it." % (source, target))
+    handle = open_folder(folder)
+    if handle is None:
+        raise DovError("Cannot move %s into place: the folder %s is gone. Run again." % (source, folder))
+    with handle:
+        handle.rename(os.path.basename(source), name)
 
 
 def write_temp(folder, name, data, mode=0o600, uid=-1, gid=-1):
     """Write ``data`` to a new temporary file in ``folder`` (named after ``name``), fsync'ed and with
     its final mode and owner; return its path. Nothing is left behind when this fails."""
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=folder)  # 0600 from the start
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            if uid != -1 or gid != -1:
-                os.fchown(handle.fileno(), uid, gid)    # on the open file: never through a link
-            os.fchmod(handle.fileno(), mode)
-    except BaseException:
-        remove(tmp)
-        raise
-    return tmp
+    handle = open_folder(folder)
+    if handle is None:
+        raise DovError("Cannot write in %s: the folder does not exist. Run again; the next run creates it." % folder)
+    with handle:
+        return handle.join(handle.write_temp(name, data, mode, uid, gid))
 
 
 def atomic_write(path, data, mode=0o600, uid=-1, gid=-1, backup=False):
@@ -235,13 +634,11 @@ def atomic_write(path, data, mode=0o600, uid=-1, gid=-1, backup=False):
 
     Returns the backup's path when ``backup`` is true and there was a file to back up.
     """
-    folder = os.path.dirname(os.path.abspath(path))
     backup_file = make_backup(path) if backup else None
-    tmp = write_temp(folder, os.path.basename(path), data, mode, uid, gid)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        remove(tmp)
-        raise
-    fsync_dir(folder)
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
+        raise DovError("Cannot write %s: the folder %s does not exist. Create it first." % (path, folder))
+    with handle:
+        handle.write(name, data, mode, uid, gid)
     return backup_file

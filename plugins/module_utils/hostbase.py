@@ -14,6 +14,10 @@ metrics file).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import paths
 
 
@@ -38,6 +42,8 @@ class _Lazy(object):
             from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall as module
         elif name == 'certinfo':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo as module
+        elif name == 'compat':
+            from ansible_collections.vlaanderen.dov.plugins.module_utils import compat as module
         elif name == 'keystores':
             from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores as module
         elif name == 'tlsprobe':
@@ -76,3 +82,57 @@ def failed(entry, message):
     result = entry_result(entry)
     result['error'] = message
     return result
+
+
+def entry_folders(entry):
+    """The folders an entry writes in: dest_dir, and the key's and the CSR's when they lie elsewhere."""
+    key_path, csr_path = paths(entry)
+    folders = [fsutil.normal_path(entry['dest_dir'])]
+    for path in (key_path, csr_path):
+        folder = fsutil.normal_path(os.path.dirname(path))
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def check_folders(entry):
+    """Refuse (DovError, naming the path) an entry whose paths are not plain absolute paths, or whose
+    dest_dir, key or CSR folder is a symbolic link, lies below one that another user could have
+    planted, or below a folder owned by anyone but root, the connecting user or the entry's owner."""
+    key_path, csr_path = paths(entry)
+    for name, value in (('dest_dir', entry['dest_dir']), ('privatekey_path', key_path), ('csr_path', csr_path)):
+        problem = fsutil.path_problem(value)
+        if problem:
+            raise DovError('%s %r %s. Give a plain absolute path, such as /opt/geodrill/dov.' % (name, value, problem))
+    uid, _gid = fsutil.resolve_owner(entry.get('owner'))
+    owners = set([0, os.geteuid()] + ([uid] if uid != -1 else []))
+    for folder in entry_folders(entry):
+        fsutil.check_folder(folder, owners, follow_last=False)
+
+
+def shared_folders(entries):
+    """``{index: message}`` for the present entries that would share a folder with another one: the
+    same dest_dir written two ways (``/x/shared`` and ``/x/shared/``), or two paths to one folder
+    (same device and inode). Two pairs in one folder would share one key.pem."""
+    seen, clashes = {}, {}
+    for index, entry in enumerate(entries):
+        if entry.get('state') == 'absent':
+            continue
+        names = [fsutil.normal_path(entry['dest_dir'])]
+        try:
+            folder = fsutil.open_folder(entry['dest_dir'])
+        except DovError:
+            folder = None       # check_folders says why
+        if folder is not None:
+            with folder:
+                names.append(folder.identity)
+        for name in names:
+            if name in seen and seen[name] != index:
+                other = entries[seen[name]]
+                for mine, theirs in ((index, other), (seen[name], entry)):
+                    clashes[mine] = ("dest_dir %s and the dest_dir %s of %s/%s are one folder; the two certificates "
+                                     "would share one key.pem and overwrite each other's files. Give each "
+                                     "certificate a folder of its own." % (entries[mine]['dest_dir'], theirs['dest_dir'],
+                                                                          theirs['application'], theirs['environment']))
+            seen.setdefault(name, index)
+    return clashes

@@ -62,7 +62,7 @@ def prepare(entry, check_mode=False):
                           installed_pem=None, complete=True, converged=True, converged_by='manifest')
             stage_renewal(entry, result, check_mode)
             return result
-        uid_gid = lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))
+        uid_gid = fsutil.resolve_owner(entry.get('owner'), entry.get('group'))
         if entry.get('key_holder'):
             plan = lib.keyfiles.plan_key_and_csr(
                 common_name=entry['common_name'], privatekey_path=key_path, csr_path=csr_path,
@@ -85,7 +85,7 @@ def prepare(entry, check_mode=False):
                           csr=None)
         result['installed'], result['installed_pem'], result['complete'] = found_installed(entry)
         result['converged'] = False
-        if entry.get('certificate') and os.path.exists(key_path):
+        if entry.get('certificate') and fsutil.lexists(key_path):
             try:
                 result['converged'] = not _install_plan(entry, key_path).changed
             except DovError as error:
@@ -111,18 +111,38 @@ def _received_key(entry, key_path):
     return key, lib.certinstall.FileChange('key', key_path, wanted, 0o600, 'update' if current is not None else 'create')
 
 
+def _installed(path, what):
+    data = fsutil.read_managed(path)       # no link followed, no FIFO blocked on, bounded
+    if data is None:
+        raise DovError('The %s %s is missing. Run onboard.yml to install it again.' % (what, path))
+    return data
+
+
 def installed_identity(entry, key_path):
     """The client identity the check presents, read from what is installed: cert.pem with the
-    key, else bundle.p12, else keystore.jks (read in Python, no Java)."""
+    key, else bundle.p12, else keystore.jks (read in Python, no Java). Every file is read as a
+    managed file: never through a link, never blocking, bounded."""
     options = entry.get('install') or {}
     formats = options.get('formats') or ['pem']
     if 'pem' in formats:
-        return lib.tlsprobe.load_identity(file_path(entry, 'cert'), key_path, entry.get('privatekey_passphrase'))
+        path = file_path(entry, 'cert')
+        found = lib.certs.load_certificates(_installed(path, 'certificate'), path)
+        key = lib.pki.load_private_key(_installed(key_path, 'private key'), entry.get('privatekey_passphrase'),
+                                       path=key_path)
+        return lib.tlsprobe.Identity(found[0], key, found[1:])
     if 'pkcs12' in formats:
-        return lib.tlsprobe.load_identity(pkcs12_path=file_path(entry, 'pkcs12'),
-                                          pkcs12_password=options.get('pkcs12_password'))
+        path = file_path(entry, 'pkcs12')
+        password = options.get('pkcs12_password')
+        try:
+            loaded = lib.compat.load_pkcs12(_installed(path, 'PKCS#12 bundle'), password.encode('utf-8') if password else None)
+        except ValueError:
+            loaded = None
+        if loaded is None or loaded.key is None or loaded.cert is None:
+            raise DovError('The PKCS#12 bundle %s does not open with pkcs12_password or lacks the key or certificate. '
+                           'Run onboard.yml to install it again, or check dov_pkcs12_password.' % path)
+        return lib.tlsprobe.Identity(loaded.cert, loaded.key, loaded.additional)
     path = file_path(entry, 'jks')
-    opened = lib.keystores.open_jks(fsutil.read_bytes(path), options.get('jks_password'))
+    opened = lib.keystores.open_jks(fsutil.read_managed(path), options.get('jks_password'))
     if opened is None:
         raise DovError('The keystore %s is missing or does not open with jks_password. Run onboard.yml to install '
                        'it again, or check dov_jks_password.' % path)
@@ -171,7 +191,7 @@ def install(entry, check=None, check_mode=False, now=None):
     key_path, _csr_path = paths(entry)
     kept = []
     try:
-        lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group'))   # an unknown owner: refused first
+        fsutil.resolve_owner(entry.get('owner'), entry.get('group'))   # an unknown owner: refused first
         if entry.get('staged_key'):
             # renew.yml on the key holder: the staged key goes in with the new certificate, as one set.
             staged = fsutil.read_managed(staged_paths(entry)[0])
@@ -180,7 +200,7 @@ def install(entry, check=None, check_mode=False, now=None):
                                'renew.yml again: a new key and CSR are staged.' % staged_paths(entry)[0])
             entry = dict(entry, privatekey_content=staged.decode('ascii'))
         if check_mode:
-            if entry.get('privatekey_content') or not os.path.exists(key_path):
+            if entry.get('privatekey_content') or not fsutil.lexists(key_path):
                 result.update(changed=True, key_received=True)
                 return result
             plan = _install_plan(entry, key_path, now)
@@ -189,7 +209,7 @@ def install(entry, check=None, check_mode=False, now=None):
             return result
         # The previous key and files, key first: a rollback puts them back in the order they were written.
         names = [key_path] + (format_paths(entry, FORMATS) + [os.path.join(entry['dest_dir'], MANIFEST)]
-                              if os.path.isdir(entry['dest_dir']) else [])
+                              if not fsutil.missing_dirs(entry['dest_dir']) else [])
         saved = lib.certinstall.snapshot(entry['dest_dir'], names)
         received, key_change = _received_key(entry, key_path) if entry.get('privatekey_content') else (None, None)
         key_changed = key_change is not None
@@ -239,7 +259,7 @@ def verify(entry):
         return result
     formats = (entry.get('install') or {}).get('formats') or ['pem']
     kinds = [kind for kind, _name, _format in lib.certinstall.FILES if kind in ('cert', 'pkcs12', 'jks') and _format in formats]
-    if not any(os.path.exists(file_path(entry, kind)) for kind in kinds):
+    if not any(fsutil.lexists(file_path(entry, kind)) for kind in kinds):
         result['installed'] = None
         result['error'] = 'No certificate is installed in %s. Run onboard.yml first.' % entry['dest_dir']
         return result

@@ -142,5 +142,5 @@ def found_installed(entry):
         return None, None, False
     formats = (entry.get('install') or {}).get('formats') or ['pem']
     primary = {'pem': 'cert', 'pkcs12': 'pkcs12', 'jks': 'jks'}
-    complete = all(os.path.exists(file_path(entry, primary[name])) for name in formats)
+    complete = all(fsutil.lexists(file_path(entry, primary[name])) for name in formats)
     return (_certs().describe_certificate(found[0]), _certs().dump_pem(found).decode('ascii'), complete)

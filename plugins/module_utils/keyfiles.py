@@ -10,9 +10,7 @@ refusal leaves the disk as it was. Applying writes atomically, the key 0600 from
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import grp
 import os
-import pwd
 import stat
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, pki
@@ -33,25 +31,15 @@ def key_mode(mode):
     return value
 
 
-def resolve_owner(owner, group):
-    """(uid, gid) for names or numeric ids; -1 where nothing was asked."""
-    uid = gid = -1
-    if owner:
-        try:
-            uid = int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
-        except KeyError:
-            raise DovError("The user %r does not exist on this host. Create it first or set another owner." % owner)
-    if group:
-        try:
-            gid = int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
-        except KeyError:
-            raise DovError("The group %r does not exist on this host. Create it first or set another group." % group)
-    return uid, gid
-
-
 def attributes_differ(path, mode, uid, gid):
     """Whether an existing file's mode or owner differs from what is asked."""
-    info = os.lstat(path)
+    folder = fsutil.open_folder(os.path.dirname(os.path.abspath(path)))
+    if folder is None:
+        return True
+    with folder:
+        info = folder.lstat(os.path.basename(path))
+    if info is None:
+        return True
     return (stat.S_IMODE(info.st_mode) != mode
             or (uid != -1 and info.st_uid != uid)
             or (gid != -1 and info.st_gid != gid))

@@ -22,23 +22,17 @@ import stat
 from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
-_DIRECTORY = getattr(os, 'O_DIRECTORY', 0)
-
-
 def _open_folder(folder):
-    """A file descriptor of ``folder`` (O_NOFOLLOW on its last part), or None when it is absent."""
+    """A file descriptor of ``folder``, reached without following a link another user could have
+    planted and never a link itself (fsutil.open_folder), or None when it is absent."""
     try:
-        return os.open(folder, os.O_RDONLY | _DIRECTORY | fsutil.NOFOLLOW)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            if os.path.islink(folder):
-                raise DovError("%s is a symbolic link; the collection does not follow links when it removes files. "
-                               "Nothing was removed; set dest_dir (or privatekey_path) to the real folder." % folder)
-            raise DovError("%s is not a folder. Nothing was removed; check dest_dir and privatekey_path of the entry."
-                           % folder)
-        raise DovError("Cannot open the folder %s: %s. Nothing was removed; check its permissions." % (folder, exc.strerror))
+        handle = fsutil.open_folder(folder, follow_last=False)
+    except DovError as error:
+        raise DovError("%s Nothing was removed." % error)
+    if handle is None:
+        return None
+    fd, handle.fd = handle.fd, None
+    return fd
 
 
 def lstat(fd, name):
@@ -60,9 +54,9 @@ def read(fd, name, path, info):
         raise DovError("Cannot read %s: %s. Nothing was removed; check its permissions." % (path, exc.strerror))
     try:
         opened = os.fstat(handle)
-        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino) or not stat.S_ISREG(opened.st_mode):
             return None
-        return fsutil.read_all(handle)
+        return fsutil.read_fd(handle, fsutil.MAX_MANAGED_SIZE, path)
     finally:
         os.close(handle)
 

@@ -60,7 +60,7 @@ def stage_renewal(entry, result, check_mode=False):
         key_type=entry.get('key_type') or 'rsa', key_size=entry.get('key_size') or 2048,
         curve=entry.get('curve') or 'secp256r1', subject=entry.get('subject') or {},
         passphrase=entry.get('privatekey_passphrase'), key_mode=0o600,
-        uid_gid=lib.keyfiles.resolve_owner(entry.get('owner'), entry.get('group')))
+        uid_gid=fsutil.resolve_owner(entry.get('owner'), entry.get('group')))
     if not new_key and plan.key_created:
         raise DovError('The live key %s is missing, so the certificate cannot be renewed for it. Run onboard.yml, '
                        'or renew with a new key (dov_renew_key: true).' % key_path)
@@ -79,7 +79,7 @@ def promote_staged(entry):
     next_key, next_csr = staged_paths(entry)
     done = []
     if fsutil.read_managed(next_csr) is not None:
-        os.rename(next_csr, csr_path)
+        fsutil.rename(next_csr, csr_path)
         done.append(csr_path)
     if fsutil.read_managed(next_key) is not None:
         fsutil.remove(next_key)
@@ -108,7 +108,7 @@ def keep_previous(saved):
             path = os.path.join(saved.dest_dir, name)
             data, mode, uid, gid = kept
             tmp = fsutil.write_temp(os.path.dirname(path), os.path.basename(path) + PREVIOUS, data, mode, uid, gid)
-            os.rename(tmp, path + PREVIOUS)
+            fsutil.rename(tmp, path + PREVIOUS)
             written.append(path + PREVIOUS)
     except BaseException:
         drop_previous(written)
@@ -137,17 +137,17 @@ def settle(entry):
             for path in names:
                 if fsutil.read_managed(path + PREVIOUS) is not None:
                     steps.append(('rename', path))
-                elif os.path.lexists(path):
+                elif fsutil.lexists(path):
                     steps.append(('remove', path))      # did not exist before the renewal
             for action, path in steps:
                 if action == 'rename':
-                    os.rename(path + PREVIOUS, path)
+                    fsutil.rename(path + PREVIOUS, path)
                 else:
                     fsutil.remove(path)
             fsutil.fsync_dir(entry['dest_dir'])
             result.update(changed=True, rolled_back=[path for _action, path in steps])
         else:
-            drop_previous([path + PREVIOUS for path in names if os.path.lexists(path + PREVIOUS)])
+            drop_previous([path + PREVIOUS for path in names if fsutil.lexists(path + PREVIOUS)])
             if entry.get('staged_key') or entry.get('renewed'):
                 result['promoted'] = promote_staged(entry)
             result['changed'] = True

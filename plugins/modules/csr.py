@@ -207,7 +207,7 @@ def run_module():
             passphrase=params['privatekey_passphrase'],
             regenerate=params['regenerate'],
             key_mode=keyfiles.key_mode(params['mode']),
-            uid_gid=keyfiles.resolve_owner(params['owner'], params['group']),
+            uid_gid=fsutil.resolve_owner(params['owner'], params['group']),
         )
         backups = [] if module.check_mode else keyfiles.apply_plan(plan, backup=params['backup'])
     except DovError as error:

@@ -347,7 +347,8 @@ def run_module():
         except DovError as error:
             module.fail_json(msg=str(error))
     results, shared = [], None      # shared: the paths the present entries use, once an entry is absent
-    for entry in module.params['certificates']:
+    clashes = hostbase.shared_folders(module.params['certificates'])
+    for index, entry in enumerate(module.params['certificates']):
         entry = dict(entry, install=dict(entry['install']))    # never put secrets back into module.params
         for name in ('pkcs12_password', 'jks_password'):
             if not entry['install'].get(name) and module.params[name]:
@@ -364,6 +365,9 @@ def run_module():
             entry['privatekey_content'] = to_text(base64.b64decode(received))
             module.no_log_values.add(entry['privatekey_content'])
         try:
+            hostbase.check_folders(entry)       # before anything is read or written for the entry
+            if index in clashes:
+                raise DovError(clashes[index])
             if entry['state'] == 'absent':
                 from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent
                 if shared is None:
@@ -381,6 +385,8 @@ def run_module():
                 results.append(rollover.settle(entry) if not module.check_mode else hostbase.failed(entry, None))
             else:
                 results.append(hostcerts.install(entry, check=entry.get('check'), check_mode=module.check_mode))
+        except DovError as error:
+            results.append(hostbase.failed(entry, str(error)))
         except (OSError, IOError, ValueError) as error:
             results.append(hostbase.failed(
                 entry, 'The %s step stopped with an unexpected error: %s. Fix the cause on this host and run '

@@ -82,7 +82,7 @@ def test_pem_install_writes_leaf_chain_fullchain_and_the_second_run_keeps_everyt
     assert (setup.dest / 'cert.pem').read_bytes() == factory.pem(pki.leaf)
     assert (setup.dest / 'chain.pem').read_bytes() == factory.pem(pki.intermediate.cert)
     assert (setup.dest / 'fullchain.pem').read_bytes() == factory.pem(pki.leaf, pki.intermediate.cert)
-    assert mode_of(setup.dest) == 0o755
+    assert mode_of(setup.dest) == 0o700    # dest_dir: 0700 without a group (certinstall.folder_mode)
     assert all(mode_of(setup.dest / name) == 0o644 for name in ('cert.pem', 'chain.pem', 'fullchain.pem'))
     result = plan.result()
     assert result['changed'] is True and result['days_left'] == 1824 and result['common_name'] == factory.CN
@@ -255,11 +255,11 @@ def test_a_failure_between_renames_puts_the_previous_files_back(pki, setup, monk
     real = os.rename
     calls = []
 
-    def fails_second(source, target):
+    def fails_second(source, target, **kwargs):
         calls.append(target)
         if len(calls) == 2:
             raise OSError(errno.EIO, 'Input/output error')
-        return real(source, target)
+        return real(source, target, **kwargs)
     monkeypatch.setattr(certinstall.os, 'rename', fails_second)
     with pytest.raises(DovError, match='The previous files were put back'):
         certinstall.apply_install(plan)

@@ -23,7 +23,7 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypa
     path = str(tmp_path / 'cert.pem')
     fsutil.atomic_write(path, b'old', mode=0o644)
 
-    def broken_rename(src, dst):
+    def broken_rename(src, dst, **kwargs):
         raise OSError(28, 'No space left on device')
     monkeypatch.setattr(os, 'rename', broken_rename)
     with pytest.raises(OSError):

@@ -139,9 +139,9 @@ def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_b
         events.append(('prepare', name))
         return write_temp(folder, name, *args, **kwargs)
 
-    def recording_rename(source, target):
+    def recording_rename(source, target, **kwargs):
         events.append(('rename', os.path.basename(target)))
-        return rename(source, target)
+        return rename(source, target, **kwargs)
 
     monkeypatch.setattr(fsutil, 'write_temp', recording_write_temp)
     monkeypatch.setattr(os, 'rename', recording_rename)

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import keyfiles, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil, keyfiles, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 CN = 'geolab.be/dov-services/oefen/Geodrill'
@@ -142,7 +142,7 @@ def test_key_mode_refuses_group_or_world_bits():
 
 def test_unknown_owner_is_refused():
     with pytest.raises(DovError) as error:
-        keyfiles.resolve_owner('no-such-user-dov', None)
+        fsutil.resolve_owner('no-such-user-dov', None)
     assert "'no-such-user-dov' does not exist" in str(error.value)
 
 

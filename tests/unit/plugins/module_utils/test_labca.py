@@ -150,7 +150,11 @@ def test_a_ca_made_at_the_same_moment_by_another_run_is_loaded(tmp_path, monkeyp
 
 
 def test_a_rename_failure_that_is_not_a_race_is_raised_and_leaves_no_staging(tmp_path, monkeypatch):
-    def broken(src, dst):
+    rename = os.rename
+
+    def broken(src, dst, **kwargs):
+        if kwargs:              # a file written in the staging folder (relative to its descriptor)
+            return rename(src, dst, **kwargs)
         raise OSError(errno.EACCES, 'Permission denied')
 
     monkeypatch.setattr(labca.os, 'rename', broken)
