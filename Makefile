@@ -92,7 +92,7 @@ $(OLD_CRYPTO)/bin/.installed:
 # The host-side crypto unit tests with the hosts' libraries: Debian's own python3-cryptography /
 # python3-openssl (a venv that sees the system packages, for pytest) and cryptography 3.4.8 /
 # pyOpenSSL 21.0.0. The other unit tests need the controller's libraries (requirements.txt).
-HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/test_,compat.py host_integrity.py cn.py certs.py fsutil.py \
+HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/test_,compat.py host_integrity.py host_hostile.py cn.py certs.py fsutil.py \
              keyfiles.py tlsprobe.py)
 $(DEBIAN_PY)/bin/.installed:
 	rm -rf $(DEBIAN_PY)

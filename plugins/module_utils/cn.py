@@ -69,12 +69,22 @@ def check_application(application):
 
 def check_line_breaks(common_name):
     """Refuse a CN with a line break or another control character, whatever the CN policy: it
-    would split the lines of the request mail, the handover packet and the logs."""
+    would split the lines of the request mail, the handover packet and the logs; and one that is
+    not ASCII (VO-PKI CNs are)."""
     bad = [char for char in common_name if ord(char) < 32 or ord(char) == 127]
     if bad:
         raise DovError(
             "The CN %r contains a line break or another control character (%s). Copy the CN from DOV's "
             "answer again, on one line." % (common_name, ', '.join(sorted(set(repr(char) for char in bad)))))
+    foreign = [char for char in common_name if ord(char) > 126]
+    if foreign:
+        # VO-PKI CNs are ASCII; a look-alike (a Cyrillic 'е' for 'e') makes a CN that DOV never granted.
+        import unicodedata
+        raise DovError(
+            "The CN %r contains %s, which is not ASCII; VO-PKI CNs are plain ASCII (a look-alike letter from "
+            "another script gives a CN that DOV never granted). Type the CN again, or copy it from DOV's answer."
+            % (common_name, ', '.join(sorted(set('%r (%s)' % (char, unicodedata.name(char, 'U+%04X' % ord(char)))
+                                                  for char in foreign)))))
     return common_name
 
 

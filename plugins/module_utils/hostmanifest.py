@@ -61,14 +61,23 @@ def _wanted(entry, salt):
 
 
 def _file_record(path):
-    """[sha256, mode, uid, gid] of a managed file; None when it is missing or is a link."""
+    """[sha256, mode, uid, gid] of a managed file (content and attributes of the same open file);
+    None when it is missing, a link, or anything but a regular file."""
     try:
-        data = fsutil.read_managed(path)
+        folder = fsutil.open_folder(os.path.dirname(path))
+        if folder is None:
+            return None
+        with folder:
+            fd = folder.open_file(os.path.basename(path), limit=fsutil.MAX_MANAGED_SIZE)
+            if fd is None:
+                return None
+            try:
+                info = os.fstat(fd)
+                data = fsutil.read_fd(fd, fsutil.MAX_MANAGED_SIZE, path)
+            finally:
+                os.close(fd)
     except DovError:
         return None
-    if data is None:
-        return None
-    info = os.lstat(path)
     return [_sha256(data), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid]
 
 
@@ -123,10 +132,10 @@ def converged_by_manifest(entry):
     else None. No cryptography needed."""
     if not entry.get('certificate'):
         return None
-    data = fsutil.read_bytes(os.path.join(entry['dest_dir'], MANIFEST))
-    try:
+    try:        # never through a link, never blocking on a FIFO, bounded: dest_dir is the owner's
+        data = fsutil.read_managed(os.path.join(entry['dest_dir'], MANIFEST))
         manifest = json.loads(data.decode('utf-8')) if data else None
-    except ValueError:
+    except (DovError, ValueError):
         return None
     if not manifest or manifest.get('version') != 1:
         return None

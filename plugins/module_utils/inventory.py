@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, revocation
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil, revocation
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import FORMATS, file_names
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
@@ -168,17 +168,26 @@ class Inventory(object):
                     continue
                 seen.add(key)
                 dest_dir = entry.get('dest_dir')
-                if dest_dir in used_dirs:
+                problem = fsutil.path_problem(dest_dir) if isinstance(dest_dir, str) else 'is not a path'
+                if problem:
+                    problems.append("Host %s, %s: dest_dir %r %s. Give the folder where the application reads its "
+                                    "certificate as a plain absolute path, e.g. /opt/%s/dov."
+                                    % (host, key, dest_dir, problem, str(application).lower()))
+                    continue
+                bad_path = [(name, entry[name], fsutil.path_problem(entry[name]) if isinstance(entry[name], str)
+                             else 'is not a path') for name in ('privatekey_path',) if entry.get(name) is not None]
+                bad_path = [item for item in bad_path if item[2]]
+                if bad_path:
+                    problems.append("Host %s, %s: %s %r %s. Give a plain absolute path, or leave it out (key.pem in "
+                                    "dest_dir)." % ((host, key) + bad_path[0]))
+                    continue
+                folder = fsutil.normal_path(dest_dir)      # /x/shared and /x/shared/ are one folder
+                if folder in used_dirs:
                     problems.append("Host %s: %s and %s both use dest_dir %s. Each certificate needs its own folder "
                                     "(they would share one key.pem and overwrite each other's files)."
-                                    % (host, used_dirs[dest_dir], key, dest_dir))
+                                    % (host, used_dirs[folder], key, dest_dir))
                     continue
-                used_dirs[dest_dir] = key
-                if not dest_dir or not os.path.isabs(str(dest_dir)):
-                    problems.append("Host %s, %s: dest_dir %r is not an absolute path. Give the folder where the "
-                                    "application reads its certificate, e.g. /opt/%s/dov."
-                                    % (host, key, dest_dir, str(application).lower()))
-                    continue
+                used_dirs[folder] = key
                 formats = entry.get('formats') or ['pem']
                 unknown = [f for f in formats if f not in FORMATS]
                 if unknown:

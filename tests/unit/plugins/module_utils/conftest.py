@@ -5,6 +5,8 @@ uses its own."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import signal
+
 import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import labca, pki
@@ -30,3 +32,16 @@ def lab(tmp_path_factory):
 def other_lab(tmp_path_factory):
     """A second, unrelated lab CA."""
     return labca.LabCA.load_or_create(str(tmp_path_factory.mktemp('other-lab') / 'lab-ca'))
+
+
+@pytest.fixture
+def deadline():
+    """Fail (instead of hanging) a test whose code blocks for more than 20 s: a FIFO opened the
+    blocking way would hang forever."""
+    def expired(_signum, _frame):
+        raise AssertionError('blocked for more than 20 s (a blocking open of a FIFO?)')
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

@@ -87,3 +87,14 @@ def test_a_cn_with_a_line_break_is_refused_whatever_the_policy(policy, common_na
 def test_an_application_name_with_a_trailing_line_break_is_refused():
     with pytest.raises(DovError, match='control character'):
         cn.build_cn('geolab.be', 'oefen', 'Geodrill\n')
+
+
+@pytest.mark.parametrize('policy', ['strict', 'off'])
+def test_a_cn_with_a_look_alike_letter_from_another_script_is_refused(policy):
+    look_alike = 'geolab.be/dov-services/oefen/G\u0435odrill'       # a Cyrillic 'е'
+    with pytest.raises(DovError) as error:
+        cn.cn_parts(look_alike, policy)
+    assert str(error.value) == (
+        "The CN %r contains '\u0435' (CYRILLIC SMALL LETTER IE), which is not ASCII; VO-PKI CNs are plain ASCII (a "
+        "look-alike letter from another script gives a CN that DOV never granted). Type the CN again, or copy it from "
+        "DOV's answer." % look_alike)
