@@ -85,7 +85,8 @@ options:
     type: path
   dest_dir:
     description:
-      - Folder to install the files in. Created (0755) when missing; the files have their own modes.
+      - Folder to install the files in. Created when missing (0750 with O(group), else 0700, given to O(owner) and
+        O(group)); missing parents are made 0755 for the connecting user. The files have their own modes.
     type: path
     required: true
   formats:
