@@ -62,7 +62,9 @@ _MAX_LINKS = 32
 
 def path_problem(path):
     """Why ``path`` cannot be a folder or file the collection manages on a host, or None: it must
-    be absolute, without ``.`` or ``..`` parts and without control characters (a newline, NUL)."""
+    be absolute, without control characters (a newline, NUL), and not the root folder. A ``..``
+    part is allowed (``{{ inventory_dir }}/../hosts``); the host resolves it as the kernel does,
+    through existing folders only (``open_folder``)."""
     text = path if isinstance(path, str) else str(path or '')
     if not text:
         return 'is empty'
@@ -70,17 +72,16 @@ def path_problem(path):
         return 'contains a control character (a newline, a tab or NUL)'
     if not text.startswith('/'):
         return 'is not an absolute path'
-    if any(part in ('.', '..') for part in text.split('/')):
-        return "contains '.' or '..'"
-    if normal_path(text) == '/':
+    if os.path.normpath(text) in ('/', '//'):
         return 'is the root folder'
     return None
 
 
 def normal_path(path):
-    """``path`` with doubled and trailing slashes removed: ``/x//shared/`` is ``/x/shared``."""
+    """``path`` with doubled and trailing slashes and ``.`` parts removed: ``/x//shared/.`` is
+    ``/x/shared`` (``..`` stays: only the host knows whether the part before it is a link)."""
     text = str(path)
-    parts = [part for part in text.split('/') if part]
+    parts = [part for part in text.split('/') if part and part != '.']
     return ('/' if text.startswith('/') else '') + '/'.join(parts) or '/'
 
 
@@ -184,6 +185,9 @@ def _walk(path, create=False, mode=0o700, uid=-1, gid=-1, parent_mode=None, owne
                 continue
             info = _lstat_at(fd, name)
             if info is None:
+                if '..' in pending:
+                    raise DovError("%s does not exist, so %s cannot be reached through '..'. Write the path without "
+                                   "'..', or create %s first." % (current, path, current))
                 if not create:
                     missing = [current] + ['/' + '/'.join(resolved + [name] + pending[:index + 1])
                                            for index in range(len(pending))]

@@ -181,7 +181,7 @@ class Inventory(object):
                     problems.append("Host %s, %s: %s %r %s. Give a plain absolute path, or leave it out (key.pem in "
                                     "dest_dir)." % ((host, key) + bad_path[0]))
                     continue
-                folder = fsutil.normal_path(dest_dir)      # /x/shared and /x/shared/ are one folder
+                folder = os.path.normpath(fsutil.normal_path(dest_dir))    # /x/shared and /x/shared/ are one folder
                 if folder in used_dirs:
                     problems.append("Host %s: %s and %s both use dest_dir %s. Each certificate needs its own folder "
                                     "(they would share one key.pem and overwrite each other's files)."

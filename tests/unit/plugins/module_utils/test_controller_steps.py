@@ -154,23 +154,23 @@ def test_an_application_listed_twice_or_without_environments_is_refused():
     ('opt/geodrill/dov', 'is not an absolute path'), ('./dov', 'is not an absolute path'), ('', 'is empty'),
     (None, 'is not a path'), ('/opt/geodrill/dov\n/etc', 'contains a control character (a newline, a tab or NUL)'),
     ('/opt/geodrill\x00/dov', 'contains a control character (a newline, a tab or NUL)'),
-    ('/x/../../y', "contains '.' or '..'"), ('/opt/./dov', "contains '.' or '..'"), ('//', 'is the root folder')])
+    ('/x/..', 'is the root folder'), ('//', 'is the root folder')])
 def test_a_dest_dir_that_is_not_a_plain_absolute_path_is_refused(dest_dir, problem):
     message = refusal(hosts={'app-1': [entry(dest_dir=dest_dir)]})
     assert ("Host app-1, Geodrill/oefen: dest_dir %r %s. Give the folder where the application reads its certificate "
             "as a plain absolute path, e.g. /opt/geodrill/dov." % (dest_dir, problem)) in message
 
 
-def test_a_privatekey_path_with_dot_dot_is_refused():
-    message = refusal(hosts={'app-1': [entry(privatekey_path='/opt/geodrill/../../etc/key.pem')]})
-    assert ("Host app-1, Geodrill/oefen: privatekey_path '/opt/geodrill/../../etc/key.pem' contains '.' or '..'. "
-            "Give a plain absolute path, or leave it out (key.pem in dest_dir).") in message
+def test_a_privatekey_path_with_a_newline_is_refused():
+    message = refusal(hosts={'app-1': [entry(privatekey_path='/opt/geodrill/key.pem\n')]})
+    assert ("Host app-1, Geodrill/oefen: privatekey_path '/opt/geodrill/key.pem\\n' contains a control character (a "
+            "newline, a tab or NUL). Give a plain absolute path, or leave it out (key.pem in dest_dir).") in message
 
 
 def test_one_folder_written_two_ways_for_two_pairs_is_refused():
     message = refusal(hosts={'app-1': [entry(dest_dir='/x/shared'),
-                                       entry(environment='productie', dest_dir='/x//shared/')]})
-    assert ("Host app-1: Geodrill/oefen and Geodrill/productie both use dest_dir /x//shared/. Each certificate needs "
+                                       entry(environment='productie', dest_dir='/x/y/../shared/.')]})
+    assert ("Host app-1: Geodrill/oefen and Geodrill/productie both use dest_dir /x/y/../shared/.. Each certificate needs "
             "its own folder") in message
 
 
