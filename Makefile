@@ -135,6 +135,7 @@ docs: install docs-lint
 	echo "intersphinx_mapping = {'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '../ansible_devel.inv')}  # rst/../ansible_devel.inv" \
 	  >> $(DOCSITE)/sphinx/conf.py && \
 	$(DOCSITE)/sphinx/build.sh
+	$(BIN)/python docs/docsite/extra_docs.py --check-site $(DOCSITE)/sphinx/build/html $(DOCS_TREE) docs
 	@echo "Documentation site: $(DOCSITE)/sphinx/build/html/index.html"
 
 # Galaxy's importer in a virtualenv of its own (tests/integration/test_galaxy_importer.py runs it).

@@ -24,6 +24,10 @@ import posixpath
 import subprocess
 import sys
 import zlib
+try:
+    from html.parser import HTMLParser
+except ImportError:  # Python 2 (ansible-test's compile check)
+    from HTMLParser import HTMLParser
 
 import pypandoc
 import yaml
@@ -181,10 +185,11 @@ def build(docs_dir, collection_dir):
     pages = find_pages(docs_dir)
     asts = dict((md, read_ast(os.path.join(docs_dir, md))) for md in pages)
     page_anchors = dict((md, anchors(ast)) for md, ast in asts.items())
+    # Every link is checked before the first file is written.
+    rewritten = dict((md, rewrite(asts[md], md, pages, page_anchors)) for md in pages)
     rst_dir = os.path.join(collection_dir, 'docs', 'docsite', 'rst')
     for md in pages:
-        ast = rewrite(asts[md], md, pages, page_anchors)
-        body = pypandoc.convert_text(json.dumps(ast), 'rst', format='json', extra_args=['--wrap=preserve'])
+        body = pypandoc.convert_text(json.dumps(rewritten[md]), 'rst', format='json', extra_args=['--wrap=preserve'])
         target = os.path.join(rst_dir, page_name(md) + '.rst')
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, 'w', encoding='utf-8') as handle:
@@ -227,13 +232,90 @@ def write_ansible_inventory(path, ansible_doc='ansible-doc'):
     return len(lines)
 
 
+class _Anchors(HTMLParser):
+    """The ids and the hrefs of one HTML page."""
+
+    def __init__(self):
+        HTMLParser.__init__(self)
+        self.ids = set()
+        self.hrefs = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get('id'):
+            self.ids.add(attrs['id'])
+        if tag == 'a' and attrs.get('href'):
+            self.hrefs.append(attrs['href'])
+
+
+def _parse_html(path):
+    parser = _Anchors()
+    with open(path, encoding='utf-8') as handle:
+        parser.feed(handle.read())
+    return parser
+
+
+def expected_pages(collection_dir):
+    """The site's page of every module, filter and role of the collection (antsibull-docs' names)."""
+    pages = []
+    for kind, folder, suffix in (('module', 'plugins/modules', '.py'), ('filter', 'plugins/filter', '.yml')):
+        for name in sorted(os.listdir(os.path.join(collection_dir, folder))):
+            if name.endswith(suffix) and not name.startswith('_'):
+                pages.append('%s_%s.html' % (name[:-len(suffix)], kind))
+    for name in sorted(os.listdir(os.path.join(collection_dir, 'roles'))):
+        pages.append('%s_role.html' % name)
+    return pages
+
+
+def check_site(html_dir, collection_dir, docs_dir):
+    """Every module, filter and role has its page, every page of docs/ is on the site, and every link
+    of those pages to another page of the site leads to a file and a heading that exist."""
+    site = os.path.join(html_dir, 'collections', *COLLECTION.split('.'))
+    problems = ['The site has no page %s.' % page for page in expected_pages(collection_dir)
+                if not os.path.isfile(os.path.join(site, page))]
+    extra = [os.path.join(site, 'docsite', page_name(md) + '.html') for md in find_pages(docs_dir)]
+    problems += ['The site has no page %s (from docs/%s).' % (os.path.relpath(page, html_dir), md)
+                 for page, md in zip(extra, find_pages(docs_dir)) if not os.path.isfile(page)]
+    parsed = {}
+    for page in [os.path.join(site, name) for name in expected_pages(collection_dir)] + extra:
+        if not os.path.isfile(page):
+            continue
+        for href in _parse_html(page).hrefs:
+            if '://' in href or href.startswith(('mailto:', '/')):
+                # Other sites, mail, and the theme's link to the root of wherever the site is served.
+                continue
+            path, _sep, fragment = href.partition('#')
+            target = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+            if not os.path.isfile(target):
+                problems.append('%s links to %s, which does not exist.' % (os.path.relpath(page, html_dir), href))
+                continue
+            if fragment:
+                if target not in parsed:
+                    parsed[target] = _parse_html(target).ids
+                if fragment not in parsed[target]:
+                    problems.append('%s links to %s, but that page has no id %s.'
+                                    % (os.path.relpath(page, html_dir), href, fragment))
+    return problems
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == '--ansible-inventory':
         print('%d Ansible documentation labels written to %s' % (write_ansible_inventory(argv[2]), argv[2]))
         return 0
+    if len(argv) == 5 and argv[1] == '--check-site':
+        problems = check_site(argv[2], argv[3], argv[4])
+        for problem in problems:
+            sys.stderr.write('%s\n' % problem)
+        if problems:
+            sys.stderr.write('The documentation site is incomplete or has broken links (above).\n')
+            return 1
+        print('The site has a page for every module, filter, role and page of docs/, and its links resolve.')
+        return 0
     if len(argv) != 3:
         sys.stderr.write('usage: %s <docs folder> <copy of the collection>\n'
-                         '       %s --ansible-inventory <objects.inv>\n' % (argv[0], argv[0]))
+                         '       %s --ansible-inventory <objects.inv>\n'
+                         '       %s --check-site <html folder> <copy of the collection> <docs folder>\n'
+                         % (argv[0], argv[0], argv[0]))
         return 2
     try:
         pages = build(argv[1], argv[2])
