@@ -34,7 +34,7 @@ def test_galaxy_importer_accepts_the_built_tarball_without_error_or_warning(tmp_
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     [tarball] = list(out.glob('vlaanderen-dov-*.tar.gz'))
     env = dict(os.environ, GALAXY_IMPORTER_CONFIG=CONFIG, PATH=IMPORTER + os.pathsep + os.environ['PATH'],
-               HOME=str(tmp_path))
+               HOME=str(tmp_path), GALAXY_IMPORTER_TMP_ROOT_DIR=str(tmp_path))
     env.pop('ANSIBLE_CONFIG', None)
     run = subprocess.run([os.path.join(IMPORTER, 'python'), '-m', 'galaxy_importer.main', str(tarball)],
                          cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
