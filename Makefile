@@ -16,11 +16,12 @@ TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test unit unit-host-libs sanity lint integration install deps bench ee clean help
+.PHONY: demo test unit unit-host-libs sanity lint docs-lint docs galaxy-importer integration install deps bench ee clean help
 
 help:
 	@echo "make demo   - virtualenv + collection, then onboard.yml on the embedded lab inventory"
-	@echo "make test   - everything CI runs: unit, ansible-test sanity, ansible-lint, integration"
+	@echo "make test   - everything CI runs: unit, ansible-test sanity, ansible-lint, docs, integration"
+	@echo "make docs   - the documentation site (antsibull-docs + Sphinx): .build/docsite/sphinx/build/html/index.html"
 	@echo "make bench  - onboard.yml against the same work by hand (PAIRS=N for one size); writes bench/results.md"
 	@echo "make ee     - the AWX/AAP execution environment's build context (ansible-builder create)"
 
@@ -78,7 +79,7 @@ lint: install
 	$(BIN)/ansible-lint --profile production --offline
 	$(BIN)/antsibull-changelog lint
 
-integration: install deps $(OLD_CRYPTO)/bin/.installed
+integration: install deps $(OLD_CRYPTO)/bin/.installed $(IMPORTER)/bin/.installed
 	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration
 
 # A host interpreter with the oldest libraries the host side supports (Ubuntu 22.04's): made once,
@@ -108,7 +109,47 @@ unit-host-libs: deps $(DEBIAN_PY)/bin/.installed $(OLD_CRYPTO)/bin/.pytest
 	$(DEBIAN_PY)/bin/python -m pytest -q -p no:cacheprovider $(HOST_UNIT)
 	$(OLD_CRYPTO)/bin/python -m pytest -q -p no:cacheprovider $(HOST_UNIT)
 
-test: unit unit-host-libs sanity lint integration
+# The plugin and role docs as the Ansible docsite renders them (antsibull-docs, the tracked files).
+docs-lint: $(BIN)/.installed
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+# The documentation site of the collection as installed from the tarball: a copy of it gets the
+# pages of docs/ as extra docs (docs/docsite/extra_docs.py converts the Markdown; docs/ stays the
+# source), antsibull-docs writes a page per module, filter and role and Sphinx builds the site
+# with warnings as errors. Offline: links to the Ansible docs resolve through a local inventory.
+DOCSITE := .build/docsite
+DOCS_TREE := $(DOCSITE)/collections/ansible_collections/vlaanderen/dov
+docs: install docs-lint
+	rm -rf $(DOCSITE)
+	mkdir -p $(dir $(DOCS_TREE))
+	cp -a $(COLLECTIONS)/ansible_collections/vlaanderen/dov $(DOCS_TREE)
+	$(BIN)/python docs/docsite/extra_docs.py docs $(DOCS_TREE)
+	@# antsibull-docs copies a collection with git when it lies in a checkout; this copy is no part of it.
+	export ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(DOCSITE)/collections GIT_CEILING_DIRECTORIES=$(CURDIR)/$(DOCSITE) && \
+	$(BIN)/antsibull-docs lint-collection-docs --check-extra-docs-refs $(DOCS_TREE) && \
+	mkdir -m 700 $(DOCSITE)/sphinx && \
+	$(BIN)/antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir $(DOCSITE)/sphinx \
+	  --project vlaanderen.dov --copyright 'vlaanderen.dov developers' --title vlaanderen.dov \
+	  --html-short-title vlaanderen.dov vlaanderen.dov >/dev/null && \
+	$(BIN)/python docs/docsite/extra_docs.py --ansible-inventory $(DOCSITE)/sphinx/ansible_devel.inv && \
+	echo "intersphinx_mapping = {'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '../ansible_devel.inv')}  # rst/../ansible_devel.inv" \
+	  >> $(DOCSITE)/sphinx/conf.py && \
+	$(DOCSITE)/sphinx/build.sh
+	$(BIN)/python docs/docsite/extra_docs.py --check-site $(DOCSITE)/sphinx/build/html $(DOCS_TREE) docs
+	@echo "Documentation site: $(DOCSITE)/sphinx/build/html/index.html"
+
+# Galaxy's importer in a virtualenv of its own (tests/integration/test_galaxy_importer.py runs it).
+IMPORTER := .cache/galaxy-importer
+$(IMPORTER)/bin/.installed: tests/galaxy-importer/requirements.txt
+	rm -rf $(IMPORTER)
+	$(PYTHON) -m venv $(IMPORTER)
+	$(IMPORTER)/bin/pip install --quiet -r tests/galaxy-importer/requirements.txt
+	touch $@
+
+galaxy-importer: install $(IMPORTER)/bin/.installed
+	$(BIN)/pytest -c tests/integration/pytest.ini tests/integration/test_galaxy_importer.py
+
+test: unit unit-host-libs sanity lint docs integration
 
 # The execution environment's build context (execution-environment.yml); then
 # `ansible-builder build` (or podman/docker build .build/ee-context) where a container engine is.

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cert_info
 short_description: Read a deployed DOV client certificate, its CN parts, expiry and whether renewal is due
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Reads one certificate file on the managed host and returns what a person (or a report) needs
     to know of it - its CN and the DOV parts of that CN, issuer, serial, validity dates, days left,
