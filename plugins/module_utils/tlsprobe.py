@@ -37,8 +37,8 @@ try:
 except ImportError:
     SSL = None  # probe() refuses first, naming the library (compat.check_pyopenssl)
 
-VERDICTS = ('ok', 'not_authorised', 'client_cert_rejected', 'server_untrusted', 'dns_error',
-            'connect_error', 'proxy_error', 'timeout', 'http_error')
+VERDICTS = ('ok', 'client_cert_not_requested', 'not_authorised', 'client_cert_rejected', 'server_untrusted',
+            'dns_error', 'connect_error', 'proxy_error', 'timeout', 'http_error')
 DEFAULT_HEALTH_PATH = 'dov-xdov-server/logs/chucknorris'
 EXCERPT_LENGTH = 200
 
@@ -179,6 +179,7 @@ def _empty_result(url, proxy, identity):
         'proxy': tlswire.redact_url(proxy if '://' in proxy else 'http://' + proxy) if proxy else None,
         'tls_version': None, 'cipher': None, 'server_certificate': None,
         'acceptable_client_cas': [], 'client_issuer_accepted': None,
+        'client_cert_requested': False, 'client_cert_sent': False,
         'client_certificate': describe_certificate(identity.cert) if identity is not None else None,
         'http_status': None, 'response_excerpt': None, 'elapsed_ms': 0,
     }
@@ -253,14 +254,20 @@ def _exchange(session, seen, result, path, host_header, expected_status):
         _show(session, seen, result)
         return tlsdiagnosis.tls_failure(error, seen, 'exchange')
     except http.client.HTTPException as error:
-        seen.got_data = session.got_data
+        _show(session, seen, result)
         if isinstance(error, http.client.BadStatusLine) and session.got_data:
             return tlswire.Verdict('http_error', "%s answered something that is not HTTP (%r). Check the URL and port."
                                    % (seen.target, str(error)[:60]))
+        if session.got_data:
+            # http.client stops at a line over 64 KiB or a 101st header: an answer, but not one to trust.
+            return tlswire.Verdict('http_error', "%s answered with an HTTP header that is too large or malformed (%s). "
+                                   "Check the URL and port; a DOV health endpoint answers a few short headers."
+                                   % (seen.target, str(error)[:80] or error.__class__.__name__))
         if seen.tls_version == 'TLSv1.3':
             return tlsdiagnosis.reset_after_tls13(seen, 'closed')
         return tlswire.Verdict('http_error', "%s closed the connection without an HTTP answer. Check the URL; the "
                                "service may be down." % seen.target)
+    _show(session, seen, result)        # a TLS 1.3 server may have asked for the certificate after the request
     result.update(http_status=status, response_excerpt=body[:EXCERPT_LENGTH])
     return tlsdiagnosis.for_status(status, body, expected_status, seen)
 
@@ -269,4 +276,5 @@ def _show(session, seen, result):
     shown = seen.take(session)
     result.update(tls_version=seen.tls_version, cipher=shown['cipher'] or result['cipher'],
                   acceptable_client_cas=seen.acceptable, client_issuer_accepted=seen.accepted,
+                  client_cert_requested=seen.cert_requested, client_cert_sent=seen.cert_sent,
                   server_certificate=describe_certificate(seen.server_cert) if seen.server_cert is not None else None)
