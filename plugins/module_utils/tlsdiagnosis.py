@@ -145,6 +145,10 @@ def client_cert_hint(alert=None, identity=None, accepted=None, acceptable=(), ht
     if problem or alert == 'unsupported certificate':
         return ("Wrong key usage: the client certificate cannot authenticate a TLS client%s.%s Request a certificate "
                 "with the client-authentication profile in VO-DCBaaS." % ((' (%s)' % problem) if problem else '', said))
+    unknown = certs.unknown_critical_extensions(cert)
+    if unknown:
+        return ("The client certificate has a critical extension TLS servers do not know (%s), and a server refuses "
+                "such a certificate.%s Ask the issuer for a certificate without it." % (', '.join(unknown), said))
     if alert == 'certificate revoked':
         return "The client certificate has been revoked.%s Request a new certificate in VO-DCBaaS." % said
     return ("The server refused the client certificate %s, issued by %s, though it is valid, has the right usage and "

@@ -95,7 +95,7 @@ def test_cn_without_rights_is_not_authorised_and_the_hint_names_the_meldpunt(ans
     assert result['msg'].startswith('not_authorised: ')
 
 
-def test_nginx_400_for_unknown_ca_and_expired_is_client_cert_rejected_with_the_reason(ansible, pki, nginx):
+def test_nginx_400_for_unknown_ca_expired_and_critical_is_client_cert_rejected_with_the_reason(ansible, pki, nginx):
     rogue = ansible.module(MODULE, args(pki, nginx, cert='rogue'))['result']
     assert rogue['verdict'] == 'client_cert_rejected' and rogue['http_status'] == 400
     assert rogue['client_issuer_accepted'] is False
@@ -104,6 +104,12 @@ def test_nginx_400_for_unknown_ca_and_expired_is_client_cert_rejected_with_the_r
     assert expired['verdict'] == 'client_cert_rejected'
     assert expired['client_issuer_accepted'] is True and expired['client_certificate']['days_left'] < 0
     assert 'expired on' in expired['hint']
+    # nginx refuses a certificate with a critical extension it does not know; the hint names it
+    critical = ansible.module(MODULE, args(pki, nginx, cert='critical'))['result']
+    assert critical['verdict'] == 'client_cert_rejected' and critical['http_status'] == 400, critical
+    assert 'critical extension TLS servers do not know (%s)' % tls_peers.UNKNOWN_CRITICAL_OID in critical['hint']
+    with open(nginx.log) as handle:
+        assert 'unhandled critical extension' in handle.read()
 
 
 @pytest.mark.parametrize('version', ['tls1_2', 'tls1_3'])

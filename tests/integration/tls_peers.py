@@ -14,6 +14,7 @@ PKI (cryptography, generated once per session):
   rogue.pem/.key       same CN as good, issued by "Rogue Issuing CA" — unknown issuer
   expired.pem/.key     CN of good, from the client CA, expired a year ago
   serveronly.pem/.key  CN of good, from the client CA, EKU serverAuth only — wrong key usage
+  critical.pem/.key    CN of good, from the client CA, with a critical extension no server knows
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from support import free_port
 
 GOOD_CN = 'geolab.be/dov-services/oefen/Geodrill'
+UNKNOWN_CRITICAL_OID = '1.3.6.1.4.1.99999.20.4'
 OTHER_CN = 'other.be/dov-services/oefen/NoRights'
 KEY_PASSPHRASE = 'kp-Zr8vQ2-secret-passphrase'
 P12_PASSWORD = 'p12-Xw4mT9-secret-password'
@@ -60,7 +62,7 @@ def _key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _cert(subject, key, issuer_name, issuer_key, ca=False, eku=None, san=None, days=(-1, 365)):
+def _cert(subject, key, issuer_name, issuer_key, ca=False, eku=None, san=None, days=(-1, 365), extensions=()):
     now = _now()
     builder = (x509.CertificateBuilder()
                .subject_name(subject).issuer_name(issuer_name).public_key(key.public_key())
@@ -81,6 +83,8 @@ def _cert(subject, key, issuer_name, issuer_key, ca=False, eku=None, san=None, d
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku or [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     if san:
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -141,6 +145,8 @@ class PKI(object):
         client('rogue', GOOD_CN, rogue_ca_name, rogue_ca_key)
         client('expired', GOOD_CN, days=(-800, -365))
         client('serveronly', GOOD_CN, eku=[ExtendedKeyUsageOID.SERVER_AUTH])
+        client('critical', GOOD_CN, extensions=[
+            (x509.UnrecognizedExtension(x509.ObjectIdentifier(UNKNOWN_CRITICAL_OID), b'\x05\x00'), True)])
 
     def path(self, name):
         return os.path.join(self.folder, name)

@@ -351,12 +351,46 @@ def test_check_certificate_returns_leaf_chain_and_days(pki):
     ('not yet valid', 'is not valid yet'),
     ('too few days left', 'fewer than min_days_left=30'),
     ('unknown CA', 'does not chain to ca_bundle'),
+    ('unknown critical extension', 'has a critical extension that TLS servers do not know: %s' % factory.UNKNOWN_CRITICAL_OID),
 ])
 def test_each_wrong_certificate_is_refused_for_its_own_reason(pki, kind, expected):
     with pytest.raises(DovError) as caught:
         certs.check_certificate([pki.wrong[kind]], pki.key, factory.CN, [pki.intermediate.cert, pki.root.cert],
                                 30, pki.now)
     assert expected in str(caught.value)
+
+
+def test_an_unknown_critical_extension_is_refused_naming_it_and_known_or_non_critical_ones_pass(pki):
+    with pytest.raises(DovError) as caught:
+        certs.check_client_auth(pki.wrong['unknown critical extension'])
+    message = str(caught.value)
+    assert "The certificate '%s' has a critical extension" % factory.CN in message
+    assert factory.UNKNOWN_CRITICAL_OID in message and 'nginx refuses it' in message
+    assert message.count('. ') == 1 and 'Ask the issuer for a certificate without it' in message    # two sentences
+    # the same OID, not critical, is ignored like every server ignores it; critical key usage and basic
+    # constraints (every VO-PKI certificate has them) are fine
+    relaxed = factory.make_client(pki.intermediate, pki.key, now=pki.now,
+                                  extensions=[(factory.unknown_critical_extension()[0], False)])
+    certs.check_client_auth(relaxed)
+    assert certs.unknown_critical_extensions(pki.leaf) == []
+    for path in (GEOLAB, OMGEVING):
+        assert certs.unknown_critical_extensions(certs.load_certificates(read(path))[0]) == []
+
+
+def test_a_ca_certificate_with_an_unknown_critical_extension_in_the_chain_is_refused(pki):
+    now = pki.now
+    odd = factory.make_intermediate(pki.root, 'Odd Issuing CA', now=now)
+    odd_cert = (x509.CertificateBuilder().subject_name(odd.cert.subject).issuer_name(pki.root.cert.subject)
+                .public_key(odd.key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1000))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(factory.unknown_critical_extension()[0], critical=True)
+                .sign(pki.root.key, factory.hashes.SHA256()))
+    leaf = factory.make_client(factory.Authority(odd_cert, odd.key), pki.key, now=now)
+    with pytest.raises(DovError) as caught:
+        certs.check_certificate([leaf, odd_cert], pki.key, factory.CN, [pki.root.cert], 0, now)
+    assert "The CA certificate 'Odd Issuing CA' has a critical extension" in str(caught.value)
+    assert factory.UNKNOWN_CRITICAL_OID in str(caught.value)
 
 
 def test_the_checks_run_in_order_key_before_cn(pki):

@@ -203,6 +203,15 @@ def test_client_certificate_alerts_become_client_cert_rejected_with_the_reason(p
     assert words in verdict.hint
 
 
+def test_a_refused_certificate_with_an_unknown_critical_extension_is_named_in_the_hint(pki):
+    # nginx answers 400 "The SSL certificate error" without a reason: the hint must not blame the key.
+    seen = _seen(pki, 'critical')
+    got = tlsdiagnosis.for_status(400, '<center>The SSL certificate error</center>', (200,), seen)
+    assert got.verdict == 'client_cert_rejected'
+    assert 'critical extension TLS servers do not know (%s)' % tls_peers.UNKNOWN_CRITICAL_OID in got.hint
+    assert 'key belongs' not in got.hint
+
+
 def test_unknown_issuer_hint_names_the_issuer_and_the_accepted_cas(pki):
     hint = _classify(_seen(pki, 'rogue'), 'tlsv1 alert unknown ca').hint
     assert pki.rogue_ca_dn in hint and pki.client_ca_dn in hint
