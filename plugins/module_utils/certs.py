@@ -133,9 +133,15 @@ def pick_leaf(certificates, key=None):
         wanted = public_key_fingerprint(key)
         leaf = next((cert for cert in certificates if public_key_fingerprint(cert.public_key()) == wanted), None)
     if leaf is None:
-        candidates = [cert for cert in certificates
-                      if not is_ca(cert) and not any(other is not cert and _issued_by(other, cert) for other in certificates)]
-        leaf = candidates[0] if candidates else certificates[0]
+        # Linear: the certificates are indexed by issuer name once, so each one is compared only
+        # with those that name it as their issuer (comparing every pair took minutes on 5,000).
+        by_issuer = {}
+        for cert in certificates:
+            by_issuer.setdefault(cert.issuer.public_bytes(), []).append(cert)
+        leaf = next((cert for cert in certificates
+                     if not is_ca(cert) and not any(other is not cert and _issued_by(other, cert)
+                                                    for other in by_issuer.get(cert.subject.public_bytes(), ()))),
+                    certificates[0])
     others = [cert for cert in certificates if cert is not leaf]
     return leaf, others
 

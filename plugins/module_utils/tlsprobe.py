@@ -27,7 +27,7 @@ import time
 
 from urllib.parse import urlsplit
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, tlsdiagnosis, tlswire
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certload, cn, compat, tlsdiagnosis, tlswire
 from ansible_collections.vlaanderen.dov.plugins.module_utils.certs import describe_certificate
 from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import pkcs12, serialization
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
@@ -123,10 +123,11 @@ def load_identity(client_cert=None, client_key=None, client_key_passphrase=None,
         return None
     data = _read(client_cert, 'client certificate')
     try:
-        certs = compat.load_pem_certificates(data)
-    except ValueError:
-        raise DovError("The client certificate %s holds no PEM certificate. "
-                       "Give the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued." % client_cert)
+        certs = certload.load_certificates(data, 'The client certificate %s' % client_cert)   # bounded, linear
+    except DovError as error:
+        what = str(error).split('. ', 1)[0].rstrip('.')
+        raise DovError("%s. Give as client_cert the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued."
+                       % what)
     key_data = _read(client_key, 'client key') if client_key else data
     password = client_key_passphrase.encode('utf-8') if client_key_passphrase else None
     try:

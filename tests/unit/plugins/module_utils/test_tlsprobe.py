@@ -327,6 +327,21 @@ def test_missing_files_are_named(pki, tmp_path):
         tlsprobe.probe('https://localhost:1/', ca_bundle=str(tmp_path / 'nope.pem'), timeout=2)
 
 
+def test_a_client_certificate_file_that_is_no_certificate_is_refused_by_the_one_bounded_reader(pki, tmp_path):
+    # 600 KB of BEGIN lines (the old pattern was quadratic on them) and a key alone: the reader of
+    # certload names the file and what is wrong with it.
+    begins = tmp_path / 'begins.pem'
+    begins.write_bytes(b'-----BEGIN CERTIFICATE-----\n' * 22000)
+    with pytest.raises(DovError) as caught:
+        tlsprobe.probe('https://localhost:1/', client_cert=str(begins), timeout=2)
+    assert str(caught.value).startswith("The client certificate %s is truncated: a '-----BEGIN CERTIFICATE-----' "
+                                        "block has no END line." % begins)
+    with pytest.raises(DovError) as caught:
+        tlsprobe.probe('https://localhost:1/', client_cert=pki.path('good.key'), timeout=2)
+    assert str(caught.value) == ('The client certificate %s holds a private key, not a certificate. Give as client_cert '
+                                 'the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued.' % pki.path('good.key'))
+
+
 # ---------------------------------------------------------------- small real servers
 
 class _Server(object):
