@@ -185,7 +185,11 @@ def tls_failure(error, seen, stage):
 
 def reset_after_tls13(seen, detail):
     """TLS 1.3: the server checks the client certificate after the handshake finished on our side;
-    when it refuses, its alert can be lost in a TCP reset. Nothing but a refusal ends a call there."""
+    when it refuses, its alert can be lost in a TCP reset. Nothing but a refusal ends a call there,
+    when the server asked for the certificate; a server that never asked refused nothing."""
+    if not seen.cert_requested:
+        return Verdict('http_error', "%s closed the connection without an HTTP answer (%s), and it never asked for a "
+                       "client certificate. Check the URL's host and port; the service may be down." % (seen.target, detail))
     return Verdict('client_cert_rejected', "The server broke off the connection right after the TLS 1.3 handshake, "
                    "before any HTTP answer (%s), which is how a refused client certificate shows. %s"
                    % (detail, client_cert_hint(None, seen.identity, seen.accepted, seen.acceptable)))

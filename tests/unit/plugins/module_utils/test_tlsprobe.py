@@ -565,6 +565,12 @@ def test_a_server_that_never_asks_for_a_client_certificate_is_client_cert_not_re
     assert server.peer_certificates == [None]       # the server never saw the client certificate
 
 
+def test_a_tls13_server_that_never_asks_and_closes_without_an_answer_is_no_certificate_refusal(pki):
+    result = _call(pki, _Server(pki, asks='never', tls13=True, reply=b''))
+    assert result['verdict'] == 'http_error', result
+    assert 'never asked for a client certificate' in result['hint'] and result['client_cert_requested'] is False
+
+
 @pytest.mark.parametrize('version', ['tls12', 'tls13'])
 def test_a_server_that_asks_in_the_handshake_is_ok_and_says_so(pki, version):
     server = _Server(pki, **{version: True})
