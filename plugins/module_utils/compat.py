@@ -37,7 +37,7 @@ MIN_PYOPENSSL = (21, 0, 0)
 
 try:
     import cryptography
-    from cryptography import x509
+    from cryptography import x509  # pylint: disable=unused-import
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm  # pylint: disable=unused-import
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa  # pylint: disable=unused-import

@@ -129,7 +129,7 @@ RETURN = r'''
 verdict:
   description:
     - C(ok) (the server asked for a client certificate, ours went out and the server answered an expected status);
-      C(client_cert_not_requested) (the server answered without ever asking for a client certificate: not the DOV
+      C(client_cert_not_requested) (the server answered without ever asking for a client certificate; not the DOV
       service, or a proxy that intercepts TLS); C(not_authorised) (401/403, the certificate is good but its CN has
       no rights at DOV);
       C(client_cert_rejected) (a TLS alert about the certificate, or nginx's HTTP 400 about it);
@@ -184,7 +184,7 @@ client_issuer_accepted:
   type: bool
 client_cert_requested:
   description:
-    - Whether the server asked for a client certificate (a TLS CertificateRequest, in the handshake or after it:
+    - Whether the server asked for a client certificate (a TLS CertificateRequest, in the handshake or after it;
       TLS 1.3 post-handshake authentication is offered).
   returned: always
   type: bool

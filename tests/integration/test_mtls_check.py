@@ -143,8 +143,8 @@ def test_s_server_that_never_asks_is_not_ok_and_one_that_asks_after_the_request_
         peers['late'] = tls_peers.start_s_server(pki, tmp_path_factory.mktemp('late'), 'tls1_3', asks='after_request')
         tasks = [('never12', 'good'), ('never13', 'good'), ('late', 'good'), ('late', 'rogue')]
         play = '- hosts: localhost\n  gather_facts: false\n  tasks:\n' + ''.join(
-            '    - name: %s %s\n      %s: %s\n' % (peer, cert, MODULE,
-                                                 json.dumps(args(pki, peers[peer], cert=cert, fail_on_error=False)))
+            '    - name: %s %s\n      %s: %s\n' % (
+                peer, cert, MODULE, json.dumps(args(pki, peers[peer], cert=cert, fail_on_error=False)))
             for peer, cert in tasks)
         run = ansible.playbook(play)
         assert run.rc == 0, run

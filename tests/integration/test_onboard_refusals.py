@@ -125,4 +125,3 @@ def test_a_certificate_with_an_unknown_critical_extension_is_refused_before_anyt
     installed = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
     assert [name for name in installed if name not in ('key.pem', 'csr.pem')] == [], installed
     assert not os.path.exists(os.path.join(onboarded['state'], 'Sondering', 'oefen', 'certificate.pem'))
-
