@@ -6,8 +6,10 @@
 ``probe()`` opens one connection (directly or through an HTTP CONNECT proxy), does one TLS
 handshake with the client certificate and a GET, and returns a plain dict with a ``verdict``
 and a ``hint``. The wire is in ``tlswire`` (standard library proxy choice, tunnel and HTTP; a
-pyOpenSSL handshake because only it shows the server's acceptable client CA names and its
-alerts), the reasoning in ``tlsdiagnosis``. One deadline (``timeout``) covers the whole call.
+pyOpenSSL handshake because only it shows the server's acceptable client CA names, its alerts
+and whether it asked for the client certificate), the reasoning in ``tlsdiagnosis``. ``ok``
+needs proof of mutual TLS: the server asked for a client certificate and ours went out;
+otherwise the verdict is ``client_cert_not_requested``. One deadline (``timeout``) covers the whole call.
 
 The server is always verified: VERIFY_PEER against ``ca_bundle`` or the system store, and
 OpenSSL's host-name check against the host of the URL. There is no switch to turn that off.

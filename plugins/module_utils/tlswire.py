@@ -9,7 +9,8 @@ The standard library does the HTTP: ``urllib.request`` picks the proxy from the 
 (``set_tunnel``), writes the request and parses the answer (status line, headers, chunked or
 Content-Length bodies). pyOpenSSL is used for the one thing the standard library's ``ssl``
 cannot show: what the server said during the handshake (its list of acceptable client CAs, the
-alert of a refusal, TLS 1.3's late alert, the chain the verify callback saw). Every blocking step
+alert of a refusal, TLS 1.3's late alert, the chain the verify callback saw, and whether it asked
+for the client certificate: OpenSSL's handshake states through the info callback). Every blocking step
 waits at most until the one deadline of the check.
 """
 
