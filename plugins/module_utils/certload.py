@@ -7,6 +7,12 @@ VO-DCBaaS hands out a DER ``.cer``, sometimes PEM, sometimes a PKCS#7 ``.p7b`` w
 people also paste base64 text. ``load_certificates`` reads all of these and tells a CSR, a
 private key, an empty, a truncated and a garbage file apart, each with its own message.
 The checks on what was read are in ``certs.py``, which offers these functions under its name too.
+
+Reading is linear in the size of the input and bounded: at most ``MAX_BYTES`` and
+``MAX_CERTIFICATES`` certificates (``MAX_CA_CERTIFICATES`` in a CA bundle, which may be a system
+store). A PEM block is found by its BEGIN line and then the END line of the same label, once each;
+a BEGIN without its END ends the reading with a refusal (a pattern that searched on for every BEGIN
+was quadratic: 600 KB of BEGIN lines took minutes).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,8 +27,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import der_h
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 
-_PEM_BLOCK = re.compile(br'-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----', re.DOTALL)
-_PEM_BEGIN = re.compile(br'-----BEGIN ([A-Z0-9 #]+)-----')
+_PEM_BEGIN = re.compile(br'-----BEGIN ([A-Z0-9 #]{1,64})-----')
 _BASE64_TEXT = re.compile(br'^[A-Za-z0-9+/=\s]+$')
 _CERT_LABELS = ('CERTIFICATE', 'X509 CERTIFICATE')
 _PKCS7_LABELS = ('PKCS7', 'PKCS #7 SIGNED DATA', 'CMS')
@@ -31,6 +36,10 @@ _CSR_LABELS = ('CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST')
 _PKCS7_DATA_OID = b'\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01'
 
 FIX_SOURCE = "Use the certificate file that VO-DCBaaS gave back for this host's CSR (a .cer, .pem or .p7b)."
+# A certificate with its chain is a few KB; a system CA store some 200 KB and 150 certificates.
+MAX_BYTES = 1024 * 1024
+MAX_CERTIFICATES = 100
+MAX_CA_CERTIFICATES = 1000
 
 
 # ---------------------------------------------------------------- DER helpers
@@ -69,13 +78,35 @@ def _refuse_key(source):
             "(never paste a key into content).")
 
 
-def _load_pem(data, source):
+def _pem_blocks(data, source):
+    """(label, block) of every PEM block, in one pass: each BEGIN line, then the END line of its
+    label after it. A BEGIN without that END is refused as truncated."""
+    position = 0
+    while True:
+        begin = _PEM_BEGIN.search(data, position)
+        if begin is None:
+            return
+        label = begin.group(1)
+        end_line = b'-----END ' + label + b'-----'
+        end = data.find(end_line, begin.end())
+        if end < 0:
+            _refuse(source, "is truncated: a '-----BEGIN %s-----' block has no END line" % label.decode('ascii'),
+                    "The file was cut off; download the certificate again from VO-DCBaaS, or copy the whole block.")
+        position = end + len(end_line)
+        yield label.decode('ascii'), data[begin.start():position]
+
+
+def _count(certificates, source, limit):
+    if len(certificates) > limit:
+        _refuse(source, "holds more than %d certificates" % limit,
+                "Give the certificate that VO-DCBaaS issued, with its chain (two or three certificates).")
+
+
+def _load_pem(data, source, limit=MAX_CERTIFICATES):
     certificates = []
     labels = []
-    for match in _PEM_BLOCK.finditer(data):
-        label = match.group(1).decode('ascii')
+    for label, block in _pem_blocks(data, source):
         labels.append(label)
-        block = match.group(0)
         try:
             if label in _CERT_LABELS:
                 certificates.append(x509.load_pem_x509_certificate(block))
@@ -84,12 +115,7 @@ def _load_pem(data, source):
         except ValueError:
             _refuse(source, "holds a %s block that cannot be read: it is damaged or cut off" % label,
                     "Download the certificate again from VO-DCBaaS, or copy the whole block.")
-    complete = len(labels)
-    begun = [match.group(1).decode('ascii') for match in _PEM_BEGIN.finditer(data)]
-    if len(begun) > complete:
-        incomplete = begun[complete] if begun[:complete] == labels else begun[-1]
-        _refuse(source, "is truncated: a '-----BEGIN %s-----' block has no END line" % incomplete,
-                "The file was cut off; download the certificate again from VO-DCBaaS, or copy the whole block.")
+        _count(certificates, source, limit)
     if certificates:
         return certificates
     if any(label in _PKCS7_LABELS for label in labels):
@@ -160,26 +186,31 @@ def _readable(certificates, source):
     return certificates
 
 
-def load_certificates(data, source='The certificate'):
+def load_certificates(data, source='The certificate', max_certificates=MAX_CERTIFICATES):
     """All certificates in ``data`` (bytes), in the order they come.
 
     Reads PEM (one certificate or a bundle, PKCS#7 PEM too), DER, DER PKCS#7, and base64 text of
     DER or PKCS#7. Raises a DovError that says what the data is instead: empty, truncated, a CSR,
     a private key, a PKCS#12 keystore, or something else. ``source`` names the input in messages
-    (``'/tmp/geodrill.cer'`` or ``'content'``).
+    (``'/tmp/geodrill.cer'`` or ``'content'``). More than ``MAX_BYTES`` or ``max_certificates`` is
+    refused before the library reads it all.
     """
     compat.check_cryptography()
     if isinstance(data, str):
         data = data.encode('utf-8')
     if not data or not data.strip():
         _refuse(source, "is empty", "Put the certificate from VO-DCBaaS there (a .cer, .pem or .p7b file).")
+    if len(data) > MAX_BYTES:
+        _refuse(source, "is %d bytes, more than the %d bytes (1 MiB) a certificate file may have here" % (len(data), MAX_BYTES),
+                "Give the certificate file that VO-DCBaaS issued: with its chain it is a few KB.")
     if b'-----BEGIN ' in data:
-        found = _load_pem(data, source)
+        found = _load_pem(data, source, max_certificates)
         if found:
             return _readable(found, source)
     else:
         found = _load_der(data, source) if data[:1] == b'\x30' else None
         if found:
+            _count(found, source, max_certificates)
             return _readable(found, source)
         text = data.strip()
         if found is None and _BASE64_TEXT.match(text):
@@ -192,6 +223,7 @@ def load_certificates(data, source='The certificate'):
             if decoded[:1] == b'\x30':
                 found = _load_der(decoded, source + ' (base64)')
                 if found:
+                    _count(found, source, max_certificates)
                     return _readable(found, source)
     _refuse(source, "is not a certificate: it is neither PEM, DER, PKCS#7 nor base64 of them", FIX_SOURCE)
 
@@ -202,7 +234,7 @@ def load_ca_bundle(data, path='ca_bundle'):
         raise DovError("The ca_bundle %s does not exist. Point ca_bundle at a PEM file with the VO-PKI "
                        "issuing CA and/or root certificates." % path)
     try:
-        return load_certificates(data, 'The ca_bundle %s' % path)
+        return load_certificates(data, 'The ca_bundle %s' % path, MAX_CA_CERTIFICATES)
     except DovError as error:
         first = str(error).split('. ', maxsplit=1)[0].rstrip('.')
         raise DovError("%s. Point ca_bundle at a PEM file with the VO-PKI issuing CA and/or root certificates." % first)

@@ -12,8 +12,6 @@ calls the functions below where an API came later:
 - ``utcnow``: an aware UTC now;
 - ``rfc4514``: a name as RFC 4514 text with emailAddress spelled as openssl does (the override
   argument came in 36);
-- ``load_pem_certificates``: every certificate of a PEM bundle (``load_pem_x509_certificates``
-  came in 39);
 - ``load_pkcs7_certificates``: a PKCS#7 bundle; 3.4.8 crashes (segfault) on a signedData
   without content, so that case is answered before the library sees it;
 - ``verify_issued_by``: the signature check of ``verify_directly_issued_by`` (40), done by hand
@@ -39,7 +37,7 @@ MIN_PYOPENSSL = (21, 0, 0)
 
 try:
     import cryptography
-    from cryptography import x509
+    from cryptography import x509  # pylint: disable=unused-import
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm  # pylint: disable=unused-import
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa  # pylint: disable=unused-import
@@ -167,19 +165,8 @@ def rfc4514(name):
 
 # ---------------------------------------------------------------- reading certificates
 
-_PEM_CERTIFICATE = re.compile(br'-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----', re.DOTALL)
 _PEM_BODY = re.compile(br'-----BEGIN [A-Z0-9 #]+-----(.*?)-----END [A-Z0-9 #]+-----', re.DOTALL)
 _SIGNED_DATA_OID = b'\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02'
-
-
-def load_pem_certificates(data):
-    """Every certificate of a PEM bundle; ValueError when there is none or one is damaged."""
-    if CRYPTOGRAPHY >= (39, 0, 0):
-        return x509.load_pem_x509_certificates(data)
-    blocks = _PEM_CERTIFICATE.findall(data)
-    if not blocks:
-        raise ValueError('no certificate in the PEM data')
-    return [x509.load_pem_x509_certificate(block) for block in blocks]
 
 
 def der_header(data, offset=0):

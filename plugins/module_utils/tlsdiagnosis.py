@@ -48,6 +48,9 @@ class Seen(object):
         self.acceptable = []        # RFC 4514 names
         self.accepted = None        # the client's issuer on that list (None: no list)
         self.got_data = False
+        self.cert_requested = False     # the server sent a CertificateRequest (handshake or after)
+        self.cert_sent = False          # our certificate went out, with its CertificateVerify
+        self.post_handshake_auth = True     # offered to the server (TLS 1.3)
 
     def take(self, session):
         """Copy what the session showed."""
@@ -56,6 +59,9 @@ class Seen(object):
         self.server_cert = shown['server_cert'] or self.server_cert
         self.verify_errors = list(session.verify_errors)
         self.got_data = session.got_data
+        self.cert_requested = shown['cert_requested']
+        self.cert_sent = shown['cert_sent']
+        self.post_handshake_auth = shown['post_handshake_auth']
         names = shown['client_ca_names']
         if names:
             self.acceptable = [name_text(name) for name in names]
@@ -139,6 +145,10 @@ def client_cert_hint(alert=None, identity=None, accepted=None, acceptable=(), ht
     if problem or alert == 'unsupported certificate':
         return ("Wrong key usage: the client certificate cannot authenticate a TLS client%s.%s Request a certificate "
                 "with the client-authentication profile in VO-DCBaaS." % ((' (%s)' % problem) if problem else '', said))
+    unknown = certs.unknown_critical_extensions(cert)
+    if unknown:
+        return ("The client certificate has a critical extension TLS servers do not know (%s), and a server refuses "
+                "such a certificate.%s Ask the issuer for a certificate without it." % (', '.join(unknown), said))
     if alert == 'certificate revoked':
         return "The client certificate has been revoked.%s Request a new certificate in VO-DCBaaS." % said
     return ("The server refused the client certificate %s, issued by %s, though it is valid, has the right usage and "
@@ -175,7 +185,11 @@ def tls_failure(error, seen, stage):
 
 def reset_after_tls13(seen, detail):
     """TLS 1.3: the server checks the client certificate after the handshake finished on our side;
-    when it refuses, its alert can be lost in a TCP reset. Nothing but a refusal ends a call there."""
+    when it refuses, its alert can be lost in a TCP reset. Nothing but a refusal ends a call there,
+    when the server asked for the certificate; a server that never asked refused nothing."""
+    if not seen.cert_requested:
+        return Verdict('http_error', "%s closed the connection without an HTTP answer (%s), and it never asked for a "
+                       "client certificate. Check the URL's host and port; the service may be down." % (seen.target, detail))
     return Verdict('client_cert_rejected', "The server broke off the connection right after the TLS 1.3 handshake, "
                    "before any HTTP answer (%s), which is how a refused client certificate shows. %s"
                    % (detail, client_cert_hint(None, seen.identity, seen.accepted, seen.acceptable)))
@@ -215,11 +229,41 @@ def is_client_cert_http_refusal(status, body):
     return status == 400 and any(marker in body.lower() for marker in CLIENT_CERT_HTTP_MARKERS)
 
 
+def not_requested(status, seen):
+    """The server answered without ever asking for a client certificate: whatever it said, it says
+    nothing about ours. Not the DOV service as it should be, or not the DOV service at all."""
+    late = ''
+    if seen.tls_version == 'TLSv1.3' and not seen.post_handshake_auth:
+        late = (" This host's OpenSSL binding could not offer TLS 1.3 post-handshake authentication, so a server "
+                "that asks only after the request could not ask.")
+    if seen.identity is not None:
+        sent = 'without asking for a client certificate'
+    elif seen.cert_requested:
+        sent = 'without a client certificate, though it asked for one (it is optional there)'
+    else:
+        sent = 'without asking for a client certificate (none was given to send)'
+    return Verdict('client_cert_not_requested', "%s answered HTTP %d %s, so the certificate is not proven.%s Check "
+                   "that the URL's host and port are the DOV service (not a test server or a load balancer that ends "
+                   "TLS), and whether a proxy intercepts TLS on the way (its CA would be the issuer of the server "
+                   "certificate: %s)." % (seen.target, status, sent, late,
+                                          certs.subject_text(seen.server_cert.issuer) if seen.server_cert is not None
+                                          else 'unknown'))
+
+
 def for_status(status, body, expected_status, seen):
-    """The Verdict for an HTTP answer."""
+    """The Verdict for an HTTP answer. ``ok`` only when the server asked for a client certificate
+    and ours went out (with its CertificateVerify) before the expected status came."""
     expected = tuple(expected_status)
+    if not seen.cert_requested:
+        return not_requested(status, seen)
     if status in expected:
-        return Verdict('ok', "The certificate is accepted: the server answered %d." % status)
+        if seen.identity is None:
+            return not_requested(status, seen)
+        if not seen.cert_sent:
+            return Verdict('client_cert_rejected', "%s asked for a client certificate, but OpenSSL sent none (the "
+                           "server's signature algorithms may not fit the key of %s). Use the key and certificate "
+                           "VO-DCBaaS issued (RSA 2048)." % (seen.target, _common_name(seen.identity.cert)))
+        return Verdict('ok', "The certificate is accepted: the server asked for it and answered %d." % status)
     if is_client_cert_http_refusal(status, body):
         excerpt = ' '.join(body.split())
         marker = next((m for m in CLIENT_CERT_HTTP_MARKERS if m in excerpt.lower()), excerpt[:80])

@@ -6,8 +6,10 @@
 ``probe()`` opens one connection (directly or through an HTTP CONNECT proxy), does one TLS
 handshake with the client certificate and a GET, and returns a plain dict with a ``verdict``
 and a ``hint``. The wire is in ``tlswire`` (standard library proxy choice, tunnel and HTTP; a
-pyOpenSSL handshake because only it shows the server's acceptable client CA names and its
-alerts), the reasoning in ``tlsdiagnosis``. One deadline (``timeout``) covers the whole call.
+pyOpenSSL handshake because only it shows the server's acceptable client CA names, its alerts
+and whether it asked for the client certificate), the reasoning in ``tlsdiagnosis``. ``ok``
+needs proof of mutual TLS: the server asked for a client certificate and ours went out;
+otherwise the verdict is ``client_cert_not_requested``. One deadline (``timeout``) covers the whole call.
 
 The server is always verified: VERIFY_PEER against ``ca_bundle`` or the system store, and
 OpenSSL's host-name check against the host of the URL. There is no switch to turn that off.
@@ -27,7 +29,7 @@ import time
 
 from urllib.parse import urlsplit
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, tlsdiagnosis, tlswire
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certload, cn, compat, tlsdiagnosis, tlswire
 from ansible_collections.vlaanderen.dov.plugins.module_utils.certs import describe_certificate
 from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import pkcs12, serialization
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
@@ -37,8 +39,8 @@ try:
 except ImportError:
     SSL = None  # probe() refuses first, naming the library (compat.check_pyopenssl)
 
-VERDICTS = ('ok', 'not_authorised', 'client_cert_rejected', 'server_untrusted', 'dns_error',
-            'connect_error', 'proxy_error', 'timeout', 'http_error')
+VERDICTS = ('ok', 'client_cert_not_requested', 'not_authorised', 'client_cert_rejected', 'server_untrusted',
+            'dns_error', 'connect_error', 'proxy_error', 'timeout', 'http_error')
 DEFAULT_HEALTH_PATH = 'dov-xdov-server/logs/chucknorris'
 EXCERPT_LENGTH = 200
 
@@ -123,10 +125,11 @@ def load_identity(client_cert=None, client_key=None, client_key_passphrase=None,
         return None
     data = _read(client_cert, 'client certificate')
     try:
-        certs = compat.load_pem_certificates(data)
-    except ValueError:
-        raise DovError("The client certificate %s holds no PEM certificate. "
-                       "Give the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued." % client_cert)
+        certs = certload.load_certificates(data, 'The client certificate %s' % client_cert)   # bounded, linear
+    except DovError as error:
+        what = str(error).split('. ', 1)[0].rstrip('.')
+        raise DovError("%s. Give as client_cert the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued."
+                       % what)
     key_data = _read(client_key, 'client key') if client_key else data
     password = client_key_passphrase.encode('utf-8') if client_key_passphrase else None
     try:
@@ -179,6 +182,7 @@ def _empty_result(url, proxy, identity):
         'proxy': tlswire.redact_url(proxy if '://' in proxy else 'http://' + proxy) if proxy else None,
         'tls_version': None, 'cipher': None, 'server_certificate': None,
         'acceptable_client_cas': [], 'client_issuer_accepted': None,
+        'client_cert_requested': False, 'client_cert_sent': False,
         'client_certificate': describe_certificate(identity.cert) if identity is not None else None,
         'http_status': None, 'response_excerpt': None, 'elapsed_ms': 0,
     }
@@ -253,14 +257,20 @@ def _exchange(session, seen, result, path, host_header, expected_status):
         _show(session, seen, result)
         return tlsdiagnosis.tls_failure(error, seen, 'exchange')
     except http.client.HTTPException as error:
-        seen.got_data = session.got_data
+        _show(session, seen, result)
         if isinstance(error, http.client.BadStatusLine) and session.got_data:
             return tlswire.Verdict('http_error', "%s answered something that is not HTTP (%r). Check the URL and port."
                                    % (seen.target, str(error)[:60]))
+        if session.got_data:
+            # http.client stops at a line over 64 KiB or a 101st header: an answer, but not one to trust.
+            return tlswire.Verdict('http_error', "%s answered with an HTTP header that is too large or malformed (%s). "
+                                   "Check the URL and port; a DOV health endpoint answers a few short headers."
+                                   % (seen.target, str(error)[:80] or error.__class__.__name__))
         if seen.tls_version == 'TLSv1.3':
             return tlsdiagnosis.reset_after_tls13(seen, 'closed')
         return tlswire.Verdict('http_error', "%s closed the connection without an HTTP answer. Check the URL; the "
                                "service may be down." % seen.target)
+    _show(session, seen, result)        # a TLS 1.3 server may have asked for the certificate after the request
     result.update(http_status=status, response_excerpt=body[:EXCERPT_LENGTH])
     return tlsdiagnosis.for_status(status, body, expected_status, seen)
 
@@ -269,4 +279,5 @@ def _show(session, seen, result):
     shown = seen.take(session)
     result.update(tls_version=seen.tls_version, cipher=shown['cipher'] or result['cipher'],
                   acceptable_client_cas=seen.acceptable, client_issuer_accepted=seen.accepted,
+                  client_cert_requested=seen.cert_requested, client_cert_sent=seen.cert_sent,
                   server_certificate=describe_certificate(seen.server_cert) if seen.server_cert is not None else None)

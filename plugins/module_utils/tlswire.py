@@ -9,7 +9,8 @@ The standard library does the HTTP: ``urllib.request`` picks the proxy from the 
 (``set_tunnel``), writes the request and parses the answer (status line, headers, chunked or
 Content-Length bodies). pyOpenSSL is used for the one thing the standard library's ``ssl``
 cannot show: what the server said during the handshake (its list of acceptable client CAs, the
-alert of a refusal, TLS 1.3's late alert, the chain the verify callback saw). Every blocking step
+alert of a refusal, TLS 1.3's late alert, the chain the verify callback saw, and whether it asked
+for the client certificate: OpenSSL's handshake states through the info callback). Every blocking step
 waits at most until the one deadline of the check.
 """
 
@@ -174,11 +175,25 @@ def _connect_failure(error, where, proxy, host, port):
 
 # ---------------------------------------------------------------- TLS
 
+# OpenSSL's names (SSL_state_string_long) of the client's handshake states that prove mutual TLS:
+# the server's CertificateRequest was read, and a CertificateVerify was written (only sent with a
+# non-empty client certificate: proof that ours went out, signed with its key). The same names in
+# TLS 1.2, 1.3 and a TLS 1.3 post-handshake request, in OpenSSL 1.1.1 to 4.
+STATE_CERT_REQUEST = b'read server certificate request'
+STATE_CERT_VERIFY = b'write certificate verify'
+
+
 class Session(object):
     """One pyOpenSSL client connection over ``sock``; keeps what the diagnosis reads.
 
     The server is verified (VERIFY_PEER against the context's trust, and OpenSSL's host-name check
     against ``host``); the verify callback only records, it never overrides OpenSSL's decision.
+
+    The info callback watches OpenSSL's handshake states: ``cert_requested`` (the server sent a
+    CertificateRequest, in the handshake or after it) and ``cert_sent`` (our certificate went out
+    with a CertificateVerify). The client offers TLS 1.3 post-handshake authentication
+    (``post_handshake_auth``), so that a server that asks only once it has read the request (Apache
+    per location) can ask; nginx asks in the handshake.
     """
 
     def __init__(self, sock, host, context, deadline):
@@ -188,9 +203,13 @@ class Session(object):
         self.failed_server_cert = None
         self.pending = b''
         self.got_data = False
+        self.cert_requested = False
+        self.cert_sent = False
         context.set_verify(SSL.VERIFY_PEER, self._record)
+        context.set_info_callback(self._state)
         sock.setblocking(False)
         self.connection = SSL.Connection(context, sock)
+        self.post_handshake_auth = _offer_post_handshake_auth(self.connection)
         if not _is_ip(host):
             self.connection.set_tlsext_host_name(_idna(host).encode('ascii'))
         try:
@@ -206,6 +225,13 @@ class Session(object):
             if depth == 0 and self.failed_server_cert is None:
                 self.failed_server_cert = cert.to_cryptography()
         return bool(ok)
+
+    def _state(self, connection, _where, _ret):
+        state = (connection.get_state_string() or b'').lower()
+        if STATE_CERT_REQUEST in state:
+            self.cert_requested = True
+        elif STATE_CERT_VERIFY in state:
+            self.cert_sent = True
 
     def _wait(self, for_read):
         left = self.deadline.left()
@@ -271,6 +297,9 @@ class Session(object):
             'cipher': self.connection.get_cipher_name(),
             'server_cert': peer.to_cryptography() if peer is not None else self.failed_server_cert,
             'client_ca_names': list(self.connection.get_client_ca_list() or []),
+            'cert_requested': self.cert_requested,
+            'cert_sent': self.cert_sent,
+            'post_handshake_auth': self.post_handshake_auth,
         }
 
     def get(self, path, host_header):
@@ -360,6 +389,17 @@ def _idna(host):
         return host.encode('idna').decode('ascii')
     except UnicodeError:
         return host
+
+
+def _offer_post_handshake_auth(connection):
+    """Announce TLS 1.3 post-handshake authentication (the ``post_handshake_auth`` extension), so
+    that a server may ask for the client certificate after the handshake; pyOpenSSL has no call for
+    it, the binding under it has (cryptography 3.4.8 and later). False where it cannot be offered."""
+    try:
+        _lib.SSL_set_post_handshake_auth(connection._ssl, 1)  # pylint: disable=protected-access
+        return True
+    except (AttributeError, TypeError, NotImplementedError):
+        return False
 
 
 def _require_host_check(connection, host):

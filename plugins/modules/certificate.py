@@ -18,7 +18,8 @@ description:
     a private key, garbage, an empty or a truncated file each get their own message);
     2. its public key matches the key at O(privatekey_path); 3. its CN equals O(expected_common_name);
     4. it allows TLS client authentication (EKU C(clientAuth) when an EKU is present, key usage
-    C(digitalSignature) when a key usage is present); 5. it is valid now and has at least
+    C(digitalSignature) when a key usage is present) and has no critical extension that TLS servers
+    do not know (nginx refuses such a certificate; the OID is named); 5. it is valid now and has at least
     O(min_days_left) days left; 6. with O(ca_bundle), it chains to those CA certificates, checking the
     signature and validity of each link. A refusal names the problem and the fix and leaves every
     file byte-identical."

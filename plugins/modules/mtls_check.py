@@ -128,7 +128,10 @@ EXAMPLES = r'''
 RETURN = r'''
 verdict:
   description:
-    - C(ok); C(not_authorised) (401/403, the certificate is good but its CN has no rights at DOV);
+    - C(ok) (the server asked for a client certificate, ours went out and the server answered an expected status);
+      C(client_cert_not_requested) (the server answered without ever asking for a client certificate; not the DOV
+      service, or a proxy that intercepts TLS); C(not_authorised) (401/403, the certificate is good but its CN has
+      no rights at DOV);
       C(client_cert_rejected) (a TLS alert about the certificate, or nginx's HTTP 400 about it);
       C(server_untrusted) (the server's certificate does not verify or its name does not match);
       C(dns_error); C(connect_error); C(proxy_error); C(timeout); C(http_error).
@@ -177,6 +180,16 @@ acceptable_client_cas:
   elements: str
 client_issuer_accepted:
   description: Whether the issuer of the client certificate (or of an intermediate sent) is on that list; null when there is no list.
+  returned: always
+  type: bool
+client_cert_requested:
+  description:
+    - Whether the server asked for a client certificate (a TLS CertificateRequest, in the handshake or after it;
+      TLS 1.3 post-handshake authentication is offered).
+  returned: always
+  type: bool
+client_cert_sent:
+  description: Whether the client certificate went out, with its signature (CertificateVerify).
   returned: always
   type: bool
 client_certificate:

@@ -77,8 +77,9 @@ def make_intermediate(root, common_name='Test Issuing CA 2', now=None, days=1825
 
 
 def make_client(issuer, key, common_name=CN, now=None, start_days=-1, days=1825,
-                eku=(ExtendedKeyUsageOID.CLIENT_AUTH,), digital_signature=True, san_ip=None, ca=False):
-    """A VO-PKI-shaped client certificate (``eku=None`` leaves the EKU out)."""
+                eku=(ExtendedKeyUsageOID.CLIENT_AUTH,), digital_signature=True, san_ip=None, ca=False, extensions=()):
+    """A VO-PKI-shaped client certificate (``eku=None`` leaves the EKU out); ``extensions``: more
+    (extension, critical) pairs."""
     now = now or datetime.datetime.now(UTC)
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, 'BE'),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'Geolab nv'),
@@ -106,7 +107,18 @@ def make_client(issuer, key, common_name=CN, now=None, start_days=-1, days=1825,
         import ipaddress
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(san_ip))]),
                                         critical=False)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     return builder.sign(issuer.key, hashes.SHA256())
+
+
+# An extension no TLS server knows, marked critical: nginx refuses the certificate ("unhandled
+# critical extension"), so the collection must refuse it before installing.
+UNKNOWN_CRITICAL_OID = '1.3.6.1.4.1.99999.20.4'
+
+
+def unknown_critical_extension():
+    return x509.UnrecognizedExtension(x509.ObjectIdentifier(UNKNOWN_CRITICAL_OID), b'\x05\x00'), True
 
 
 def pem(*items):
@@ -167,6 +179,8 @@ class Pki(object):
             'server-only usage': make_client(self.intermediate, self.key, now=now,
                                              eku=(ExtendedKeyUsageOID.SERVER_AUTH,)),
             'too few days left': make_client(self.intermediate, self.key, now=now, days=10),
+            'unknown critical extension': make_client(self.intermediate, self.key, now=now,
+                                                      extensions=[unknown_critical_extension()]),
         }
         self.stranger_root = make_root('Stranger Root CA', now=now)
         self.stranger_intermediate = make_intermediate(self.stranger_root, 'Stranger Issuing CA', now=now)

@@ -200,6 +200,12 @@ def test_nginx_accepts_the_installed_files_and_refuses_a_stranger(installed, pki
     stranger.write_bytes(pki_factory.pem(pki.wrong['unknown CA'], pki.stranger_intermediate.cert))
     refused = curl(nginx, pki, '--cert', str(stranger), '--key', pki.paths['key.pem'])
     assert 'The SSL certificate error' in refused.stdout, refused.stdout
+    # the second opinion on what the module refuses before installing: nginx refuses a certificate with
+    # an unknown critical extension (its error log says why)
+    critical = tmp_path / 'critical.pem'
+    critical.write_bytes(pki_factory.pem(pki.wrong['unknown critical extension'], pki.intermediate.cert))
+    refused = curl(nginx, pki, '--cert', str(critical), '--key', pki.paths['key.pem'])
+    assert 'The SSL certificate error' in refused.stdout, refused.stdout
 
 
 # ---------------------------------------------------------------- check mode, diff, secrets
@@ -259,10 +265,10 @@ def test_without_keytool_jks_is_refused_saying_install_a_jre_or_use_pkcs12(ansib
     assert not dest.exists()
 
 
-# ---------------------------------------------------------------- twelve kinds of wrong input
+# ---------------------------------------------------------------- thirteen kinds of wrong input
 
 def wrong_inputs(pki, folder):
-    """(name, extra args, what the message must say) for the twelve wrong inputs."""
+    """(name, extra args, what the message must say) for the thirteen wrong inputs."""
     def put(name, data):
         path = folder / name
         path.write_bytes(data)
@@ -291,11 +297,14 @@ def wrong_inputs(pki, folder):
          ['holds a CSR (a certificate request), not the certificate. Upload it in VO-DCBaaS and use what comes back']),
         ('a private key', {'src': put('key-as-cert.pem', pki_factory.key_pem(pki.other_key))},
          ['holds a private key, not a certificate']),
+        ('unknown critical extension', {'src': put('critical.cer', pki_factory.der(pki.wrong['unknown critical extension']))},
+         ['has a critical extension that TLS servers do not know: %s' % pki_factory.UNKNOWN_CRITICAL_OID,
+          'Ask the issuer for a certificate without it']),
     ]
     return cases
 
 
-def test_twelve_kinds_of_wrong_input_are_refused_by_name_and_the_installed_files_stay_byte_identical(
+def test_thirteen_kinds_of_wrong_input_are_refused_by_name_and_the_installed_files_stay_byte_identical(
         ansible, pki, tmp_path):
     dest = tmp_path / 'dov'
     first = ansible.module(MODULE, install_args(pki, dest))
@@ -304,7 +313,7 @@ def test_twelve_kinds_of_wrong_input_are_refused_by_name_and_the_installed_files
     inputs = tmp_path / 'inputs'
     inputs.mkdir()
     cases = wrong_inputs(pki, inputs)
-    assert len(cases) == 12
+    assert len(cases) == 13
     tasks = []
     for name, extra, _expected in cases:
         args = install_args(pki, dest, **extra)

@@ -5,6 +5,8 @@ nginx (ssl_verify_client on + a CN allow-list), openssl s_server on TLS 1.2 and 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
+
 import pytest
 
 import tls_peers
@@ -93,7 +95,7 @@ def test_cn_without_rights_is_not_authorised_and_the_hint_names_the_meldpunt(ans
     assert result['msg'].startswith('not_authorised: ')
 
 
-def test_nginx_400_for_unknown_ca_and_expired_is_client_cert_rejected_with_the_reason(ansible, pki, nginx):
+def test_nginx_400_for_unknown_ca_expired_and_critical_is_client_cert_rejected_with_the_reason(ansible, pki, nginx):
     rogue = ansible.module(MODULE, args(pki, nginx, cert='rogue'))['result']
     assert rogue['verdict'] == 'client_cert_rejected' and rogue['http_status'] == 400
     assert rogue['client_issuer_accepted'] is False
@@ -102,6 +104,12 @@ def test_nginx_400_for_unknown_ca_and_expired_is_client_cert_rejected_with_the_r
     assert expired['verdict'] == 'client_cert_rejected'
     assert expired['client_issuer_accepted'] is True and expired['client_certificate']['days_left'] < 0
     assert 'expired on' in expired['hint']
+    # nginx refuses a certificate with a critical extension it does not know; the hint names it
+    critical = ansible.module(MODULE, args(pki, nginx, cert='critical'))['result']
+    assert critical['verdict'] == 'client_cert_rejected' and critical['http_status'] == 400, critical
+    assert 'critical extension TLS servers do not know (%s)' % tls_peers.UNKNOWN_CRITICAL_OID in critical['hint']
+    with open(nginx.log) as handle:
+        assert 'unhandled critical extension' in handle.read()
 
 
 @pytest.mark.parametrize('version', ['tls1_2', 'tls1_3'])
@@ -123,6 +131,40 @@ def test_s_server_alerts_are_client_cert_rejected_on_tls12_and_tls13(ansible, pk
         assert result['acceptable_client_cas'] == [pki.client_ca_dn]
     rogue = ansible.module(MODULE, args(pki, peer, cert='rogue', fail_on_error=False))['result']
     assert rogue['client_issuer_accepted'] is False
+
+
+def test_s_server_that_never_asks_is_not_ok_and_one_that_asks_after_the_request_is(ansible, pki, tmp_path_factory):
+    # A server that answers 200 without ever asking for a client certificate (TLS 1.2 and 1.3) proves
+    # nothing about it; one that asks only after the request (TLS 1.3 post-handshake, as Apache does
+    # per location) does, and refuses a certificate of an unknown issuer there. One playbook run.
+    peers = {'never12': tls_peers.start_s_server(pki, tmp_path_factory.mktemp('never12'), 'tls1_2', asks='never'),
+             'never13': tls_peers.start_s_server(pki, tmp_path_factory.mktemp('never13'), 'tls1_3', asks='never')}
+    try:
+        peers['late'] = tls_peers.start_s_server(pki, tmp_path_factory.mktemp('late'), 'tls1_3', asks='after_request')
+        tasks = [('never12', 'good'), ('never13', 'good'), ('late', 'good'), ('late', 'rogue')]
+        play = '- hosts: localhost\n  gather_facts: false\n  tasks:\n' + ''.join(
+            '    - name: %s %s\n      %s: %s\n' % (
+                peer, cert, MODULE, json.dumps(args(pki, peers[peer], cert=cert, fail_on_error=False)))
+            for peer, cert in tasks)
+        run = ansible.playbook(play)
+        assert run.rc == 0, run
+        for name in ('never12', 'never13'):
+            result = run.task('%s good' % name)['result']
+            assert result['verdict'] == 'client_cert_not_requested', result
+            assert result['http_status'] == 200 and result['client_cert_requested'] is False
+            assert 'without asking for a client certificate' in result['hint'] and 'intercepts TLS' in result['hint']
+        late = run.task('late good')['result']
+        assert late['verdict'] == 'ok', late
+        assert late['tls_version'] == 'TLSv1.3' and late['client_cert_requested'] and late['client_cert_sent']
+        assert 'Chuck Norris' in late['response_excerpt']
+        rogue = run.task('late rogue')['result']
+        assert rogue['verdict'] == 'client_cert_rejected' and "alert 'unknown ca'" in rogue['hint'], rogue
+        assert peers['late'].asked == 2         # s_server really sent both requests after the handshake
+        with open(peers['late'].log, 'rb') as handle:
+            assert b'CN = geolab.be/dov-services/oefen/Geodrill' in handle.read()     # it verified ours
+    finally:
+        for peer in peers.values():
+            peer.stop()
 
 
 def test_server_from_a_private_ca_without_ca_bundle_is_server_untrusted(ansible, pki, nginx):

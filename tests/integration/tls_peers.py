@@ -14,6 +14,7 @@ PKI (cryptography, generated once per session):
   rogue.pem/.key       same CN as good, issued by "Rogue Issuing CA" — unknown issuer
   expired.pem/.key     CN of good, from the client CA, expired a year ago
   serveronly.pem/.key  CN of good, from the client CA, EKU serverAuth only — wrong key usage
+  critical.pem/.key    CN of good, from the client CA, with a critical extension no server knows
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +25,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 from cryptography import x509
@@ -35,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from support import free_port
 
 GOOD_CN = 'geolab.be/dov-services/oefen/Geodrill'
+UNKNOWN_CRITICAL_OID = '1.3.6.1.4.1.99999.20.4'
 OTHER_CN = 'other.be/dov-services/oefen/NoRights'
 KEY_PASSPHRASE = 'kp-Zr8vQ2-secret-passphrase'
 P12_PASSWORD = 'p12-Xw4mT9-secret-password'
@@ -59,7 +62,7 @@ def _key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _cert(subject, key, issuer_name, issuer_key, ca=False, eku=None, san=None, days=(-1, 365)):
+def _cert(subject, key, issuer_name, issuer_key, ca=False, eku=None, san=None, days=(-1, 365), extensions=()):
     now = _now()
     builder = (x509.CertificateBuilder()
                .subject_name(subject).issuer_name(issuer_name).public_key(key.public_key())
@@ -80,6 +83,8 @@ def _cert(subject, key, issuer_name, issuer_key, ca=False, eku=None, san=None, d
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku or [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     if san:
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -140,6 +145,8 @@ class PKI(object):
         client('rogue', GOOD_CN, rogue_ca_name, rogue_ca_key)
         client('expired', GOOD_CN, days=(-800, -365))
         client('serveronly', GOOD_CN, eku=[ExtendedKeyUsageOID.SERVER_AUTH])
+        client('critical', GOOD_CN, extensions=[
+            (x509.UnrecognizedExtension(x509.ObjectIdentifier(UNKNOWN_CRITICAL_OID), b'\x05\x00'), True)])
 
     def path(self, name):
         return os.path.join(self.folder, name)
@@ -253,15 +260,64 @@ def start_nginx(pki, folder, protocols='TLSv1.2 TLSv1.3', allowed_cn=GOOD_CN):
     return Peer('nginx', [NGINX, '-p', folder, '-c', conf], port, folder, os.path.join(folder, 'error.log'))
 
 
-def start_s_server(pki, folder, version):
-    """openssl s_server that demands a client certificate (-Verify) and answers -www on one TLS version."""
+def start_s_server(pki, folder, version, asks='handshake'):
+    """openssl s_server on one TLS version. ``asks``: ``'handshake'`` demands a client certificate in
+    the handshake (-Verify) and answers -www; ``'never'`` never asks (no -verify) and answers -www;
+    ``'after_request'`` (TLS 1.3) asks once the request has arrived (s_server's post-handshake
+    request, its ``c`` command) and answers only when the certificate verified (PostHandshakePeer)."""
     folder = str(folder)
     os.makedirs(folder, exist_ok=True)
     port = free_port()
     command = [OPENSSL, 's_server', '-accept', '127.0.0.1:%d' % port, '-cert', pki.path('server.pem'),
-               '-key', pki.path('server.key'), '-CAfile', pki.path('client-ca.pem'), '-Verify', '1', '-verify_return_error',
-               '-' + version, '-www', '-quiet']
-    return Peer('s_server', command, port, folder, os.path.join(folder, 's_server.log'))
+               '-key', pki.path('server.key'), '-CAfile', pki.path('client-ca.pem'), '-' + version]
+    log = os.path.join(folder, 's_server.log')
+    if asks == 'after_request':
+        return PostHandshakePeer(command + ['-verify_return_error', '-crlf'], port, folder, log)
+    if asks == 'handshake':
+        command += ['-Verify', '1', '-verify_return_error']
+    return Peer('s_server', command + ['-www', '-quiet'], port, folder, log)
+
+
+class PostHandshakePeer(Peer):
+    """openssl s_server driven through its stdin as Apache does per location on TLS 1.3: once a
+    request line arrives, ``c`` makes it send a CertificateRequest after the handshake; when it has
+    read and verified the client's certificate (``Read BLOCK``: it waits for more) the HTTP answer
+    goes out and ``q`` ends the connection; a refused certificate ends it (``CONNECTION CLOSED``)."""
+
+    ANSWER = b'HTTP/1.0 200 OK\nContent-Type: text/plain\nContent-Length: 47\n\nChuck Norris can upload boreholes without XML.\n'
+
+    def __init__(self, command, port, folder, log):
+        self.name = 's_server'
+        self.port = port
+        self.folder = folder
+        self.log = log
+        self.handle = open(log, 'ab')
+        self.asked = 0
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, cwd=folder)
+        self.driver = threading.Thread(target=self._drive, daemon=True)
+        self.driver.start()
+        wait_for_port(port, self.process, log=log)
+
+    def _drive(self):
+        asked = False
+        for line in self.process.stdout:
+            try:
+                self.handle.write(line)
+                self.handle.flush()
+                if line.startswith(b'GET '):
+                    self.process.stdin.write(b'c\n')
+                    self.process.stdin.flush()
+                    asked = True
+                    self.asked += 1
+                elif asked and line.startswith(b'Read BLOCK'):
+                    self.process.stdin.write(self.ANSWER + b'q\n')
+                    self.process.stdin.flush()
+                    asked = False
+                elif line.startswith(b'CONNECTION CLOSED'):
+                    asked = False
+            except (OSError, ValueError):
+                return      # s_server ended (stop() closed the log)
 
 
 def start_tinyproxy(folder):

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certload, certs
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,6 +151,102 @@ def test_ca_bundle_problems_name_ca_bundle(pki):
         certs.load_ca_bundle(b'', '/etc/ca.pem')
     assert str(caught.value) == ('The ca_bundle /etc/ca.pem is empty. Point ca_bundle at a PEM file with the VO-PKI '
                                  'issuing CA and/or root certificates.')
+
+
+# ---------------------------------------------------------------- bounded, linear reading
+
+class _Scanned(bytes):
+    """Input that counts the bytes the PEM reader looks at (its BEGIN pattern and its END search)."""
+    scanned = 0
+
+    def find(self, sub, start=0, end=None):
+        found = bytes.find(self, sub, start, len(self) if end is None else end)
+        _Scanned.scanned += (len(self) if found < 0 else found + len(sub)) - start
+        return found
+
+
+class _CountingPattern(object):
+    def __init__(self, pattern):
+        self.pattern = pattern
+
+    def search(self, data, position=0):
+        match = self.pattern.search(data, position)
+        _Scanned.scanned += (match.end() if match else len(data)) - position
+        return match
+
+
+def _work(monkeypatch, data):
+    """The bytes the reader scanned for ``data``, and its refusal."""
+    monkeypatch.setattr(certload, '_PEM_BEGIN', _CountingPattern(certload._PEM_BEGIN))
+    _Scanned.scanned = 0
+    with pytest.raises(DovError) as caught:
+        certs.load_certificates(_Scanned(data), 'cert.pem')
+    return _Scanned.scanned, str(caught.value)
+
+
+@pytest.mark.parametrize('line', [b'-----BEGIN CERTIFICATE-----\n', b'-----BEGIN X509 CRL-----\nMII=\n-----END X509 CRL-----\n'])
+def test_pem_reading_is_linear_on_600_kb_of_begin_lines(monkeypatch, line):
+    # 616 KB of BEGIN lines without END stalled prepare for over 200 s: the pattern searched to the
+    # end of the input for every BEGIN. Now each byte is looked at a bounded number of times.
+    large = line * (616 * 1024 // len(line))
+    scanned, message = _work(monkeypatch, large)
+    assert scanned <= 2 * len(large), (scanned, len(large))
+    small_scanned, small_message = _work(monkeypatch, line * 100)
+    assert scanned / len(large) <= 2 * small_scanned / (100 * len(line)) + 1
+    if b'END' in line:
+        assert message == small_message == ('cert.pem holds a PEM block of type X509 CRL, not a certificate. %s'
+                                            % certload.FIX_SOURCE)
+    else:
+        assert message == ("cert.pem is truncated: a '-----BEGIN CERTIFICATE-----' block has no END line. The file was "
+                           "cut off; download the certificate again from VO-DCBaaS, or copy the whole block.")
+
+
+def test_more_than_a_mebibyte_is_refused_before_it_is_read(monkeypatch, pki):
+    data = factory.pem(pki.leaf) + b'\n' * (certload.MAX_BYTES)
+    scanned, message = _work(monkeypatch, data)
+    assert scanned == 0
+    assert message == ('cert.pem is %d bytes, more than the 1048576 bytes (1 MiB) a certificate file may have here. '
+                       'Give the certificate file that VO-DCBaaS issued: with its chain it is a few KB.' % len(data))
+
+
+def _many(count):
+    """``count`` small certificates (Ed25519, one key), each for its own name, from one issuer."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    key = ed25519.Ed25519PrivateKey.generate()
+    issuer = factory.name('Many Issuing CA')
+    start = datetime.datetime(2026, 1, 1)
+    return [x509.CertificateBuilder().subject_name(factory.name('leaf %d' % index)).issuer_name(issuer)
+            .public_key(key.public_key()).serial_number(index + 1).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=9)).sign(key, None) for index in range(count)]
+
+
+@pytest.fixture(scope='module')
+def five_thousand():
+    return _many(5000)
+
+
+def test_a_pkcs7_with_5000_certificates_is_refused_and_101_are_too_many(five_thousand):
+    with pytest.raises(DovError) as caught:
+        certs.load_certificates(factory.p7b(five_thousand), 'inbox/geodrill.p7b')
+    assert str(caught.value).startswith('inbox/geodrill.p7b is ')
+    assert 'more than the 1048576 bytes (1 MiB)' in str(caught.value)
+    for data in (factory.p7b(five_thousand[:101]), factory.pem(*five_thousand[:101])):
+        with pytest.raises(DovError) as caught:
+            certs.load_certificates(data, 'inbox/geodrill.p7b')
+        assert str(caught.value) == ('inbox/geodrill.p7b holds more than 100 certificates. Give the certificate that '
+                                     'VO-DCBaaS issued, with its chain (two or three certificates).')
+    assert len(certs.load_certificates(factory.p7b(five_thousand[:100]))) == 100
+    # a CA bundle may be a system store (some 150 certificates)
+    assert len(certs.load_ca_bundle(factory.pem(*five_thousand[:300]), '/etc/ssl/certs/ca-certificates.crt')) == 300
+
+
+def test_picking_the_leaf_of_5000_certificates_is_linear(monkeypatch, five_thousand):
+    # Every certificate was compared with every other one: 25 million comparisons, over 150 s.
+    calls = []
+    issued_by = certs._issued_by
+    monkeypatch.setattr(certs, '_issued_by', lambda cert, issuer: calls.append(1) or issued_by(cert, issuer))
+    assert certs.pick_leaf(five_thousand)[0] is five_thousand[0]
+    assert len(calls) <= len(five_thousand)
 
 
 # ---------------------------------------------------------------- leaf
@@ -351,12 +447,46 @@ def test_check_certificate_returns_leaf_chain_and_days(pki):
     ('not yet valid', 'is not valid yet'),
     ('too few days left', 'fewer than min_days_left=30'),
     ('unknown CA', 'does not chain to ca_bundle'),
+    ('unknown critical extension', 'has a critical extension that TLS servers do not know: %s' % factory.UNKNOWN_CRITICAL_OID),
 ])
 def test_each_wrong_certificate_is_refused_for_its_own_reason(pki, kind, expected):
     with pytest.raises(DovError) as caught:
         certs.check_certificate([pki.wrong[kind]], pki.key, factory.CN, [pki.intermediate.cert, pki.root.cert],
                                 30, pki.now)
     assert expected in str(caught.value)
+
+
+def test_an_unknown_critical_extension_is_refused_naming_it_and_known_or_non_critical_ones_pass(pki):
+    with pytest.raises(DovError) as caught:
+        certs.check_client_auth(pki.wrong['unknown critical extension'])
+    message = str(caught.value)
+    assert "The certificate '%s' has a critical extension" % factory.CN in message
+    assert factory.UNKNOWN_CRITICAL_OID in message and 'nginx refuses it' in message
+    assert message.count('. ') == 1 and 'Ask the issuer for a certificate without it' in message    # two sentences
+    # the same OID, not critical, is ignored like every server ignores it; critical key usage and basic
+    # constraints (every VO-PKI certificate has them) are fine
+    relaxed = factory.make_client(pki.intermediate, pki.key, now=pki.now,
+                                  extensions=[(factory.unknown_critical_extension()[0], False)])
+    certs.check_client_auth(relaxed)
+    assert certs.unknown_critical_extensions(pki.leaf) == []
+    for path in (GEOLAB, OMGEVING):
+        assert certs.unknown_critical_extensions(certs.load_certificates(read(path))[0]) == []
+
+
+def test_a_ca_certificate_with_an_unknown_critical_extension_in_the_chain_is_refused(pki):
+    now = pki.now
+    odd = factory.make_intermediate(pki.root, 'Odd Issuing CA', now=now)
+    odd_cert = (x509.CertificateBuilder().subject_name(odd.cert.subject).issuer_name(pki.root.cert.subject)
+                .public_key(odd.key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1000))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(factory.unknown_critical_extension()[0], critical=True)
+                .sign(pki.root.key, factory.hashes.SHA256()))
+    leaf = factory.make_client(factory.Authority(odd_cert, odd.key), pki.key, now=now)
+    with pytest.raises(DovError) as caught:
+        certs.check_certificate([leaf, odd_cert], pki.key, factory.CN, [pki.root.cert], 0, now)
+    assert "The CA certificate 'Odd Issuing CA' has a critical extension" in str(caught.value)
+    assert factory.UNKNOWN_CRITICAL_OID in str(caught.value)
 
 
 def test_the_checks_run_in_order_key_before_cn(pki):

@@ -10,7 +10,7 @@ import os
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
@@ -104,13 +104,7 @@ def test_names_read_the_same_with_the_old_and_the_new_api(keys, old):
                                             'OU=IT,O=Geolab nv,L=Nazareth,ST=Oost-Vlaanderen,C=BE')
 
 
-def test_pem_bundles_and_empty_pkcs7_read_with_the_old_api(keys, old):
-    one = _certificate(keys['rsa'], keys['rsa'], _name('one'), subject='one')
-    two = _certificate(keys['ec'], keys['rsa'], _name('one'))
-    bundle = b'junk\n' + b''.join(cert.public_bytes(serialization.Encoding.PEM) for cert in (one, two))
-    assert compat.load_pem_certificates(bundle) == [one, two]
-    with pytest.raises(ValueError):
-        compat.load_pem_certificates(b'no certificate here')
+def test_empty_pkcs7_reads_with_the_old_api(keys, old):
     empty = b'-----BEGIN PKCS7-----\nMAsGCSqGSIb3DQEHAqA=\n-----END PKCS7-----\n'
     assert compat.load_pkcs7_certificates(empty, pem=True) == []
     assert compat.load_pkcs7_certificates(b'\x30\x0b\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02\xa0\x00',

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, tlsdiagnosis, tlsprobe, tlswire
@@ -171,9 +172,13 @@ def test_alert_names_are_read_from_openssl_errors(reason, alert):
     assert tlsdiagnosis.alert_of(SSL.Error([('SSL routines', '', reason)])) == alert
 
 
-def _seen(pki, name, acceptable=None):
+def _seen(pki, name, acceptable=None, requested=True):
+    """What a handshake showed; by default one in which the server asked for the client
+    certificate and the one given went out (as Session records it from OpenSSL's states)."""
     seen = tlsdiagnosis.Seen('localhost', 443, identity(pki, name) if name else None,
                              ("this host's system trust store", 'ca_bundle'))
+    seen.cert_requested = requested
+    seen.cert_sent = requested and seen.identity is not None
     seen.acceptable = [pki.client_ca_dn] if acceptable is None else acceptable
     if seen.identity is not None and seen.acceptable:
         seen.accepted = tlsdiagnosis.issuer_accepted(seen.identity.chain, [load(pki, 'client-ca').subject.public_bytes()])
@@ -196,6 +201,15 @@ def test_client_certificate_alerts_become_client_cert_rejected_with_the_reason(p
     verdict = _classify(_seen(pki, name), reason)
     assert verdict.verdict == 'client_cert_rejected'
     assert words in verdict.hint
+
+
+def test_a_refused_certificate_with_an_unknown_critical_extension_is_named_in_the_hint(pki):
+    # nginx answers 400 "The SSL certificate error" without a reason: the hint must not blame the key.
+    seen = _seen(pki, 'critical')
+    got = tlsdiagnosis.for_status(400, '<center>The SSL certificate error</center>', (200,), seen)
+    assert got.verdict == 'client_cert_rejected'
+    assert 'critical extension TLS servers do not know (%s)' % tls_peers.UNKNOWN_CRITICAL_OID in got.hint
+    assert 'key belongs' not in got.hint
 
 
 def test_unknown_issuer_hint_names_the_issuer_and_the_accepted_cas(pki):
@@ -241,6 +255,29 @@ def test_http_status_mapping(pki, status, body, verdict):
     got = tlsdiagnosis.for_status(status, body, (200,), _seen(pki, 'good'))
     assert got.verdict == verdict
     assert got.hint
+
+
+@pytest.mark.parametrize('status', [200, 403, 404])
+def test_an_answer_from_a_server_that_never_asked_for_the_certificate_is_client_cert_not_requested(pki, status):
+    seen = _seen(pki, 'good', acceptable=[], requested=False)
+    seen.server_cert = load(pki, 'server')
+    got = tlsdiagnosis.for_status(status, 'Chuck', (200,), seen)
+    assert got.verdict == 'client_cert_not_requested'
+    assert 'answered HTTP %d without asking for a client certificate' % status in got.hint
+    assert 'intercepts TLS' in got.hint and 'CN=Lab Server Root CA,O=Lab,C=BE' in got.hint
+
+
+def test_a_200_without_any_certificate_is_not_ok_even_where_the_server_asked(pki):
+    got = tlsdiagnosis.for_status(200, 'Chuck', (200,), _seen(pki, None))
+    assert got.verdict == 'client_cert_not_requested'
+    assert 'though it asked for one (it is optional there)' in got.hint
+
+
+def test_a_request_answered_with_no_certificate_sent_is_not_ok(pki):
+    seen = _seen(pki, 'good')
+    seen.cert_sent = False      # OpenSSL sent an empty Certificate message
+    got = tlsdiagnosis.for_status(200, 'Chuck', (200,), seen)
+    assert got.verdict == 'client_cert_rejected' and 'OpenSSL sent none' in got.hint
 
 
 def test_not_authorised_hint_names_the_meldpunt_and_the_cn(pki):
@@ -290,24 +327,51 @@ def test_missing_files_are_named(pki, tmp_path):
         tlsprobe.probe('https://localhost:1/', ca_bundle=str(tmp_path / 'nope.pem'), timeout=2)
 
 
+def test_a_client_certificate_file_that_is_no_certificate_is_refused_by_the_one_bounded_reader(pki, tmp_path):
+    # 600 KB of BEGIN lines (the old pattern was quadratic on them) and a key alone: the reader of
+    # certload names the file and what is wrong with it.
+    begins = tmp_path / 'begins.pem'
+    begins.write_bytes(b'-----BEGIN CERTIFICATE-----\n' * 22000)
+    with pytest.raises(DovError) as caught:
+        tlsprobe.probe('https://localhost:1/', client_cert=str(begins), timeout=2)
+    assert str(caught.value).startswith("The client certificate %s is truncated: a '-----BEGIN CERTIFICATE-----' "
+                                        "block has no END line." % begins)
+    with pytest.raises(DovError) as caught:
+        tlsprobe.probe('https://localhost:1/', client_cert=pki.path('good.key'), timeout=2)
+    assert str(caught.value) == ('The client certificate %s holds a private key, not a certificate. Give as client_cert '
+                                 'the PEM file (-----BEGIN CERTIFICATE-----) that VO-DCBaaS issued.' % pki.path('good.key'))
+
+
 # ---------------------------------------------------------------- small real servers
 
 class _Server(object):
-    """A stdlib TLS server on 127.0.0.1 that demands a client certificate and answers ``reply``;
-    ``drip`` sends it one byte a second; ``silent`` accepts and never answers."""
+    """A stdlib TLS server on 127.0.0.1 that answers ``reply``. ``asks``: ``'handshake'`` (demands a
+    client certificate in the handshake), ``'never'`` (never asks for one) or ``'after_request'``
+    (TLS 1.3: asks once it has read the request, as Apache does per location, and answers only when
+    a certificate came and verified). ``drip`` sends the answer one byte a second; ``silent``
+    accepts and never answers; ``headers`` sends a status line and then header lines without end."""
 
     def __init__(self, pki, reply=b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
-                 silent=False, drip=False, tls13=False):
+                 silent=False, drip=False, tls13=False, tls12=False, asks='handshake', headers=False):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki.path('server.pem'), pki.path('server.key'))
         context.load_verify_locations(pki.path('client-ca.pem'))
-        context.verify_mode = ssl.CERT_REQUIRED
+        context.verify_mode = ssl.CERT_NONE if asks == 'never' else ssl.CERT_REQUIRED
+        if asks == 'after_request':
+            context.post_handshake_auth = True      # CERT_REQUIRED then means: only when asked after the handshake
+            tls13 = True
         if tls13:
             context.minimum_version = ssl.TLSVersion.TLSv1_3
+        if tls12:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         self.context = context
         self.reply = reply
         self.silent = silent
         self.drip = drip
+        self.asks = asks
+        self.headers = headers
+        self.headers_sent = 0
+        self.peer_certificates = []
         self.listener = socket.socket()
         self.listener.bind(('127.0.0.1', 0))
         self.listener.listen(5)
@@ -329,6 +393,23 @@ class _Server(object):
         try:
             with self.context.wrap_socket(raw, server_side=True) as conn:
                 conn.recv(4096)
+                if self.asks == 'after_request':
+                    conn.verify_client_post_handshake()
+                    conn.do_handshake()             # sends the CertificateRequest
+                    conn.settimeout(0.5)
+                    try:
+                        conn.recv(1)                # reads (and verifies) the client's answer to it
+                    except socket.timeout:
+                        pass
+                self.peer_certificates.append(conn.getpeercert(binary_form=True))
+                if self.asks == 'after_request' and not self.peer_certificates[-1]:
+                    return
+                if self.headers:
+                    conn.sendall(b'HTTP/1.1 200 OK\r\n')
+                    while self.headers_sent < 10 ** 7:
+                        conn.sendall(b'X-Padding-%d: yes\r\n' % self.headers_sent)
+                        self.headers_sent += 1
+                    return
                 if not self.drip:
                     conn.sendall(self.reply)
                     return
@@ -468,6 +549,73 @@ def test_a_tls13_server_refusing_the_certificate_after_the_handshake_is_client_c
     assert result['verdict'] == 'client_cert_rejected', result
     assert result['tls_version'] == 'TLSv1.3'
     assert 'Unknown issuer' in result['hint'] or "alert 'unknown ca'" in result['hint']
+
+
+@pytest.mark.parametrize('version', ['tls12', 'tls13'])
+def test_a_server_that_never_asks_for_a_client_certificate_is_client_cert_not_requested(pki, version):
+    # It answers 200: before, that was "ok" and the pair became verified without any mTLS.
+    server = _Server(pki, asks='never', **{version: True})
+    result = _call(pki, server)
+    assert result['verdict'] == 'client_cert_not_requested', result
+    assert result['http_status'] == 200
+    assert result['tls_version'] == ('TLSv1.2' if version == 'tls12' else 'TLSv1.3')
+    assert result['client_cert_requested'] is False and result['client_cert_sent'] is False
+    assert 'answered HTTP 200 without asking for a client certificate' in result['hint']
+    assert 'proxy intercepts TLS' in result['hint'] and 'host and port' in result['hint']
+    assert server.peer_certificates == [None]       # the server never saw the client certificate
+
+
+def test_a_tls13_server_that_never_asks_and_closes_without_an_answer_is_no_certificate_refusal(pki):
+    result = _call(pki, _Server(pki, asks='never', tls13=True, reply=b''))
+    assert result['verdict'] == 'http_error', result
+    assert 'never asked for a client certificate' in result['hint'] and result['client_cert_requested'] is False
+
+
+@pytest.mark.parametrize('version', ['tls12', 'tls13'])
+def test_a_server_that_asks_in_the_handshake_is_ok_and_says_so(pki, version):
+    server = _Server(pki, **{version: True})
+    result = _call(pki, server)
+    assert result['verdict'] == 'ok', result
+    assert result['client_cert_requested'] is True and result['client_cert_sent'] is True
+    assert 'asked for it' in result['hint']
+    assert server.peer_certificates[0] == load(pki, 'good').public_bytes(serialization.Encoding.DER)
+
+
+def test_a_tls13_server_that_asks_after_reading_the_request_is_ok(pki):
+    # Apache's per-location client authentication on TLS 1.3: the CertificateRequest comes after the
+    # handshake, once the server read the request; the client must have offered post_handshake_auth.
+    server = _Server(pki, asks='after_request')
+    result = _call(pki, server)
+    assert result['verdict'] == 'ok', result
+    assert result['tls_version'] == 'TLSv1.3'
+    assert result['client_cert_requested'] is True and result['client_cert_sent'] is True
+    assert server.peer_certificates[0] == load(pki, 'good').public_bytes(serialization.Encoding.DER)
+
+
+def test_a_tls13_server_that_asks_after_the_request_and_refuses_is_client_cert_rejected(pki):
+    result = _call(pki, _Server(pki, asks='after_request'), cert='rogue')
+    assert result['verdict'] == 'client_cert_rejected', result
+    assert result['client_cert_requested'] is True
+    assert 'Unknown issuer' in result['hint']
+
+
+def test_a_server_that_sends_headers_without_end_is_an_http_error_within_the_deadline(pki):
+    # http.client stops at the 101st header; before, a TLS 1.3 server doing this was diagnosed as a
+    # refused client certificate. The client stops reading: the server never gets far.
+    server = _Server(pki, tls13=True, headers=True)
+    result = _call(pki, server, timeout=10)
+    assert result['verdict'] == 'http_error', result
+    assert 'too large or malformed' in result['hint'] and 'got more than 100 headers' in result['hint']
+    assert result['http_status'] is None
+    time.sleep(0.2)
+    assert server.headers_sent < 10 ** 6      # it was cut off (socket buffers hold a few MB at most)
+
+
+def test_a_header_line_longer_than_64_kib_is_an_http_error(pki):
+    reply = b'HTTP/1.1 200 OK\r\nX-Long: ' + b'a' * 70000 + b'\r\n\r\n'
+    result = _call(pki, _Server(pki, reply=reply, tls12=True))
+    assert result['verdict'] == 'http_error', result
+    assert 'too large or malformed' in result['hint']
 
 
 def test_the_server_trust_is_named_by_the_option_the_caller_gives(pki):
