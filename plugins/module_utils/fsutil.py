@@ -453,6 +453,15 @@ def check_folder(path, owners=None, follow_last=True):
     return missing
 
 
+def check_owners(folders, owner=None):
+    """``check_folder`` for each of ``folders`` with the owners a managed folder may have on its way:
+    root, the connecting user and ``owner`` (the application's user, a name or a uid)."""
+    uid, _gid = resolve_owner(owner)
+    owners = set([0, os.geteuid()] + ([uid] if uid != -1 else []))
+    for folder in folders:
+        check_folder(folder, owners)
+
+
 def _split(path):
     path = os.path.abspath(str(path))
     return os.path.dirname(path), os.path.basename(path)

@@ -104,10 +104,7 @@ def check_folders(entry):
         problem = fsutil.path_problem(value)
         if problem:
             raise DovError('%s %r %s. Give a plain absolute path, such as /opt/geodrill/dov.' % (name, value, problem))
-    uid, _gid = fsutil.resolve_owner(entry.get('owner'))
-    owners = set([0, os.geteuid()] + ([uid] if uid != -1 else []))
-    for folder in entry_folders(entry):
-        fsutil.check_folder(folder, owners, follow_last=False)
+    fsutil.check_owners(entry_folders(entry), entry.get('owner'))
 
 
 def shared_folders(entries):

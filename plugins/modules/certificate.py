@@ -277,6 +277,7 @@ def run_module():
     params = module.params
     try:
         content, source = certinstall.read_source(params['src'], params['content'])
+        fsutil.check_owners([params['dest_dir']], params['owner'])
         plan = certinstall.plan_install(
             content=content,
             source=source,

@@ -196,6 +196,8 @@ def run_module():
     csr_path = params['csr_path'] or os.path.join(os.path.dirname(params['privatekey_path']), 'csr.pem')
     try:
         parts = cn.cn_parts(params['common_name'], params['cn_policy'])
+        fsutil.check_owners([os.path.dirname(os.path.abspath(params['privatekey_path'])),
+                             os.path.dirname(os.path.abspath(csr_path))], params['owner'])
         plan = keyfiles.plan_key_and_csr(
             common_name=params['common_name'],
             privatekey_path=params['privatekey_path'],

@@ -156,3 +156,15 @@ def test_one_folder_written_two_ways_or_reached_by_a_link_is_refused_for_both_en
     clashes = hostbase.shared_folders(entries)
     assert sorted(clashes) == [0, 1, 2]
     assert clashes[1].startswith("dest_dir %s/ and the dest_dir %s of Geodrill/oefen are one folder" % (tmp_path / 'shared', tmp_path / 'shared'))
+
+
+def test_a_dest_dir_link_root_made_in_roots_folder_passes_and_one_in_the_app_users_folder_is_refused(tmp_path):
+    (tmp_path / 'releases' / '42').mkdir(parents=True)
+    os.symlink(str(tmp_path / 'releases' / '42'), str(tmp_path / 'current'))
+    hostbase.check_folders(base.make_entry(tmp_path / 'current', owner=str(APP)))
+    app = tmp_path / 'app'
+    app.mkdir()
+    os.chown(str(app), APP, APP)
+    os.symlink(str(tmp_path / 'releases' / '42'), str(app / 'current'))
+    with pytest.raises(DovError, match='is a symbolic link'):
+        hostbase.check_folders(base.make_entry(app / 'current', owner=str(APP)))
