@@ -48,6 +48,8 @@ def folder_mode(gid=-1):
     """The mode of a dest_dir (or key folder) the collection creates: 0750 when a group is given
     (it reads the keystores), else 0700. The same on every host, key holder or not."""
     return 0o750 if gid != -1 else 0o700
+
+
 DIFF_KEYS = ('subject', 'serial', 'not_after', 'fingerprint_sha256')
 
 

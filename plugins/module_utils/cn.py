@@ -80,11 +80,11 @@ def check_line_breaks(common_name):
     if foreign:
         # VO-PKI CNs are ASCII; a look-alike (a Cyrillic 'е' for 'e') makes a CN that DOV never granted.
         import unicodedata
+        named = sorted(set('%r (%s)' % (char, unicodedata.name(char, 'U+%04X' % ord(char))) for char in foreign))
         raise DovError(
             "The CN %r contains %s, which is not ASCII; VO-PKI CNs are plain ASCII (a look-alike letter from "
             "another script gives a CN that DOV never granted). Type the CN again, or copy it from DOV's answer."
-            % (common_name, ', '.join(sorted(set('%r (%s)' % (char, unicodedata.name(char, 'U+%04X' % ord(char)))
-                                                  for char in foreign)))))
+            % (common_name, ', '.join(named)))
     return common_name
 
 

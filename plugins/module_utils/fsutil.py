@@ -110,7 +110,6 @@ def resolve_owner(owner, group=None):
     return uid, gid
 
 
-
 # ---------------------------------------------------------------- the walk
 
 def _who(uid):

@@ -127,9 +127,9 @@ def shared_folders(entries):
             if name in seen and seen[name] != index:
                 other = entries[seen[name]]
                 for mine, theirs in ((index, other), (seen[name], entry)):
-                    clashes[mine] = ("dest_dir %s and the dest_dir %s of %s/%s are one folder; the two certificates "
-                                     "would share one key.pem and overwrite each other's files. Give each "
-                                     "certificate a folder of its own." % (entries[mine]['dest_dir'], theirs['dest_dir'],
-                                                                          theirs['application'], theirs['environment']))
+                    clashes[mine] = (
+                        "dest_dir %s and the dest_dir %s of %s/%s are one folder; the two certificates would share one "
+                        "key.pem and overwrite each other's files. Give each certificate a folder of its own."
+                        % (entries[mine]['dest_dir'], theirs['dest_dir'], theirs['application'], theirs['environment']))
             seen.setdefault(name, index)
     return clashes

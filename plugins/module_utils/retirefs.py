@@ -22,6 +22,7 @@ import stat
 from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
+
 def _open_folder(folder):
     """A file descriptor of ``folder``, reached without following a link another user could have
     planted and never a link itself (fsutil.open_folder), or None when it is absent."""

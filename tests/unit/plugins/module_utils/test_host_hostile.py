@@ -125,8 +125,8 @@ def test_verify_never_reads_a_key_through_a_link_or_blocks_on_a_fifo(tmp_path, l
     else:
         os.mkfifo(str(dest / 'key.pem'))
     result = hostcerts.verify(dict(entry, check={'url': 'https://127.0.0.1:9/', 'timeout': 1}))
-    assert result['error'].startswith('%s is %s' % (dest / 'key.pem', 'a symbolic link' if planted == 'link'
-                                                     else 'not a regular file'))
+    what = 'a symbolic link' if planted == 'link' else 'not a regular file'
+    assert result['error'].startswith('%s is %s' % (dest / 'key.pem', what))
     assert 'check' not in result
 
 
