@@ -22,6 +22,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils import (
     issue, labstandin, offboard, plan, report, reporthtml, reportmail, statefolder, states, taskvars)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils.candidates import Explainer
 
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'expiry', 'release']),
@@ -92,7 +93,7 @@ class ActionModule(ActionBase):
             allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
             renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
-            timeout=args['issuer_timeout'])
+            timeout=args['issuer_timeout'], explain=Explainer(inventory, prepared, args['state_dir']).explain)
         install, keys = issue.deliveries(inventory, pairs, args['defaults'])
         labstandin.start_for(args['plan'].get('lab') or {}, [host for host, entries in install.items()
                                                              if any(entry.get('check') for entry in entries)])
