@@ -47,11 +47,13 @@ def failure(step, message, path=None, host=None):
     return {'host': host, 'step': step, 'message': message, 'file': path}
 
 
-def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None, whose="this pair's key"):
+def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None, whose="this pair's key", notes=None):
     """Every check of a certificate for a pair: it parses (PEM, DER or PKCS#7), one of its
     certificates is for the key with ``key_fingerprint``, has the CN, allows client
     authentication, is valid now (a few minutes of clock skew allowed) and chains to ``ca_certs``.
-    Returns (PEM of leaf + chain, description); raises DovError naming the problem."""
+    Returns (PEM of leaf + chain, description); raises DovError naming the problem (KeyMismatch
+    when no certificate is for the key). A file with several client certificates adds to ``notes``
+    which one was taken."""
     found = certs.load_certificates(data, source)
     leaf = next((cert for cert in found if certs.public_key_fingerprint(cert.public_key()) == key_fingerprint), None)
     if leaf is None:
@@ -60,6 +62,10 @@ def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None
                        "of this pair in VO-DCBaaS and use the certificate that comes back."
                        % (source, certs.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint), found)
     others = [cert for cert in found if cert is not leaf]
+    leaves = [cert for cert in found if not certs.is_ca(cert)]
+    if notes is not None and len(leaves) > 1:
+        notes.append('%s holds %d client certificates; took the certificate %s (serial %s), the one for %s.'
+                     % (source, len(leaves), certs.label(leaf), certs.serial_hex(leaf), whose))
     certs.check_common_name(leaf, common_name)
     certs.check_client_auth(leaf)
     now = now or certs.utcnow()
@@ -71,10 +77,11 @@ def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None
     return certs.dump_pem([leaf] + chain).decode('ascii'), certs.describe_certificate(leaf, now)
 
 
-def check_issued(data, csr_pem, common_name, ca_certs, source, now=None):
+def check_issued(data, csr_pem, common_name, ca_certs, source, now=None, notes=None):
     """check_for_key with the CSR's key."""
     key = pki.load_csr(csr_pem.encode('ascii')).public_key()
-    return check_for_key(data, certs.public_key_fingerprint(key), common_name, ca_certs, source, now, "the CSR's")
+    return check_for_key(data, certs.public_key_fingerprint(key), common_name, ca_certs, source, now, "the CSR's",
+                         notes)
 
 
 def _stored(stored, key_fingerprint, common_name, now):
@@ -147,7 +154,7 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             what = 'certificate_file %s' % pair.certificate_file
             try:
                 chosen = check_for_key(fsutil.read_bytes(pair.certificate_file), fingerprint, pair.common_name,
-                                       ca_certs, what, now)
+                                       ca_certs, what, now, notes=info['messages'])
             except DovError as error:
                 message = _explained(error, explain, pair, fingerprint, what, '%s on %s' % (
                     results[info['holder']].get('csr_path'), info['holder']), now)
@@ -309,7 +316,8 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
         bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
     source = 'The certificate from %s' % outcome.source
     try:
-        issued = check_issued(outcome.certificate, csr_pem, pair.common_name, bundle, source, now)
+        notes = []
+        issued = check_issued(outcome.certificate, csr_pem, pair.common_name, bundle, source, now, notes)
     except DovError as error:
         csr_where = (os.path.join(handover.pair_folder(state_dir, pair.application, pair.environment), handover.CSR_FILE)
                      if issuer == 'manual' else '%s on %s' % (results[info['holder']].get('csr_path'), info['holder']))
@@ -320,6 +328,7 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
         info['failures'].append(failure('inbox' if outcome.path else 'issuer', message, outcome.path))
         return None, outcome.changed
     info['issued_from'], info['issued_from_message'] = outcome.source, outcome.message
+    info['messages'] += ['%s: %s' % (key, note) for note in notes]
     return issued, True
 
 
