@@ -111,10 +111,12 @@ class ActionModule(ActionBase):
         status = statefolder.load_status(state_dir)
         outcome = states.report(pairs, status, taskvars.report_results(task_vars, mode),
                                 set(taskvars.play_hosts_all(task_vars)), set(taskvars.play_hosts(task_vars)), mode,
-                                args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat())
+                                args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat(),
+                                lost_reasons=taskvars.lost_reasons(task_vars), strict=args['strict'])
         if mode == 'onboard':
             for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared'])).items():
                 outcome['host_errors'].setdefault(host, []).extend(errors)
+                outcome['blame'].setdefault(host, []).extend('Failed: %s' % error for error in errors)
         if not self._task.check_mode and mode != 'status':
             statefolder.write_status(state_dir, status)
         # Released here when the run gets this far (the role's always then has nothing to do).
