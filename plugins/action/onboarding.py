@@ -129,13 +129,14 @@ class ActionModule(ActionBase):
         within = report.within_days_option(args['fail_within_days'])
         recipients = reportmail.check_recipients(args['notify_email']) if args['notify_email'] else []
         server = reportmail.smtp_server(args['smtp']) if recipients else None
+        sender = reportmail.sender_of(args['smtp'], args['organisation']) if recipients else None
         now = statefolder.utc_now()
         records = report.pair_records(args['plan'].get('pairs') or {}, taskvars.registered(task_vars, ['dov_inspected']),
                                       statefolder.load_status(args['state_dir']), args['renew_before_days'],
                                       set(task_vars.get('ansible_play_hosts') or []))
         paths = reporthtml.publish(args['state_dir'], records, now, self._task.check_mode)
         failure = report.failure_message(records, within, args['strict'])
-        mail = reportmail.send_notification(server, records, args['smtp'].get('sender'), recipients, within,
+        mail = reportmail.send_notification(server, records, sender, recipients, within,
                                             report_path=paths['html'], check_mode=self._task.check_mode,
                                             now=now) if recipients else {'sent': False, 'listed': []}
         messages = ['%s/%s - %s' % (record['application'], record['environment'], problem)

@@ -28,7 +28,7 @@ def test_real_cns_parse_into_their_parts(common_name, parts):
 def test_unknown_environment_is_refused_with_the_valid_ones_listed(environment):
     with pytest.raises(DovError) as error:
         cn.build_cn('geolab.be', environment, 'Geodrill')
-    assert 'productie, oefen, ontwikkel' in str(error.value)
+    assert 'Use productie or oefen.' in str(error.value) and 'ontwikkel' not in str(error.value)
     assert repr(environment) in str(error.value)
 
 
@@ -87,3 +87,11 @@ def test_a_cn_with_a_line_break_is_refused_whatever_the_policy(policy, common_na
 def test_an_application_name_with_a_trailing_line_break_is_refused():
     with pytest.raises(DovError, match='control character'):
         cn.build_cn('geolab.be', 'oefen', 'Geodrill\n')
+
+
+@pytest.mark.parametrize('environment, suggestion', [('oefening', 'oefen'), ('produktie', 'productie'), ('Oefen', 'oefen')])
+def test_an_environment_typo_in_a_cn_offers_only_what_may_be_written(environment, suggestion):
+    with pytest.raises(DovError) as error:
+        cn.parse_cn('geolab.be/dov-services/%s/Geodrill' % environment)
+    assert "Did you mean %r? Use productie or oefen." % suggestion in str(error.value)
+    assert 'ontwikkel' not in str(error.value)
