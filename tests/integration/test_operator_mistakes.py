@@ -54,6 +54,8 @@ EXPECTED = {
     'Vorig': 'an earlier key of Vorig/oefen',
     'Bundel': 'holds 2 client certificates and none is for the key of Bundel/oefen',
     'Vreemd': 'was issued for another key (its public key SHA-256 is',
+    'install': 'install failed',
+    'pkcs12': 'bundle.p12 uses the legacy PKCS#12 profile',
 }
 
 
@@ -214,7 +216,7 @@ def test_an_install_failure_on_one_host_is_named_everywhere_and_the_healthy_host
     assert run.rc != 0
     assert recap(run, 'h1')[2] == 0 and recap(run, 'h2')[2] == 1, run.stdout
     record = broken.status()['Peil/oefen']
-    assert record['state'] == 'failed' and record['verdict'] == 'install failed', record
+    assert record['state'] == 'failed' and record['verdict'] == EXPECTED['install'], record
     failure, = record['failures']
     assert failure['host'] == 'h2' and failure['step'] == 'install' and failure['file'] == '/sys/dov-operator-test/peil'
     assert 'Operation not permitted' in failure['message'] or 'Permission denied' in failure['message'], failure
@@ -257,7 +259,7 @@ def test_a_first_run_on_the_2021_libraries_writes_the_legacy_pkcs12_and_says_so(
     run = site.run()
     assert run.rc == 0, run
     assert site.status()['Oudbib/oefen']['state'] == 'verified'
-    assert "bundle.p12 uses the legacy PKCS#12 profile (3DES with a SHA-1 MAC): this host's cryptography 3.4.8" in run.stdout
+    assert EXPECTED['pkcs12'] + " (3DES with a SHA-1 MAC): this host's cryptography 3.4.8" in run.stdout
     bundle = os.path.join(site.dest_dir('h3', 'Oudbib'), 'bundle.p12')
     info = subprocess.run(['openssl', 'pkcs12', '-info', '-noout', '-in', bundle, '-passin',
                            'pass:p12-oldlib-Kq2w'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -273,7 +275,7 @@ def test_the_troubleshooting_table_says_what_the_tests_assert():
     section = text.split('## Operator mistakes and what the run says', 1)[1].split('\n## ', 1)[0]
     rows = [line for line in section.splitlines() if line.startswith('| ') and not line.startswith('| mistake')
             and not line.startswith('| ---')]
-    quoted = dict((app, [row for row in rows if '`%s`' % EXPECTED[app] in row]) for app in MISTAKES)
+    quoted = dict((app, [row for row in rows if '`%s`' % EXPECTED[app] in row]) for app in EXPECTED)
     assert all(quoted.values()), 'rows without the message the tests assert: %s' % [app for app, found in quoted.items()
                                                                                    if not found]
     for app, (row,) in quoted.items():
