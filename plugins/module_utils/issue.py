@@ -151,10 +151,11 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
         planned = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
         chosen, source = None, None
         if pair.certificate_file:
-            what = 'certificate_file %s' % pair.certificate_file
+            what, notes = 'certificate_file %s' % pair.certificate_file, []
             try:
                 chosen = check_for_key(fsutil.read_bytes(pair.certificate_file), fingerprint, pair.common_name,
-                                       ca_certs, what, now, notes=info['messages'])
+                                       ca_certs, what, now, notes=notes)
+                info['messages'] += ['%s: %s' % (key, note) for note in notes]
             except DovError as error:
                 message = _explained(error, explain, pair, fingerprint, what, '%s on %s' % (
                     results[info['holder']].get('csr_path'), info['holder']), now)

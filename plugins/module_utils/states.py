@@ -195,7 +195,7 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         checks = [result['check'] for result in found if result.get('check')]
         failures[key] = list(info.get('failures') or []) + host_failures(found, lost, lost_reasons, mode)
         if state == 'failed' and not failures[key]:
-            failures[key] = [{'host': None, 'step': info.get('state') or 'report', 'file': None,
+            failures[key] = [{'host': None, 'step': 'retire' if 'retired_hosts' in info else 'issue', 'file': None,
                               'message': ' '.join(info.get('messages') or []) or 'The pair failed.'}]
         status['pairs'][key] = record(info, state, certificate, checks, previous, now, failures[key])
         entry = status['pairs'][key]
@@ -212,7 +212,7 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
             'staged_keys': dict((key, status['pairs'][key]['staged_key']) for key in states
                                 if status['pairs'][key].get('staged_key')),
             'host_errors': host_errors,
-            'failures': dict((key, failures[key]) for key in states if states[key] == 'failed'),
+            'failures': dict((key, failures.get(key) or []) for key in states if states[key] == 'failed'),
             'blame': blame(pairs, states, failures, live, strict),
             # This run's notes only (status.json keeps those of the run that last changed a pair), one
             # line per item, so that a CSR prints as the lines to copy.
