@@ -59,8 +59,8 @@ def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None
     if leaf is None:
         leaf = certs.pick_leaf(found)[0]
         raise KeyMismatch("%s was issued for another key (its public key SHA-256 is %s, %s is %s). Upload the CSR "
-                       "of this pair in VO-DCBaaS and use the certificate that comes back."
-                       % (source, certs.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint), found)
+                          "of this pair in VO-DCBaaS and use the certificate that comes back."
+                          % (source, certs.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint), found)
     others = [cert for cert in found if cert is not leaf]
     leaves = [cert for cert in found if not certs.is_ca(cert)]
     if notes is not None and len(leaves) > 1:

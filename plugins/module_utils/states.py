@@ -117,9 +117,8 @@ def failing_step(failures):
 def failure_line(failure):
     """One failure as the run's last message says it: where, the step, why (and the file)."""
     where = 'On %s' % failure['host'] if failure.get('host') else 'On the controller'
-    return '%s, %s: %s%s' % (where, failure['step'], failure['message'].rstrip(),
-                                (' (%s)' % failure['file']) if failure.get('file') and failure['file'] not in
-                                failure['message'] else '')
+    named = failure.get('file') and failure['file'] not in failure['message']
+    return '%s, %s: %s%s' % (where, failure['step'], failure['message'].rstrip(), (' (%s)' % failure['file']) if named else '')
 
 
 def record(info, state, certificate, checks, previous, now, failures=()):

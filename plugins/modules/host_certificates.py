@@ -153,7 +153,8 @@ options:
           ca_bundle: {description: CA certificates the certificate must chain to., type: path}
           pkcs12_password: {description: Password of bundle.p12., type: str}
           jks_password: {description: Password of keystore.jks., type: str}
-          pkcs12_profile: {description: 'PKCS#12 encryption profile; V(auto) is V(modern) where the host''s cryptography can write it (38 or newer), else V(legacy).', type: str, choices: [auto, modern, legacy], default: auto}
+          pkcs12_profile: {description: 'PKCS#12 encryption profile; V(auto): V(modern) where cryptography can write it, else V(legacy).', type: str,
+                         choices: [auto, modern, legacy], default: auto}
           keystore_alias: {description: Alias in the keystores., type: str, default: dov-client}
           mode: {description: Mode of the keystores., type: raw}
       check:

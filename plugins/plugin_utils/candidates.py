@@ -155,9 +155,9 @@ class Explainer(object):
             head = '%s %s %s.' % (source, 'was' if kind in ('earlier_csr', 'mismatch') else 'is', text)
         else:
             kind = 'mismatch' if 'mismatch' in kinds else sorted(kinds)[0]
+            each = ['%s (serial %s): %s' % (certs.label(cert), certs.serial_hex(cert), item[1]) for cert, item in zip(leaves, told)]
             head = '%s holds %d client certificates and none is for the key of %s: %s.' % (
-                source, len(leaves), pair.key, '; '.join('%s (serial %s): %s' % (certs.label(cert), certs.serial_hex(cert), item[1])
-                                                     for cert, item in zip(leaves, told)))
+                source, len(leaves), pair.key, '; '.join(each))
         if kind == 'not_yet_valid':
             return head + (" Check the controller's clock (and the hosts'): a certificate is used from its start date "
                            "on, and nothing was installed.")
@@ -166,9 +166,9 @@ class Explainer(object):
                            "is the one to use." % (pair.key, csr_where))
         if kind == 'other_pair':
             others = sorted(set(item[2] for item in told if item[0] == 'other_pair'))
+            inboxes = ', '.join(self._inbox_text(key) for key in others)
             return head + (" It belongs in that pair's inbox (%s) or certificate_file; the certificate of %s is the "
-                           "one VO-DCBaaS issued for %s." % (', '.join(self._inbox_text(key) for key in others),
-                                                            pair.key, csr_where))
+                           "one VO-DCBaaS issued for %s." % (inboxes, pair.key, csr_where))
         if kind == 'earlier_csr':
             return head + (" It belongs to an earlier CSR of this pair; the current CSR is %s (public key SHA-256 %s): "
                            "use the certificate VO-DCBaaS issued for that one." % (csr_where, fingerprint))
@@ -179,5 +179,3 @@ class Explainer(object):
             return self.inbox(key)
         except (KeyError, DovError):
             return key
-
-

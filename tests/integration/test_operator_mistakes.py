@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 
 import pki_factory
 from support import PASSWORD
-from test_hosts_truth import ORG, Site, World, openssl, recap, write
+from test_hosts_truth import ORG, Site, World, recap, write
 from test_host_side import old_crypto_python
 from test_report_html import CHROMIUM, chromium
 
@@ -276,7 +276,7 @@ def test_the_troubleshooting_table_says_what_the_tests_assert():
     rows = [line for line in section.splitlines() if line.startswith('| ') and not line.startswith('| mistake')
             and not line.startswith('| ---')]
     quoted = dict((app, [row for row in rows if '`%s`' % EXPECTED[app] in row]) for app in EXPECTED)
-    assert all(quoted.values()), 'rows without the message the tests assert: %s' % [app for app, found in quoted.items()
-                                                                                   if not found]
+    missing = [app for app, found in quoted.items() if not found]
+    assert not missing, 'rows without the message the tests assert: %s' % missing
     for app, (row,) in quoted.items():
         assert row.rstrip().rstrip('|').strip().endswith('yes' if app == 'Vreemd' else 'no'), row

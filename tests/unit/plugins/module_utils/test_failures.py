@@ -106,8 +106,8 @@ def test_a_lost_host_is_named_with_its_error_and_blames_no_live_host():
 
 def test_strict_blames_the_hosts_of_a_waiting_pair_and_without_strict_nobody():
     waiting = info(state='waiting_for_certificate')
-    assert run({PAIR: dict(waiting)}, {}, strict=True)[0]['blame'] == {'h1': ['Waiting (dov_strict): %s.' % PAIR],
-                                                                        'h2': ['Waiting (dov_strict): %s.' % PAIR]}
+    line = 'Waiting (dov_strict): %s.' % PAIR
+    assert run({PAIR: dict(waiting)}, {}, strict=True)[0]['blame'] == {'h1': [line], 'h2': [line]}
     assert run({PAIR: dict(waiting)}, {})[0]['blame'] == {}
 
 

@@ -127,8 +127,8 @@ def test_a_csr_in_the_state_folder_names_its_pair(tmp_path, keys, lab):
     cert = lab.sign_csr(pki.dump_csr(pki.build_csr(stray, ORG + 'Somewhere')))
     site.drop(cert)
     message = the_failure(site.run())['message']
-    assert 'is the certificate of Labo/oefen (its key is the CSR %s' % os.path.join(site.state_dir, 'Labo', 'oefen',
-                                                                                  'csr.pem') in message
+    csr_path = os.path.join(site.state_dir, 'Labo', 'oefen', 'csr.pem')
+    assert 'is the certificate of Labo/oefen (its key is the CSR %s' % csr_path in message
 
 
 def test_an_expired_download_says_so_with_its_dates(tmp_path, keys, lab):
