@@ -184,3 +184,32 @@ def test_the_timeline_dates_stand_right_of_every_bar():
     bars_end = max(float(value) for value in re.findall(r'<line x1="[\d.]+" y1="[\d.]+" x2="([\d.]+)"', svg))
     dates = [float(value) for value in re.findall(r'<text class="date" x="([\d.]+)"', svg)]
     assert len(dates) == 2 and min(dates) > bars_end
+
+
+# ---------------------------------------------------------------- dov_pkcs12_profile: auto, after an upgrade
+
+def test_a_folder_installed_with_the_old_default_profile_stays_converged_by_its_manifest_under_auto(tmp_path):
+    """A host installed by the previous release (which recorded pkcs12_profile 'modern' for every entry) is
+    converged by the manifest alone under the new default auto: no cryptography loaded, nothing rewritten."""
+    import json as _json
+    from ansible_collections.vlaanderen.dov.plugins.module_utils import hostmanifest, labca, hostcerts
+    lab = labca.LabCA.load_or_create(str(tmp_path / 'lab-ca'))
+    dest = tmp_path / 'dov'
+    entry = {'application': APP, 'environment': 'oefen', 'common_name': CN, 'cn_policy': 'strict',
+             'dest_dir': str(dest), 'key_holder': True,
+             'install': {'formats': ['pem', 'pkcs12'], 'pkcs12_password': 'p12-upgrade', 'ca_bundle': lab.bundle_path}}
+    first = hostcerts.prepare(entry)
+    entry['certificate'] = (lab.sign_csr(first['csr']) + lab.issuing_pem()).decode('ascii')
+    entry['install']['pkcs12_profile'] = 'legacy'
+    assert hostcerts.install(dict(entry, key_holder=False))['error'] is None
+    path = dest / '.dov-manifest.json'
+    manifest = _json.loads(path.read_text())
+    manifest['wanted']['pkcs12_profile'] = 'modern'       # what the previous release recorded
+    path.write_text(_json.dumps(manifest))
+    entry['install']['pkcs12_profile'] = 'auto'
+    assert hostmanifest.converged_by_manifest(entry) is not None
+    assert hostcerts.prepare(entry)['converged_by'] == 'manifest'
+    entry['install']['pkcs12_profile'] = 'modern'         # an explicit profile is compared
+    assert hostmanifest.converged_by_manifest(entry) is not None
+    entry['install']['pkcs12_profile'] = 'legacy'
+    assert hostmanifest.converged_by_manifest(entry) is None
