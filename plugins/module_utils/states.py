@@ -192,7 +192,11 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         else:
             state = pair_state(info, found, previous.get('state'), renew_before_days, verify)
         checks = [result['check'] for result in found if result.get('check')]
-        failures[key] = list(info.get('failures') or []) + host_failures(found, lost, lost_reasons, mode)
+        on_hosts = host_failures(found, lost, lost_reasons, mode)
+        # under the table too (a lost host's line is there already)
+        info['messages'] = list(info.get('messages') or []) + ['%s: %s' % (key, failure_line(item))
+                                                               for item in on_hosts if item['step'] != 'connection']
+        failures[key] = list(info.get('failures') or []) + on_hosts
         if state == 'failed' and not failures[key]:
             failures[key] = [{'host': None, 'step': 'retire' if 'retired_hosts' in info else 'issue', 'file': None,
                               'message': ' '.join(info.get('messages') or []) or 'The pair failed.'}]

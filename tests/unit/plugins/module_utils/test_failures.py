@@ -52,6 +52,8 @@ def test_an_install_failure_on_one_host_is_recorded_with_host_step_and_folder_an
     assert list(outcome['blame']) == ['h2']
     assert outcome['blame']['h2'] == ['Failed: %s. On h2, install: %s (/opt/peil)' % (PAIR, error)]
     assert any('install failed' in line for line in outcome['table'])
+    assert '%s: On h2, install: %s (/opt/peil)' % (PAIR, error) in outcome['messages']
+    assert record['messages'] == ['%s: On h2, install: %s (/opt/peil)' % (PAIR, error)]
 
 
 def test_a_refused_check_shows_its_verdict_not_ok():
