@@ -295,7 +295,9 @@ def _pair_state(info, previous, earliest, problems, renew_before_days):
     if problems:
         return 'failed'
     if not earliest:
-        return 'waiting_for_certificate'
+        # nothing on the hosts: still failed when the last run failed before any certificate (a wrong download)
+        failed_before = previous.get('state') == 'failed' and not previous.get('fingerprint_sha256')
+        return 'failed' if failed_before else 'waiting_for_certificate'
     same = previous.get('fingerprint_sha256') == earliest.get('fingerprint_sha256')
     if previous.get('state') in ('failed', 'renewal_pending') and same:
         return previous['state']

@@ -280,3 +280,20 @@ def test_the_troubleshooting_table_says_what_the_tests_assert():
     assert not missing, 'rows without the message the tests assert: %s' % missing
     for app, (row,) in quoted.items():
         assert row.rstrip().rstrip('|').strip().endswith('yes' if app == 'Vreemd' else 'no'), row
+
+
+def test_report_yml_after_the_mistakes_counts_no_certificate_and_keeps_each_reason(mistakes, tmp_path):
+    """report.html as a browser shows it: no pair has a certificate (the card says 0, not 7), and each
+    failed pair's row is followed by where and why it failed (the last onboard run's reason)."""
+    run = mistakes.run('report')
+    assert run.rc != 0
+    assert 'Failed: ' in run.stdout and 'controller, certificate_file: certificate_file %s' % mistakes.downloads['Ander'] in run.stdout
+    if CHROMIUM is None:
+        pytest.skip('chromium is not installed (make deps)')
+    dom = chromium(tmp_path, '--dump-dom', 'file://' + os.path.join(mistakes.state_dir, 'report.html'))
+    cards = dict((label, int(count)) for count, label in
+                 re.findall(r'<div class="card[^"]*"><strong>(\d+)</strong><span>([^<]+)</span>', dom))
+    assert cards['certificates'] == 0 and cards['need attention'] == len(MISTAKES), cards
+    text = re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', ' ', dom))
+    for app in MISTAKES[1:]:
+        assert 'controller, certificate_file: certificate_file %s' % mistakes.downloads[app] in text, app

@@ -215,3 +215,14 @@ def test_a_folder_installed_with_the_old_default_profile_stays_converged_by_its_
     assert hostmanifest.converged_by_manifest(entry) is not None
     entry['install']['pkcs12_profile'] = 'legacy'
     assert hostmanifest.converged_by_manifest(entry) is None
+
+
+def test_report_yml_keeps_a_pair_failed_whose_last_run_failed_before_any_certificate():
+    nothing = {'h1': [{'application': APP, 'environment': 'oefen', 'error': None, 'installed': None}]}
+    status = {'pairs': {PAIR: {'state': 'failed', 'verdict': 'inbox failed', 'messages': [],
+                               'failures': [{'host': None, 'step': 'inbox', 'message': 'a CA certificate', 'file': '/i/x'}]}}}
+    record, = report.pair_records({PAIR: info(hosts=['h1'])}, nothing, status, 60, {'h1'})
+    assert record['state'] == 'failed' and record['problems'] == ['controller (last run, inbox): a CA certificate']
+    status['pairs'][PAIR]['state'] = 'waiting_for_certificate'
+    record, = report.pair_records({PAIR: info(hosts=['h1'])}, nothing, status, 60, {'h1'})
+    assert record['state'] == 'waiting_for_certificate' and record['failures'] == []
