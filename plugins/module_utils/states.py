@@ -144,7 +144,8 @@ def record(info, state, certificate, checks, previous, now, failures=()):
         entry['staged_key'] = info['staged_key']     # a renewal's new key, waiting for its certificate
     if state == 'retired':
         entry.update(verdict=None, hint=None)      # no longer checked
-    entry['failures'] = list(failures) if state == 'failed' else []
+    if state == 'failed':
+        entry['failures'] = list(failures)      # only a failed pair has them (none is "nothing failed")
     if state == 'failed' and failures and (not last or last.get('verdict') == 'ok'):
         # never "ok" beside a failure: the failing step (or the check's verdict) and its reason
         entry.update(verdict=failing_step(failures), hint=failures[0]['message'])
