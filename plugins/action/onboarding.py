@@ -22,6 +22,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils import (
     issue, labstandin, offboard, plan, report, reporthtml, reportmail, statefolder, states, taskvars)
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils.candidates import Explainer
 
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'expiry', 'release']),
@@ -92,7 +93,7 @@ class ActionModule(ActionBase):
             allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
             renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
-            timeout=args['issuer_timeout'])
+            timeout=args['issuer_timeout'], explain=Explainer(inventory, prepared, args['state_dir']).explain)
         install, keys = issue.deliveries(inventory, pairs, args['defaults'])
         labstandin.start_for(args['plan'].get('lab') or {}, [host for host, entries in install.items()
                                                              if any(entry.get('check') for entry in entries)])
@@ -110,10 +111,12 @@ class ActionModule(ActionBase):
         status = statefolder.load_status(state_dir)
         outcome = states.report(pairs, status, taskvars.report_results(task_vars, mode),
                                 set(taskvars.play_hosts_all(task_vars)), set(taskvars.play_hosts(task_vars)), mode,
-                                args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat())
+                                args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat(),
+                                lost_reasons=taskvars.lost_reasons(task_vars), strict=args['strict'])
         if mode == 'onboard':
             for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared'])).items():
                 outcome['host_errors'].setdefault(host, []).extend(errors)
+                outcome['blame'].setdefault(host, []).extend('Failed: %s' % error for error in errors)
         if not self._task.check_mode and mode != 'status':
             statefolder.write_status(state_dir, status)
         # Released here when the run gets this far (the role's always then has nothing to do).
@@ -126,13 +129,14 @@ class ActionModule(ActionBase):
         within = report.within_days_option(args['fail_within_days'])
         recipients = reportmail.check_recipients(args['notify_email']) if args['notify_email'] else []
         server = reportmail.smtp_server(args['smtp']) if recipients else None
+        sender = reportmail.sender_of(args['smtp'], args['organisation']) if recipients else None
         now = statefolder.utc_now()
         records = report.pair_records(args['plan'].get('pairs') or {}, taskvars.registered(task_vars, ['dov_inspected']),
                                       statefolder.load_status(args['state_dir']), args['renew_before_days'],
                                       set(task_vars.get('ansible_play_hosts') or []))
         paths = reporthtml.publish(args['state_dir'], records, now, self._task.check_mode)
         failure = report.failure_message(records, within, args['strict'])
-        mail = reportmail.send_notification(server, records, args['smtp'].get('sender'), recipients, within,
+        mail = reportmail.send_notification(server, records, sender, recipients, within,
                                             report_path=paths['html'], check_mode=self._task.check_mode,
                                             now=now) if recipients else {'sent': False, 'listed': []}
         messages = ['%s/%s - %s' % (record['application'], record['environment'], problem)

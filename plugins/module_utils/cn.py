@@ -11,6 +11,7 @@ DOV assigns the CN after the access request; it is used as-is in the CSR. Real C
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import difflib
 import re
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
@@ -33,12 +34,18 @@ _DOMAIN = re.compile(r'^%s(?:\.%s)+\Z' % (_LABEL, _LABEL))
 _APPLICATION = re.compile(r'^[^/\s\x00-\x1f\x7f](?:[^/\x00-\x1f\x7f]*[^/\s\x00-\x1f\x7f])?\Z')
 
 
+def environment_advice(environment):
+    """What to write instead of an unknown environment: only what an organisation may write
+    (productie, oefen; DOV's own ontwikkel is not offered), the closest first when it looks like
+    a typo."""
+    close = difflib.get_close_matches(str(environment).lower(), REQUESTABLE_ENVIRONMENTS, n=1, cutoff=0.5)
+    return ('Did you mean %r? ' % close[0] if close else '') + 'Use %s.' % ' or '.join(REQUESTABLE_ENVIRONMENTS)
+
+
 def check_environment(environment, allowed=ENVIRONMENTS):
     """Return the environment if it is one of ``allowed``, else raise DovError."""
     if environment not in allowed:
-        raise DovError(
-            "Unknown DOV environment %r. Use one of: %s."
-            % (environment, ', '.join(allowed)))
+        raise DovError("Unknown DOV environment %r. %s" % (environment, environment_advice(environment)))
     return environment
 
 
@@ -131,8 +138,8 @@ def parse_cn(common_name):
             % (common_name, service, SERVICE))
     if environment not in ENVIRONMENTS:
         raise DovError(
-            "The environment part of the CN %r is %r. Use one of: %s."
-            % (common_name, environment, ', '.join(ENVIRONMENTS)))
+            "The environment part of the CN %r is %r. %s"
+            % (common_name, environment, environment_advice(environment)))
     check_application(application)
     check_length(common_name)
     return {

@@ -322,6 +322,17 @@ def check_pkcs12_profile(profile, option='pkcs12_profile'):
     return profile
 
 
+def auto_pkcs12_profile():
+    """What ``auto`` means on this host: (``modern`` where cryptography can write it, else
+    ``legacy``; why, in one sentence, when it is ``legacy``)."""
+    if CRYPTOGRAPHY >= PKCS12_BUILDER:
+        return 'modern', None
+    return 'legacy', ("bundle.p12 uses the legacy PKCS#12 profile (3DES with a SHA-1 MAC): this host's cryptography %s "
+                      "cannot write the modern one (AES-256, needs %s or newer). Upgrade cryptography on the host for "
+                      "the modern profile, or set dov_pkcs12_profile: legacy to keep this one without this note."
+                      % (CRYPTOGRAPHY_VERSION, _dotted(PKCS12_BUILDER)))
+
+
 def serialize_pkcs12(name, key, cert, cas, password, profile, kdf_rounds):
     """PKCS#12 bytes: ``modern`` is PBES2 AES-256-CBC with a SHA-256 MAC, ``legacy`` 3DES with a
     SHA-1 MAC (what cryptography < 38 writes with BestAvailableEncryption)."""

@@ -219,8 +219,8 @@ def _is_candidate(name):
     return not name.startswith('.') and not name.lower().endswith(PARTIAL_SUFFIXES)
 
 
-def pick_up(state_dir, application, environment, folder=None):
-    """``(bytes, path)`` of the newest file in the pair's inbox (or ``folder``'s), or None when there is none.
+def newest(state_dir, application, environment, folder=None):
+    """``(mtime in ns, path)`` of the newest file in the pair's inbox (or ``folder``'s), or None.
 
     Any name counts, except dotfiles and files that are still being written (``.part``,
     ``.crdownload``, ``.tmp``, ``~`` …). Folders in the inbox are ignored.
@@ -236,7 +236,17 @@ def pick_up(state_dir, application, environment, folder=None):
         candidates.append((os.stat(path).st_mtime_ns, name, path))
     if not candidates:
         return None
-    path = max(candidates)[2]
+    found = max(candidates)
+    return found[0], found[2]
+
+
+def pick_up(state_dir, application, environment, folder=None):
+    """``(bytes, path)`` of the newest file in the pair's inbox (or ``folder``'s, see ``newest``),
+    or None when there is none."""
+    found = newest(state_dir, application, environment, folder)
+    if found is None:
+        return None
+    path = found[1]
     data = read_bytes(path)
     if data is None:  # removed between listing and reading
         return None

@@ -39,7 +39,7 @@ def _install_plan(entry, key_path, now=None, key=None):
         privatekey_passphrase=entry.get('privatekey_passphrase'),
         ca_bundle=options.get('ca_bundle'), formats=options.get('formats') or ['pem'],
         pkcs12_password=options.get('pkcs12_password'), jks_password=options.get('jks_password'),
-        pkcs12_profile=options.get('pkcs12_profile') or 'modern',
+        pkcs12_profile=options.get('pkcs12_profile') or 'auto',
         keystore_alias=options.get('keystore_alias') or 'dov-client',
         owner=entry.get('owner'), group=entry.get('group'), mode=options.get('mode'), now=now,
         files=entry.get('files'), key=key)
@@ -179,6 +179,18 @@ def run_check(check, identity):
         return {'verdict': 'error', 'hint': str(error)}
 
 
+def _profile_note(entry, result):
+    """With the pkcs12 format: the profile bundle.p12 was written in (``pkcs12_profile``) and, when
+    ``auto`` chose legacy on this host, the run's note saying so and why (``notes``)."""
+    options = entry.get('install') or {}
+    if 'pkcs12' not in (options.get('formats') or ['pem']):
+        return
+    profile, note = lib.keystores.resolve_profile(options.get('pkcs12_profile') or 'auto')
+    result['pkcs12_profile'] = profile
+    if note:
+        result.setdefault('notes', []).append(note)
+
+
 def install(entry, check=None, check_mode=False, now=None):
     """Install one certificate entry and verify it; roll back when the check fails.
 
@@ -222,6 +234,7 @@ def install(entry, check=None, check_mode=False, now=None):
         result.update(plan.result())
         result['diff'] = plan.diff
         result['changed'] = plan.changed or key_changed
+        _profile_note(entry, result)
         result['key_received'] = key_changed
         if check is not None:
             # The files just written hold exactly this key and chain, in every format: check with

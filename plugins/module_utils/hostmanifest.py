@@ -49,7 +49,7 @@ def _wanted(entry, salt):
         'key': [entry.get('key_type') or 'rsa', entry.get('key_size') or 2048, entry.get('curve') or 'secp256r1',
                 entry.get('subject') or {}, entry.get('cn_policy') or 'strict'],
         'formats': sorted(options.get('formats') or ['pem']),
-        'pkcs12_profile': options.get('pkcs12_profile') or 'modern',
+        'pkcs12_profile': (options.get('pkcs12_profile') or 'auto') if 'pkcs12' in (options.get('formats') or []) else None,
         'keystore_alias': options.get('keystore_alias') or 'dov-client',
         'mode': str(options.get('mode')) if options.get('mode') is not None else None,
         'owner': entry.get('owner'),
@@ -139,7 +139,13 @@ def converged_by_manifest(entry):
         return None
     if not manifest or manifest.get('version') != 1:
         return None
-    if manifest.get('wanted') != json.loads(json.dumps(_wanted(entry, manifest.get('salt') or ''))):
+    wanted = json.loads(json.dumps(_wanted(entry, manifest.get('salt') or '')))
+    recorded = dict(manifest.get('wanted') or {})
+    if wanted['pkcs12_profile'] in ('auto', None):
+        # auto is whatever this host wrote (also before auto was the default), and a profile without the
+        # pkcs12 format decides nothing: neither makes a converged folder look changed
+        recorded['pkcs12_profile'] = wanted['pkcs12_profile']
+    if recorded != wanted:
         return None
     files = manifest.get('files') or {}
     key_path, _csr_path = paths(entry)

@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil, revocation
+from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, fsutil, orgid, revocation
 from ansible_collections.vlaanderen.dov.plugins.module_utils.installed import FORMATS, file_names
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
@@ -73,6 +73,12 @@ class Inventory(object):
     def __init__(self, organisation, applications, host_certificates, cn_policy='strict', base_dir=None):
         problems = []
         self.organisation = organisation or {}
+        if self.organisation.get('id') or self.organisation.get('id_type'):
+            # on every run, not only when an access request is written: a typo is found the day it is made
+            try:
+                orgid.normalise(self.organisation.get('id_type') or 'kbo', self.organisation.get('id'))
+            except DovError as error:
+                problems.append('dov_organisation.id: %s' % error)
         self.applications = {}
         self.pairs = {}
         if not isinstance(applications, list) or not applications:

@@ -23,8 +23,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, installed, issuers, pki, statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, handover, installed, issuers, pki, statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.plan import host_entry
 
@@ -32,19 +33,39 @@ CLOCK_SKEW = 300    # seconds a freshly issued certificate may start in the futu
 SETTLED = ('verified', 'renewal_due', 'installed')
 
 
-def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None, whose="this pair's key"):
+class KeyMismatch(DovError):
+    """No certificate of a candidate is for the pair's key: ``found`` holds what the file has, so
+    that the issue step can say what it is instead (plugin_utils/candidates.py)."""
+
+    def __init__(self, message, found):
+        DovError.__init__(self, message)
+        self.found = found
+
+
+def failure(step, message, path=None, host=None):
+    """One entry of a pair's ``failures``: what failed this run (``step``), why, and the file."""
+    return {'host': host, 'step': step, 'message': message, 'file': path}
+
+
+def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None, whose="this pair's key", notes=None):
     """Every check of a certificate for a pair: it parses (PEM, DER or PKCS#7), one of its
     certificates is for the key with ``key_fingerprint``, has the CN, allows client
     authentication, is valid now (a few minutes of clock skew allowed) and chains to ``ca_certs``.
-    Returns (PEM of leaf + chain, description); raises DovError naming the problem."""
+    Returns (PEM of leaf + chain, description); raises DovError naming the problem (KeyMismatch
+    when no certificate is for the key). A file with several client certificates adds to ``notes``
+    which one was taken."""
     found = certs.load_certificates(data, source)
     leaf = next((cert for cert in found if certs.public_key_fingerprint(cert.public_key()) == key_fingerprint), None)
     if leaf is None:
         leaf = certs.pick_leaf(found)[0]
-        raise DovError("%s was issued for another key (its public key SHA-256 is %s, %s is %s). Upload the CSR "
-                       "of this pair in VO-DCBaaS and use the certificate that comes back."
-                       % (source, certs.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint))
+        raise KeyMismatch("%s was issued for another key (its public key SHA-256 is %s, %s is %s). Upload the CSR "
+                          "of this pair in VO-DCBaaS and use the certificate that comes back."
+                          % (source, certs.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint), found)
     others = [cert for cert in found if cert is not leaf]
+    leaves = [cert for cert in found if not certs.is_ca(cert)]
+    if notes is not None and len(leaves) > 1:
+        notes.append('%s holds %d client certificates; took the certificate %s (serial %s), the one for %s.'
+                     % (source, len(leaves), certs.label(leaf), certs.serial_hex(leaf), whose))
     certs.check_common_name(leaf, common_name)
     certs.check_client_auth(leaf)
     now = now or certs.utcnow()
@@ -56,10 +77,11 @@ def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None
     return certs.dump_pem([leaf] + chain).decode('ascii'), certs.describe_certificate(leaf, now)
 
 
-def check_issued(data, csr_pem, common_name, ca_certs, source, now=None):
+def check_issued(data, csr_pem, common_name, ca_certs, source, now=None, notes=None):
     """check_for_key with the CSR's key."""
     key = pki.load_csr(csr_pem.encode('ascii')).public_key()
-    return check_for_key(data, certs.public_key_fingerprint(key), common_name, ca_certs, source, now, "the CSR's")
+    return check_for_key(data, certs.public_key_fingerprint(key), common_name, ca_certs, source, now, "the CSR's",
+                         notes)
 
 
 def _stored(stored, key_fingerprint, common_name, now):
@@ -94,9 +116,11 @@ def adopt(pair, results, order, ca_certs, now, messages):
 
 def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, command=None,
                 allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
-                previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT):
+                previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT, explain=None):
     """Decide each pair's certificate (see the module doc) and which hosts install or check it.
-    ``prepared`` maps host -> its prepare results. Returns changed (a certificate was issued, or a
+    ``prepared`` maps host -> its prepare results. ``explain`` (the controller's
+    candidates.Explainer.explain) names what a candidate that fits no key of its pair is. A pair
+    that fails gets ``failures`` (see ``failure``). Returns changed (a certificate was issued, or a
     handover folder written)."""
     changed = False
     # ``now`` (tests) stays None otherwise: each check reads the clock when it runs, after a slow issuer.
@@ -105,6 +129,7 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
     for key in sorted(pairs):
         info = pairs[key]
         info['install'], info['check'] = [], []
+        info.setdefault('failures', [])
         if info['state'] == 'waiting_for_cn':
             continue
         pair = inventory.pairs[key]
@@ -114,27 +139,40 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
         if errors or not results.get(info['holder']):
             info['state'] = 'failed'
             info['messages'] += errors or ['%s: no host of this pair could be reached to make its key.' % key]
+            info['failures'] += [failure('prepare', result['error'], result.get('dest_dir'), host)
+                                 for host, result in sorted(results.items()) if result and result.get('error')] or [
+                failure('prepare', 'No host of this pair could be reached to make its key.', host=info['holder'])]
             continue
         if renew and results[info['holder']].get('staged'):
             changed = renew_pair(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
-                                 check_mode, now, timeout) or changed
+                                 check_mode, now, timeout, explain) or changed
             continue
         fingerprint = results[info['holder']].get('key_fingerprint')
         planned = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
         chosen, source = None, None
         if pair.certificate_file:
+            what, notes = 'certificate_file %s' % pair.certificate_file, []
             try:
                 chosen = check_for_key(fsutil.read_bytes(pair.certificate_file), fingerprint, pair.common_name,
-                                       ca_certs, 'certificate_file %s' % pair.certificate_file, now)
+                                       ca_certs, what, now, notes=notes)
+                info['messages'] += ['%s: %s' % (key, note) for note in notes]
             except DovError as error:
+                message = _explained(error, explain, pair, fingerprint, what, '%s on %s' % (
+                    results[info['holder']].get('csr_path'), info['holder']), now)
                 info['state'] = 'failed'
-                info['messages'].append('%s: %s The hosts keep their files.' % (key, error))
+                info['messages'].append('%s: %s Nothing was installed. The hosts keep their files.' % (key, message))
+                info['failures'].append(failure('certificate_file', message, pair.certificate_file))
                 continue
             source = 'certificate_file'
         current = _stored(planned, fingerprint, pair.common_name, now) if planned and not chosen else None
-        if current is not None and current['days_left'] > 0:
+        fresher = current is not None and _fresher_in_inbox(issuer, state_dir, pair, previous_states.get(key))
+        if current is not None and current['days_left'] > 0 and not fresher:
             chosen, source = (planned, current), 'stored'
-        if chosen is None:
+        if fresher:
+            # The cached certificate failed last run and a newer download waits in the inbox: that
+            # one is checked (and the failed one, also where a host still holds it, is not taken).
+            planned = None
+        if chosen is None and not fresher:
             order = [info['holder']] + [host for host in info['hosts'] if host != info['holder']]
             found = adopt(pair, results, order, ca_certs, now, info['messages'])
             if found is not None:
@@ -144,7 +182,7 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 chosen, source = found[1:], 'hosts'
         if chosen is None:
             chosen, touched = _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
-                                     check_mode, now, timeout)
+                                     check_mode, now, timeout, explain)
             changed = changed or touched
             if chosen is None:
                 continue
@@ -161,7 +199,28 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
     return changed
 
 
-def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):
+def _explained(error, explain, pair, fingerprint, source, csr_where, now):
+    """The message of a refused candidate: what it is instead (``explain``) when it fits no key."""
+    if explain is not None and isinstance(error, KeyMismatch):
+        return explain(error.found, pair, fingerprint, source, csr_where, now)
+    return str(error)
+
+
+def _fresher_in_inbox(issuer, state_dir, pair, previous_state):
+    """Whether the pair failed last run and the manual inbox holds a file newer than the cached
+    certificate: a fresher candidate wins over a cached one that failed."""
+    if issuer != 'manual' or previous_state != 'failed':
+        return False
+    newest = handover.newest(state_dir, pair.application, pair.environment)
+    try:
+        cached = os.stat(statefolder.certificate_path(state_dir, pair.application, pair.environment)).st_mtime_ns
+    except OSError:
+        return newest is not None
+    return newest is not None and newest[0] > cached
+
+
+def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout,
+               explain=None):
     """renew.yml, for a pair whose key holder staged a renewal (rollover.stage_renewal): a new
     certificate from the issuer for the staged CSR, checked against the STAGED key; when it passes,
     every host of the pair installs it with the staged key as one set (``info['renewal']``), checks
@@ -185,6 +244,7 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
     except DovError as error:
         info['state'] = 'failed'
         info['messages'].append('%s: the renewal failed: %s The live certificate keeps serving.' % (key, error))
+        info['failures'].append(failure('issuer', str(error)))
         return False
     waiting = ('%s: the staged key %s waits for its certificate; the live certificate keeps serving (%s days left).'
                % (key, info['staged_key'] or staged['key_path'], live.get('days_left')))
@@ -201,7 +261,10 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
         pem, described = check_for_key(outcome.certificate, staged['key_fingerprint'], pair.common_name, bundle,
                                        'The renewed certificate from %s' % outcome.source, now, 'the staged key')
     except DovError as error:
+        error = _explained(error, explain, pair, staged['key_fingerprint'], 'The renewed certificate from %s'
+                           % outcome.source, '%s on %s' % (staged['csr_path'], holder), now)
         info['state'] = 'failed'
+        info['failures'].append(failure('inbox' if outcome.path else 'issuer', error, outcome.path))
         hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
         info['messages'].append('%s: the renewal failed: %s%s The live certificate keeps serving; the staged key %s stays '
                                 'for the next run.' % (key, error, hint, info['staged_key'] or staged['key_path']))
@@ -218,7 +281,8 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
     return True
 
 
-def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):
+def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout,
+           explain=None):
     """A new certificate from the issuer for the holder's CSR: ((PEM, description) or None with
     the pair's state and message set (waiting, failed, or what check mode would do), whether the
     issuer wrote something in the state folder (a handover folder))."""
@@ -231,6 +295,7 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
     if not csr_pem:
         info['state'] = 'failed'
         info['messages'].append('%s: the key holder %s has no CSR. Run again.' % (key, info['holder']))
+        info['failures'].append(failure('prepare', 'The key holder has no CSR. Run again.', host=info['holder']))
         return None, False
     try:
         outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, csr_pem,
@@ -238,6 +303,7 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
     except DovError as error:
         info['state'] = 'failed'
         info['messages'].append('%s: %s' % (key, error))
+        info['failures'].append(failure('issuer', str(error)))
         return None, False
     if not outcome.issued:
         info['state'] = 'waiting_for_certificate'
@@ -249,15 +315,21 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
     bundle = ca_certs
     if bundle is None and outcome.ca_bundle:
         bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
+    source = 'The certificate from %s' % outcome.source
     try:
-        issued = check_issued(outcome.certificate, csr_pem, pair.common_name, bundle,
-                              'The certificate from %s' % outcome.source, now)
+        notes = []
+        issued = check_issued(outcome.certificate, csr_pem, pair.common_name, bundle, source, now, notes)
     except DovError as error:
+        csr_where = (os.path.join(handover.pair_folder(state_dir, pair.application, pair.environment), handover.CSR_FILE)
+                     if issuer == 'manual' else '%s on %s' % (results[info['holder']].get('csr_path'), info['holder']))
+        message = _explained(error, explain, pair, results[info['holder']].get('key_fingerprint'), source, csr_where, now)
         info['state'] = 'failed'
         hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
-        info['messages'].append('%s: %s%s' % (key, error, hint))
+        info['messages'].append('%s: %s%s' % (key, message, hint))
+        info['failures'].append(failure('inbox' if outcome.path else 'issuer', message, outcome.path))
         return None, outcome.changed
     info['issued_from'], info['issued_from_message'] = outcome.source, outcome.message
+    info['messages'] += ['%s: %s' % (key, note) for note in notes]
     return issued, True
 
 

@@ -35,7 +35,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, compa
 from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
-PROFILES = ('modern', 'legacy')
+PROFILES = ('auto', 'modern', 'legacy')   # auto: modern where the host's cryptography writes it, else legacy
 KDF_ROUNDS = 10000  # what Java uses for its own PKCS#12 files
 MIN_JKS_PASSWORD = 6  # keytool refuses shorter store and key passwords
 JKS_MAGIC = b'\xfe\xed\xfe\xed'
@@ -69,10 +69,18 @@ def check_alias(alias):
 
 
 def check_profile(profile):
-    """Refuse an unknown profile, and ``modern`` where the host's cryptography cannot write it."""
+    """The profile to write: ``auto`` resolved for this host (``resolve_profile``); an unknown
+    profile refused, and ``modern`` where the host's cryptography cannot write it."""
     if profile not in PROFILES:
         raise DovError("Unknown pkcs12_profile %r. Use one of: %s." % (profile, ', '.join(PROFILES)))
-    return compat.check_pkcs12_profile(profile)
+    return compat.check_pkcs12_profile(resolve_profile(profile)[0])
+
+
+def resolve_profile(profile):
+    """(the profile written, a note saying why when ``auto`` chose ``legacy``, else None)."""
+    if profile == 'auto':
+        return compat.auto_pkcs12_profile()
+    return profile, None
 
 
 # ---------------------------------------------------------------- PKCS#12

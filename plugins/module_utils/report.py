@@ -44,7 +44,7 @@ ATTENTION_STATES = ('failed', 'renewal_due', 'renewal_pending')
 URGENT_DAYS = 30  # VO-DCBaaS mails its first reminder a month before expiry
 TABLE_HEADER = ('application', 'environment', 'CN', 'hosts', 'state', 'not after', 'days left', 'last verdict')
 FIELDS = ('application', 'environment', 'common_name', 'hosts', 'state', 'not_before', 'not_after', 'days_left',
-          'fingerprint_sha256', 'issuer', 'verdict', 'checked_at', 'problems')
+          'fingerprint_sha256', 'issuer', 'verdict', 'checked_at', 'problems', 'failures')
 
 
 def _record(record):
@@ -52,6 +52,7 @@ def _record(record):
     full = dict((name, record.get(name)) for name in FIELDS)
     full['hosts'] = list(record.get('hosts') or [])
     full['problems'] = list(record.get('problems') or [])
+    full['failures'] = list(record.get('failures') or [])
     return full
 
 
@@ -294,7 +295,9 @@ def _pair_state(info, previous, earliest, problems, renew_before_days):
     if problems:
         return 'failed'
     if not earliest:
-        return 'waiting_for_certificate'
+        # nothing on the hosts: still failed when the last run failed before any certificate (a wrong download)
+        failed_before = previous.get('state') == 'failed' and not previous.get('fingerprint_sha256')
+        return 'failed' if failed_before else 'waiting_for_certificate'
     same = previous.get('fingerprint_sha256') == earliest.get('fingerprint_sha256')
     if previous.get('state') in ('failed', 'renewal_pending') and same:
         return previous['state']
@@ -313,16 +316,20 @@ def pair_records(pairs, results, status, renew_before_days, live_hosts=None):
     for key in sorted(pairs):
         info = pairs[key]
         previous = (status.get('pairs') or {}).get(key) or {}
-        found, problems = [], []
+        found, problems, failures = [], [], []
         for host in info.get('hosts') or []:
             if live_hosts is not None and host not in live_hosts:
                 problems.append('%s: the host failed or was unreachable.' % host)
+                failures.append({'host': host, 'step': 'connection', 'message': 'The host failed or was unreachable.',
+                                 'file': None})
                 continue
             for result in results.get(host) or []:
                 if (result.get('application'), result.get('environment')) != (info['application'], info['environment']):
                     continue
                 if result.get('error'):
                     problems.append('%s: %s' % (host, result['error']))
+                    failures.append({'host': host, 'step': 'report', 'message': result['error'],
+                                     'file': result.get('dest_dir')})
                 if result.get('installed'):
                     found.append((host, result['installed']))
         earliest = min((installed for _host, installed in found), key=lambda item: item.get('not_after') or '',
@@ -332,6 +339,13 @@ def pair_records(pairs, results, status, renew_before_days, live_hosts=None):
             problems.append('the hosts hold %d different certificates; run onboard.yml to give them the same one.'
                             % len(fingerprints))
         state = _pair_state(info, previous, earliest, problems, renew_before_days)
+        if state == 'failed' and not problems:
+            # failed in the last onboard run and nothing changed since: its reasons, from status.json
+            failures = list(previous.get('failures') or []) or [
+                {'host': None, 'step': 'onboard', 'file': None,
+                 'message': ' '.join(previous.get('messages') or []) or 'The last run failed for this pair.'}]
+            problems = ['%s (last run, %s): %s' % (item.get('host') or 'controller', item.get('step'), item.get('message'))
+                        for item in failures]
         if state == 'retired' and not earliest:
             earliest = dict((name, previous.get(name)) for name in ('not_after', 'days_left', 'fingerprint_sha256')
                             if previous.get(name) is not None)   # the last certificate it had, for the record
@@ -343,12 +357,26 @@ def pair_records(pairs, results, status, renew_before_days, live_hosts=None):
             'not_before': earliest.get('not_before'), 'not_after': earliest.get('not_after'),
             'days_left': earliest.get('days_left'), 'fingerprint_sha256': earliest.get('fingerprint_sha256'),
             'issuer': earliest.get('issuer'),
-            'verdict': previous.get('verdict') if earliest and previous.get(
-                'fingerprint_sha256') == earliest.get('fingerprint_sha256') else None,
+            'verdict': _verdict(state, failures, previous.get('verdict') if earliest and previous.get(
+                'fingerprint_sha256') == earliest.get('fingerprint_sha256') else None),
             'checked_at': previous.get('checked_at') or previous.get('updated_at') if previous.get('verdict') else None,
             'problems': problems,
+            'failures': failures if state == 'failed' else [],
         })
     return records
+
+
+def _verdict(state, failures, verdict):
+    """The verdict shown for a pair: never ``ok`` beside a failure (the check's verdict or the failing step)."""
+    if state != 'failed' or not failures or (verdict and verdict != 'ok'):
+        return verdict
+    return failures[0].get('verdict') or '%s failed' % failures[0].get('step')
+
+
+def failure_lines(record):
+    """Where and why a failed record failed, one line per host and problem."""
+    return ['%s%s: %s' % (item.get('host') or 'controller', (', %s' % item['step']) if item.get('step') else '',
+                          item.get('message')) for item in record.get('failures') or []]
 
 
 def failure_message(records, within_days=None, strict=False):
@@ -358,7 +386,9 @@ def failure_message(records, within_days=None, strict=False):
     parts = []
     failed = ['%s/%s' % (record['application'], record['environment']) for record in ordered if record['state'] == 'failed']
     if failed:
-        parts.append('Failed: %s (the reasons are listed above the table).' % ', '.join(failed))
+        reasons = ['%s/%s on %s' % (record['application'], record['environment'], line)
+                   for record in ordered if record['state'] == 'failed' for line in failure_lines(record)]
+        parts.append('Failed: %s%s' % (', '.join(failed), (' - %s' % ' | '.join(reasons)) if reasons else '.'))
     waiting = ['%s/%s' % (record['application'], record['environment']) for record in ordered
                if record['state'] in WAITING]
     if strict and waiting:

@@ -16,7 +16,7 @@ import os
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils.report import (
-    TABLE_HEADER, URGENT_DAYS, UTC, is_expired, parse, report_document, report_json)
+    TABLE_HEADER, URGENT_DAYS, UTC, failure_lines, is_expired, parse, report_document, report_json)
 
 REPORT_JSON = 'report.json'
 REPORT_HTML = 'report.html'
@@ -62,6 +62,7 @@ tr td:first-child{border-left:5px solid transparent}
 .legend{display:flex;gap:16px;flex-wrap:wrap;font-size:12px;color:#475467;margin-top:12px}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:5px;vertical-align:-1px}
 footer{color:#667085;font-size:12px;padding:0 32px 24px}
+ul.why{margin:0;padding-left:18px;color:#7a271a;font-size:13px}
 svg text{font-family:"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 '''
 
@@ -90,6 +91,11 @@ def _table_html(certificates):
                _e(record['common_name'] or '-').replace('/', '/<wbr>'), _e(', '.join(record['hosts']) or '-'), accent,
                _e((record['state'] or '-').replace('_', ' ')), _e(record['not_after_date'] or '-'), days,
                _e(record['verdict'] or '-')))
+        lines = failure_lines(record)
+        if lines:
+            # where and why it failed, right under its row: the host, the step, the reason
+            body.append('<tr class="why" style="%s"><td colspan="%d" style="border-left-color:%s"><ul class="why">%s</ul></td></tr>'
+                        % (background, len(TABLE_HEADER), accent, ''.join('<li>%s</li>' % _e(line) for line in lines)))
     return '<table><thead><tr>%s</tr></thead><tbody>%s</tbody></table>' % (head, ''.join(body))
 
 
@@ -114,7 +120,7 @@ def timeline_svg(certificates, now, width=1000):
     """An inline SVG: one line per certificate, a bar over its validity and a dot at not_after,
     a line for today and a band for the next 30 days; certificates without a date and retired ones are left out."""
     dated = [record for record in certificates if record.get('not_after') and record.get('state') != 'retired']
-    left_gutter, right_pad, top, row = 250, 110, 44, 30
+    left_gutter, right_pad, top, row = 250, 150, 44, 30
     height = top + row * max(len(dated), 1) + 30
     if not dated:
         return ('<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Expiry timeline" width="%d" '
@@ -152,10 +158,9 @@ def timeline_svg(certificates, now, width=1000):
                      % (x(stop), y, accent, _e(record['common_name']), _e(record['not_after_date'])))
         days = record.get('days_left')
         note = '%s (%s)' % (record['not_after_date'], 'expired' if is_expired(record) else '%s d' % days)
-        flip = x(stop) > width - right_pad - 20  # near the right edge: the note goes left of the dot
-        parts.append('<text x="%.1f" y="%.1f" font-size="11.5" fill="%s" dominant-baseline="middle" text-anchor="%s" '
-                     'paint-order="stroke" stroke="#fff" stroke-width="3">'
-                     '%s</text>' % (x(stop) + (-10 if flip else 10), y, accent, 'end' if flip else 'start', _e(note)))
+        # The date in a column of its own right of the plot: never over a bar, a dot or a tick.
+        parts.append('<text class="date" x="%d" y="%.1f" font-size="11.5" fill="%s" dominant-baseline="middle" '
+                     'text-anchor="start">%s</text>' % (width - right_pad + 14, y, accent, _e(note)))
     parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#1f3a5f" stroke-width="2"/>'
                  % (x(now), top - 12, x(now), top + row * len(dated)))
     parts.append('<text x="%.1f" y="%d" font-size="11.5" font-weight="600" fill="#1f3a5f" text-anchor="middle">today '
@@ -174,11 +179,12 @@ def render_html(records, generated_at, title='DOV client certificates'):
     attention = sum(1 for record in certificates if record['severity'] in ('failed', 'expired', 'urgent', 'due'))
     healthy = sum(1 for record in certificates if record['severity'] == 'ok')
     waiting = sum(1 for record in certificates if record['severity'] == 'waiting')
+    with_certificate = sum(1 for record in certificates if record.get('not_after'))
     legend = ''.join('<span><i style="background:%s"></i>%s</span>' % (COLOURS[level][1], _e(LABELS[level]))
                      for level in ('failed', 'expired', 'urgent', 'due', 'waiting', 'ok', 'retired'))
     cards = ''.join('<div class="card %s"><strong>%d</strong><span>%s</span></div>' % (css, count, _e(text)) for css, count, text in (
         ('attention', attention, 'need attention'), ('healthy', healthy, 'healthy'), ('', waiting, 'waiting'),
-        ('', len(certificates), 'certificates')))
+        ('', with_certificate, 'certificates')))
     return ''.join([
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -95,6 +95,17 @@ def send_notification(server, records, sender, recipients, within_days=None, lan
     return result
 
 
+def sender_of(smtp, organisation):
+    """The notification's sender: ``dov_smtp.sender``, else the organisation's ``contact_email``
+    (the address the access requests go out from); refused, by name, when neither is set."""
+    sender = ((smtp or {}).get('sender') or '').strip() or ((organisation or {}).get('contact_email') or '').strip()
+    if not sender:
+        raise DovError("dov_smtp.sender is not set, and dov_organisation has no contact_email to send from. Set "
+                       "dov_smtp.sender (for example 'dov-mailer@geolab.be') or dov_organisation.contact_email.")
+    return accessmail.check_email(sender, 'dov_smtp.sender' if (smtp or {}).get('sender') else
+                                  'dov_organisation contact_email (the notification sender)')
+
+
 def smtp_server(smtp):
     """The ``accessmail.SmtpServer`` of the ``dov_smtp`` settings (STARTTLS verified unless turned off)."""
     if not (smtp or {}).get('host'):

@@ -18,7 +18,7 @@ STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 
 WAITING = ('waiting_for_cn', 'waiting_for_certificate')
 # Waiting on someone else: green, red only with dov_strict. A pending renewal's live pair keeps serving.
 WAITING_RUN = WAITING + ('renewal_pending',)
-QUIET = ('updated_at', 'messages')
+QUIET = ('updated_at', 'messages')      # this run's notes: replaced, without counting as a change
 
 
 def pair_state(info, installed, previous, renew_before_days, verify):
@@ -89,8 +89,41 @@ def _host_results(info, results, in_run, live):
     return found, lost
 
 
-def record(info, state, certificate, checks, previous, now):
-    """The status.json record of a pair; the previous one (and its notes) when nothing is new."""
+def host_failures(found, lost, lost_reasons, mode):
+    """What failed this run on the pair's hosts, one entry per host and problem: ``host``, ``step``
+    (prepare, install, check, verify, or ``connection`` for a host that failed or was unreachable),
+    ``message``, ``file`` (the dest_dir), and ``verdict`` for a failed mTLS check."""
+    failures = [{'host': host, 'step': 'connection', 'file': None,
+                 'message': (lost_reasons or {}).get(host) or 'The host failed or was unreachable this run.'}
+                for host in lost]
+    for result in found:
+        if not result.get('error'):
+            continue
+        check = result.get('check') or {}
+        step = mode if mode in ('verify', 'settle') else 'install'
+        entry = {'host': result['host'], 'step': step, 'message': result['error'], 'file': result.get('dest_dir')}
+        if check.get('verdict') and check['verdict'] != 'ok':
+            entry.update(step='check', verdict=check['verdict'])
+        failures.append(entry)
+    return failures
+
+
+def failing_step(failures):
+    """What the verdict column shows for a failed pair: the check's verdict, else '<step> failed'."""
+    first = failures[0]
+    return first.get('verdict') or '%s failed' % first['step']
+
+
+def failure_line(failure):
+    """One failure as the run's last message says it: where, the step, why (and the file)."""
+    where = 'On %s' % failure['host'] if failure.get('host') else 'On the controller'
+    named = failure.get('file') and failure['file'] not in failure['message']
+    return '%s, %s: %s%s' % (where, failure['step'], failure['message'].rstrip(), (' (%s)' % failure['file']) if named else '')
+
+
+def record(info, state, certificate, checks, previous, now, failures=()):
+    """The status.json record of a pair; its ``messages`` and ``failures`` are this run's (never a
+    stale one), ``updated_at`` changes only when something else did."""
     last = checks[-1] if checks else None
     entry = {
         'state': state,
@@ -111,16 +144,24 @@ def record(info, state, certificate, checks, previous, now):
         entry['staged_key'] = info['staged_key']     # a renewal's new key, waiting for its certificate
     if state == 'retired':
         entry.update(verdict=None, hint=None)      # no longer checked
+    if state == 'failed':
+        entry['failures'] = list(failures)      # only a failed pair has them (none is "nothing failed")
+    if state == 'failed' and failures and (not last or last.get('verdict') == 'ok'):
+        # never "ok" beside a failure: the failing step (or the check's verdict) and its reason
+        entry.update(verdict=failing_step(failures), hint=failures[0]['message'])
     if dict((k, v) for k, v in entry.items() if k not in QUIET) == dict((k, v) for k, v in previous.items() if k not in QUIET):
-        return previous
+        return entry
     entry['updated_at'] = now
     return entry
 
 
-def report(pairs, status, results, in_run, live, mode, renew_before_days, verify, now):
+def report(pairs, status, results, in_run, live, mode, renew_before_days, verify, now, lost_reasons=None, strict=False):
     """Each pair's state into ``status`` (changed in place); returns the rest of the outcome:
-    table, lost_hosts, states, failed_pairs, waiting_pairs, host_errors, messages."""
+    table, lost_hosts, states, failed_pairs, waiting_pairs, host_errors, messages, and ``blame``
+    (the run's live hosts to fail, each with the lines that say why; see ``blame``).
+    ``lost_reasons``: {host: why it failed earlier in the run}."""
     host_errors, rows, host_rows, lost_hosts = {}, [], [], set()
+    failures = {}
     for key in sorted(pairs):
         info = pairs[key]
         previous = status['pairs'].get(key) or {}
@@ -132,9 +173,12 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         found, lost = _host_results(info, results, in_run, live)
         if lost:
             info['state'] = 'failed'
-            info.setdefault('messages', []).extend('%s: the host failed or was unreachable this run.' % host for host in lost)
+            info.setdefault('messages', []).extend('%s: the host failed or was unreachable this run%s' % (
+                host, (': %s' % lost_reasons[host]) if (lost_reasons or {}).get(host) else '.') for host in lost)
             lost_hosts.update(lost)
         for result in found:
+            info['messages'] = list(info.get('messages') or []) + [
+                '%s on %s: %s' % (key, result['host'], note) for note in result.get('notes') or []]
             if result.get('error'):
                 host_errors.setdefault(result['host'], []).append('%s: %s' % (key, result['error']))
             if mode == 'verify':
@@ -149,7 +193,15 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         else:
             state = pair_state(info, found, previous.get('state'), renew_before_days, verify)
         checks = [result['check'] for result in found if result.get('check')]
-        status['pairs'][key] = record(info, state, certificate, checks, previous, now)
+        on_hosts = host_failures(found, lost, lost_reasons, mode)
+        # under the table too (a lost host's line is there already)
+        info['messages'] = list(info.get('messages') or []) + ['%s: %s' % (key, failure_line(item))
+                                                               for item in on_hosts if item['step'] != 'connection']
+        failures[key] = list(info.get('failures') or []) + on_hosts
+        if state == 'failed' and not failures[key]:
+            failures[key] = [{'host': None, 'step': 'retire' if 'retired_hosts' in info else 'issue', 'file': None,
+                              'message': ' '.join(info.get('messages') or []) or 'The pair failed.'}]
+        status['pairs'][key] = record(info, state, certificate, checks, previous, now, failures[key])
         entry = status['pairs'][key]
         rows.append((info['application'], info['environment'], state, len(entry['hosts']),
                      expiry_date(entry['not_after']), entry['days_left'], entry['verdict'], entry['common_name']))
@@ -164,7 +216,30 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
             'staged_keys': dict((key, status['pairs'][key]['staged_key']) for key in states
                                 if status['pairs'][key].get('staged_key')),
             'host_errors': host_errors,
+            'failures': dict((key, failures.get(key) or []) for key in states if states[key] == 'failed'),
+            'blame': blame(pairs, states, failures, live, strict),
             # This run's notes only (status.json keeps those of the run that last changed a pair), one
             # line per item, so that a CSR prints as the lines to copy.
             'messages': [line for key in sorted(pairs) for message in pairs[key].get('messages') or []
                          for line in message.split('\n')]}
+
+
+def blame(pairs, states, failures, live, strict=False):
+    """{host: [lines]}: the run's live hosts that fail, each with why. A failure on a host is that
+    host's; a pair that failed on the controller (a refused download, the issuer) fails the pair's
+    hosts in the run, where nothing was installed; with ``strict`` a waiting pair does too. A
+    healthy host is never blamed. Lines of hosts that are not live (they failed already) land in
+    ``''`` (the run fails once for them, if no live host carries them)."""
+    found = {}
+    for key in sorted(pairs):
+        hosts = [host for host in pairs[key].get('hosts') or [] if host in live]
+        if states.get(key) == 'failed':
+            for item in failures.get(key) or []:
+                line = 'Failed: %s. %s' % (key, failure_line(item))
+                targets = [item['host']] if item.get('host') else hosts
+                for host in [target for target in targets if target in live] or ['']:
+                    found.setdefault(host, []).append(line)
+        elif strict and states.get(key) in WAITING_RUN:
+            for host in hosts or ['']:
+                found.setdefault(host, []).append('Waiting (dov_strict): %s.' % key)
+    return found

@@ -76,6 +76,22 @@ def registered(task_vars, names):
                 for host in play_hosts(task_vars))
 
 
+def lost_reasons(task_vars, names=('dov_installed', 'dov_prepared')):
+    """{host: message} for the hosts this run started with that failed or became unreachable
+    before the report: the message of their failed registered call (``names``, latest first)."""
+    hostvars, live = task_vars['hostvars'], set(play_hosts(task_vars))
+    reasons = {}
+    for host in play_hosts_all(task_vars):
+        if host in live:
+            continue
+        for name in names:
+            result = hostvars[host].get(name) if host in hostvars else None
+            if isinstance(result, dict) and (result.get('failed') or result.get('unreachable')) and result.get('msg'):
+                reasons[host] = '%s%s' % ('unreachable: ' if result.get('unreachable') else '', str(result['msg']).strip())
+                break
+    return reasons
+
+
 # ---------------------------------------------------------------- the plan step's refusals
 
 def check_variables(task_vars, argument_specs=ARGUMENT_SPECS):

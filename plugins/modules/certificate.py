@@ -118,9 +118,11 @@ options:
         read by OpenSSL 3 and Java 12 or newer (and Java 8u301+, 11.0.12+).
       - V(legacy) is 3DES with SHA-1 and a SHA-1 MAC, for old Java 8 runtimes. Changing the profile
         rewrites the file.
+      - V(auto) is V(modern) where the host's cryptography can write it (38 or newer), else V(legacy); the
+        result's C(pkcs12_profile) says which, and a warning says why when it is V(legacy).
     type: str
-    choices: [modern, legacy]
-    default: modern
+    choices: [auto, modern, legacy]
+    default: auto
   keystore_alias:
     description:
       - Alias of the key entry in the keystores (friendly name in PKCS#12). JKS stores aliases in
@@ -141,7 +143,7 @@ options:
     type: raw
 notes:
   - Needs the Python library C(cryptography) 3.4.8 or newer on the host; V(jks) also needs Java's C(keytool).
-    The V(modern) O(pkcs12_profile) needs cryptography 38 or newer.
+    The V(modern) O(pkcs12_profile) needs cryptography 38 or newer (V(auto), the default, then writes V(legacy)).
   - A file it manages in O(dest_dir) that is a symbolic link is refused, naming the link (never followed, chowned or
     copied); O(dest_dir) itself may be a link. Files are read with C(O_NOFOLLOW) and their mode and owner set on the open file.
   - Passwords reach keytool through its environment (C(-storepass:env)), never its command line.
@@ -237,6 +239,11 @@ files:
   sample:
     cert: {path: /opt/geodrill/dov/cert.pem, changed: true, mode: '0644'}
     jks: {path: /opt/geodrill/dov/keystore.jks, changed: true, mode: '0640'}
+pkcs12_profile:
+  description: The profile C(bundle.p12) is written in (V(auto) resolved for this host).
+  returned: when O(formats) contains V(pkcs12)
+  type: str
+  sample: modern
 backup_file:
   description: Backups of replaced files.
   returned: when O(backup=true) and a file was replaced
@@ -262,7 +269,7 @@ def run_module():
             formats=dict(type='list', elements='str', choices=list(installed.FORMATS), default=['pem']),
             pkcs12_password=dict(type='str', no_log=True),
             jks_password=dict(type='str', no_log=True),
-            pkcs12_profile=dict(type='str', choices=list(keystores.PROFILES), default='modern'),
+            pkcs12_profile=dict(type='str', choices=list(keystores.PROFILES), default='auto'),
             keystore_alias=dict(type='str', default='dov-client', no_log=False),
             min_days_left=dict(type='int', default=0),
             mode=dict(type='raw'),
@@ -301,6 +308,10 @@ def run_module():
         module.fail_json(msg=str(error))
 
     result = plan.result()
+    if 'pkcs12' in params['formats']:
+        result['pkcs12_profile'], note = keystores.resolve_profile(params['pkcs12_profile'])
+        if note:
+            module.warn(note)
     if backups:
         result['backup_file'] = backups
     if module._diff:

@@ -153,7 +153,8 @@ options:
           ca_bundle: {description: CA certificates the certificate must chain to., type: path}
           pkcs12_password: {description: Password of bundle.p12., type: str}
           jks_password: {description: Password of keystore.jks., type: str}
-          pkcs12_profile: {description: PKCS#12 encryption profile., type: str, choices: [modern, legacy], default: modern}
+          pkcs12_profile: {description: 'PKCS#12 encryption profile; V(auto): V(modern) where cryptography can write it, else V(legacy).', type: str,
+                         choices: [auto, modern, legacy], default: auto}
           keystore_alias: {description: Alias in the keystores., type: str, default: dov-client}
           mode: {description: Mode of the keystores., type: raw}
       check:
@@ -312,7 +313,7 @@ ENTRY = dict(
         ca_bundle=dict(type='path'),
         pkcs12_password=dict(type='str', no_log=True),
         jks_password=dict(type='str', no_log=True),
-        pkcs12_profile=dict(type='str', choices=['modern', 'legacy'], default='modern'),
+        pkcs12_profile=dict(type='str', choices=['auto', 'modern', 'legacy'], default='auto'),
         keystore_alias=dict(type='str', default='dov-client', no_log=False),
         mode=dict(type='raw'),
     )),

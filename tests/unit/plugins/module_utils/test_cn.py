@@ -28,7 +28,7 @@ def test_real_cns_parse_into_their_parts(common_name, parts):
 def test_unknown_environment_is_refused_with_the_valid_ones_listed(environment):
     with pytest.raises(DovError) as error:
         cn.build_cn('geolab.be', environment, 'Geodrill')
-    assert 'productie, oefen, ontwikkel' in str(error.value)
+    assert 'Use productie or oefen.' in str(error.value) and 'ontwikkel' not in str(error.value)
     assert repr(environment) in str(error.value)
 
 
@@ -98,3 +98,11 @@ def test_a_cn_with_a_look_alike_letter_from_another_script_is_refused(policy):
         "The CN %r contains '\u0435' (CYRILLIC SMALL LETTER IE), which is not ASCII; VO-PKI CNs are plain ASCII (a "
         "look-alike letter from another script gives a CN that DOV never granted). Type the CN again, or copy it from "
         "DOV's answer." % look_alike)
+
+
+@pytest.mark.parametrize('environment, suggestion', [('oefening', 'oefen'), ('produktie', 'productie'), ('Oefen', 'oefen')])
+def test_an_environment_typo_in_a_cn_offers_only_what_may_be_written(environment, suggestion):
+    with pytest.raises(DovError) as error:
+        cn.parse_cn('geolab.be/dov-services/%s/Geodrill' % environment)
+    assert "Did you mean %r? Use productie or oefen." % suggestion in str(error.value)
+    assert 'ontwikkel' not in str(error.value)

@@ -181,3 +181,24 @@ def test_a_module_stops_before_it_starts_when_a_library_is_too_old_or_missing(mo
 def test_a_module_with_the_libraries_it_needs_goes_on(module, capsys):
     compat.require(module, pyopenssl=True)
     assert capsys.readouterr().out == ''
+
+
+def test_the_auto_pkcs12_profile_is_legacy_below_38_with_the_reason(old):
+    assert compat.auto_pkcs12_profile()[0] == 'legacy'
+    note = compat.auto_pkcs12_profile()[1]
+    assert "bundle.p12 uses the legacy PKCS#12 profile (3DES with a SHA-1 MAC): this host's cryptography 3.4.8" in note
+    assert 'needs 38.0.0 or newer' in note
+
+
+def test_the_auto_pkcs12_profile_writes_what_this_library_can(keys):
+    """Run by make unit-host-libs under cryptography 3.4.8 (legacy) and Debian's own (modern)."""
+    from ansible_collections.vlaanderen.dov.plugins.module_utils import keystores
+    key = keys['rsa']
+    cert = _certificate(key, key, _name('leaf'))
+    profile, note = keystores.resolve_profile('auto')
+    assert profile == ('modern' if compat.CRYPTOGRAPHY >= compat.PKCS12_BUILDER else 'legacy')
+    assert (note is None) == (profile == 'modern')
+    data = keystores.build_pkcs12(key, cert, [], 'p12-auto-test', 'dov-client', 'auto')
+    assert keystores.pkcs12_mac_algorithm(data) == {'modern': 'sha256', 'legacy': 'sha1'}[profile]
+    assert keystores.pkcs12_matches(data, 'p12-auto-test', key, cert, [], 'dov-client', 'auto')
+    assert keystores.resolve_profile('legacy') == ('legacy', None)
