@@ -80,7 +80,7 @@ def bash(script, cwd, env, options='-eo pipefail'):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                             start_new_session=True)
     try:
-        out, _ = proc.communicate(timeout=600)
+        out = proc.communicate(timeout=600)[0]
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
