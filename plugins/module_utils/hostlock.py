@@ -21,8 +21,11 @@ Two levels, both taken and released inside the host_certificates calls that run 
   lease stops for that pair with a clear message, so one run issues one certificate for one key.
   The run's install call on the key holder ends the lease.
 
-A lease is stale, and taken over, when the host booted since (another boot id) or when it
-lapsed (the controller's issuer timeout plus a margin, given as ``lease``). A free lock's file is
+A lease is stale, and taken over, when the host booted since (another boot id), when it
+lapsed (the controller's issuer timeout plus a margin, given as ``lease``), or when it names the
+same controller and state folder as the run that finds it: the state folder's own lock
+(statefolder.Lock) keeps two runs of one folder apart, so that earlier run is over (it stopped
+between its prepare and its install: an issuer that failed, a certificate refused). A free lock's file is
 removed under the flock; a waiter that then gets the flock of the removed file sees that the name
 no longer points at it and opens the name again (else two runs could each hold "the" lock).
 
@@ -136,8 +139,8 @@ def _names(dir_fd, name, fd):
 class PairLock(object):
     """One pair's lock file, flocked for the duration of one call."""
 
-    def __init__(self, path, fd, pair, run, record, dir_fd=None, name=None):
-        self.path, self.fd, self.pair, self.run = path, fd, pair, run
+    def __init__(self, path, fd, pair, run, record, dir_fd=None, name=None, state_folder=None):
+        self.path, self.fd, self.pair, self.run, self.state_folder = path, fd, pair, run, state_folder
         self.dir_fd, self.name = dir_fd, name
         self.found = record       # the record as the call found it (None: free)
 
@@ -197,9 +200,10 @@ def busy_message(pair, record, path):
                _utc(float(record.get('expires') or 0))))
 
 
-def hold(application, environment, dest_dir, run, folder=None, wait=WAIT, now=None, boot=None):
+def hold(application, environment, dest_dir, run, folder=None, wait=WAIT, now=None, boot=None, state_folder=None):
     """Take the pair's lock for one call: a ``PairLock`` (flocked), or a DovError when another run's
-    call does not finish within ``wait`` seconds or another run holds a live lease."""
+    call does not finish within ``wait`` seconds or another run holds a live lease (one of another
+    state folder than ``state_folder``)."""
     pair = '%s/%s' % (application, environment)
     folder = folder or lock_folder()
     name = lock_name(application, environment, dest_dir)
@@ -221,8 +225,8 @@ def hold(application, environment, dest_dir, run, folder=None, wait=WAIT, now=No
         os.close(dir_fd)
         raise
     record = read_record(fd)
-    lock = PairLock(path, fd, pair, run, record, dir_fd, name)
-    if live(record, now, boot) and record.get('run') != run:
+    lock = PairLock(path, fd, pair, run, record, dir_fd, name, state_folder)
+    if live(record, now, boot) and record.get('run') != run and not (state_folder and record.get('state_folder') == state_folder):
         lock.close()
         raise DovError(busy_message(pair, record, path))
     return lock
@@ -248,17 +252,20 @@ def give_back(lock, lease=0, now=None, boot=None):
         now = time.time() if now is None else now
         if lease > 0:
             taken = float((lock.found or {}).get('taken') or now) if (lock.found or {}).get('run') == lock.run else now
-            lock.write({'run': lock.run, 'pair': lock.pair, 'boot_id': boot_id() if boot is None else boot,
+            lock.write({'run': lock.run, 'pair': lock.pair, 'state_folder': lock.state_folder,
+                        'boot_id': boot_id() if boot is None else boot,
                         'pid': os.getpid(), 'taken': taken, 'expires': now + lease})
         else:
             lock.free()
+    except (IOError, OSError):
+        pass        # the file went or the disk is full: the call's work is done; the lease is not kept
     finally:
         lock.close()
 
 
-def take(entry, run, phase, check_mode):
+def take(entry, run, phase, check_mode, state_folder=None):
     """The module's hook before an entry: the pair's lock for this call (None when no lock applies:
     no run id, check mode, or a phase that writes nothing)."""
     if not run or check_mode or phase not in PHASES:
         return None
-    return hold(entry['application'], entry['environment'], entry['dest_dir'], run)
+    return hold(entry['application'], entry['environment'], entry['dest_dir'], run, state_folder=state_folder)

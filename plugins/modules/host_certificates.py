@@ -69,6 +69,11 @@ options:
       - The lock lives in C(/run/lock/vlaanderen-dov) (root; C(vlaanderen-dov-<uid>) for another user), never in
         O(certificates[].dest_dir).
     type: str
+  state_folder:
+    description:
+      - The controller and state folder of the run (the role passes C(dov_plan.state_folder)). A lease of an earlier
+        run with the same one is taken over at once: the state folder's own lock says that run is over.
+    type: str
   lock_lease:
     description:
       - For O(phase=prepare), the seconds the key holder's lock holds for this run until its install call ends it;
@@ -348,6 +353,7 @@ def run_module():
             phase=dict(type='str', choices=['prepare', 'install', 'verify', 'report', 'settle'], required=True),
             metrics_dir=dict(type='path'),
             run=dict(type='str'),
+            state_folder=dict(type='str'),
             lock_lease=dict(type='int', default=0),
             renew_before_days=dict(type='int', default=60),
             certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
@@ -382,7 +388,7 @@ def run_module():
             entry['privatekey_content'] = to_text(base64.b64decode(received))
             module.no_log_values.add(entry['privatekey_content'])
         try:     # the pair's lock on this host for this call (hostlock.py): nothing is done without it
-            held = hostlock.take(entry, module.params['run'], phase, module.check_mode)
+            held = hostlock.take(entry, module.params['run'], phase, module.check_mode, module.params['state_folder'])
         except DovError as error:
             results.append(hostbase.failed(entry, str(error)))
             continue

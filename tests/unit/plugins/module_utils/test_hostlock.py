@@ -191,3 +191,25 @@ def test_the_key_holder_keeps_the_lease_only_when_the_run_may_ask_an_issuer():
     assert not hostlock.needs_lease('prepare', {'key_holder': False}, {'key_created': False, 'complete': False})
     assert not hostlock.needs_lease('install', holder, {'complete': False})
     assert not hostlock.needs_lease('prepare', holder, None)
+
+
+def test_giving_back_a_lock_whose_file_went_does_not_raise(folder):
+    lock = hold(folder, 'run-a')
+    os.unlink(lock_file(folder))
+    hostlock.give_back(lock)
+    assert lock.fd is None and lock.dir_fd is None
+
+
+def test_a_lease_of_an_earlier_run_of_the_same_state_folder_is_taken_over_at_once(folder):
+    # That run is over: the state folder's own lock keeps two runs of one folder apart.
+    now = time.time()
+    hostlock.give_back(hold(folder, 'run-a', now=now, state_folder='ci-1:/srv/dov-state'), lease=600, now=now, boot=BOOT)
+    assert json.load(open(lock_file(folder)))['state_folder'] == 'ci-1:/srv/dov-state'
+    with pytest.raises(DovError, match='^Another run is changing Geodrill/oefen'):
+        hold(folder, 'run-b', now=now + 5, state_folder='ci-2:/srv/dov-state')
+    with pytest.raises(DovError, match='^Another run is changing Geodrill/oefen'):
+        hold(folder, 'run-b', now=now + 5)
+    taken = hold(folder, 'run-c', now=now + 5, state_folder='ci-1:/srv/dov-state')
+    assert taken.found['run'] == 'run-a'
+    hostlock.give_back(taken)
+    assert not os.path.exists(lock_file(folder))
