@@ -72,7 +72,7 @@ options:
   state_folder:
     description:
       - The controller and state folder of the run (the role passes C(dov_plan.state_folder)). A lease of an earlier
-        run with the same one is taken over at once: the state folder's own lock says that run is over.
+        run with the same one is taken over at once (the state folder's own lock says that run is over).
     type: str
   lock_lease:
     description:

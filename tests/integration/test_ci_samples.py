@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -126,15 +125,18 @@ def ci(tmp_path_factory):
     secrets = {'DOV_VAULT_PASSWORD': VAULT_PASSWORD, 'DOV_SSH_KEY': ssh_key.read_text()}
     pipelines = samples()
     runs = {}
+
+    def gitlab_env(project_dir):
+        """GitLab's variables: the pipeline's, CI_PROJECT_DIR, the masked password, the File variable (a path)."""
+        return runner_env(base / 'home-gitlab', dict(pipelines['gitlab'].get('variables') or {}, CI_PROJECT_DIR=project_dir,
+                                                     DOV_VAULT_PASSWORD=VAULT_PASSWORD, DOV_SSH_KEY=str(ssh_key)))
     try:
         # GitLab: the onboard job on the default branch, then the scheduled report job; each a fresh checkout.
         gitlab = pipelines['gitlab']
         for job in ('dov-onboard', 'dov-report'):
             checkout = Checkout(base / ('gitlab-' + job), project, issuer=lab.command)
             spec, lines = gitlab_script(gitlab, job)
-            env = runner_env(base / 'home-gitlab', dict(gitlab.get('variables') or {}, CI_PROJECT_DIR=checkout.folder,
-                                                         DOV_VAULT_PASSWORD=VAULT_PASSWORD, DOV_SSH_KEY=str(ssh_key)))
-            rc, out = bash('\n'.join(lines), checkout.folder, env)
+            rc, out = bash('\n'.join(lines), checkout.folder, gitlab_env(checkout.folder))
             runs['gitlab', job] = (rc, out, checkout, spec['artifacts']['paths'])
         # GitHub Actions: a push run and a scheduled run of the workflow, each a fresh checkout.
         workflow = pipelines['github']
@@ -160,9 +162,7 @@ def ci(tmp_path_factory):
         # dov_strict is red while a pair waits: a new CN with the manual issuer (the GitLab onboard job again).
         checkout = Checkout(base / 'gitlab-strict', project, extra_pairs=[('Sondering', 'geolab.be/dov-services/oefen/Sondering')])
         _spec, lines = gitlab_script(gitlab, 'dov-onboard')
-        env = runner_env(base / 'home-gitlab', dict(gitlab.get('variables') or {}, CI_PROJECT_DIR=checkout.folder,
-                                                     DOV_VAULT_PASSWORD=VAULT_PASSWORD, DOV_SSH_KEY=str(ssh_key)))
-        rc, out = bash('\n'.join(lines), checkout.folder, env)
+        rc, out = bash('\n'.join(lines), checkout.folder, gitlab_env(checkout.folder))
         runs['strict'] = (rc, out, checkout, [])
         runs['seconds'] = round(time.monotonic() - started, 1)
         print('\nCI samples: %.1f s' % runs['seconds'])
