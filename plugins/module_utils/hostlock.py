@@ -6,9 +6,10 @@
 The controller's lock (statefolder.Lock) lives in the state folder, so two jobs with two
 throw-away state folders (two AWX jobs, two CI runners) do not see each other. The hosts are the
 truth, so the lock that holds for them lives on the host, in a root-owned folder of its own
-(``/run/lock/vlaanderen-dov``; ``vlaanderen-dov-<uid>`` for another user; under the temporary
-folder where there is no /run/lock), never in ``dest_dir``, which the application user owns. One
-file per pair and dest_dir.
+(``/run/lock/vlaanderen-dov``; ``vlaanderen-dov-<uid>`` for another connection user; under /tmp
+where /run/lock is missing or not writable for that user), never in ``dest_dir``, which the
+application user owns. One file per pair and dest_dir. (Runs that connect as different users use
+different folders: keep one connection user per host, as the role's become does.)
 
 Two levels, both taken and released inside the host_certificates calls that run anyway:
 
@@ -61,10 +62,12 @@ def boot_id(path=BOOT_ID):
 
 
 def lock_folder(root=None, uid=None):
-    """Where this user's pair locks live: /run/lock/vlaanderen-dov (root) or vlaanderen-dov-<uid>."""
+    """Where this user's pair locks live: /run/lock/vlaanderen-dov (root) or vlaanderen-dov-<uid>;
+    under /tmp where /run/lock is missing or not writable for this user (RHEL's is root's only)."""
     uid = os.geteuid() if uid is None else uid
     if root is None:
-        root = RUN_LOCK if os.path.isdir(RUN_LOCK) else tempfile.gettempdir()
+        root = next((path for path in (RUN_LOCK, '/tmp') if os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)),
+                    None) or tempfile.gettempdir()
     return os.path.join(root, 'vlaanderen-dov' if uid == 0 else 'vlaanderen-dov-%d' % uid)
 
 

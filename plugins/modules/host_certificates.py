@@ -66,8 +66,8 @@ options:
         pair's lock on this host for the call (another run's call on the same pair is waited for), and the key
         holder keeps it from prepare to install when this run may ask an issuer (see O(lock_lease)). Another run
         that finds it stops for that pair with a message naming the lock file.
-      - The lock lives in C(/run/lock/vlaanderen-dov) (root; C(vlaanderen-dov-<uid>) for another user), never in
-        O(certificates[].dest_dir).
+      - The lock lives in C(/run/lock/vlaanderen-dov) (root; C(vlaanderen-dov-<uid>) for another user, under C(/tmp)
+        where C(/run/lock) is not writable for it), never in O(certificates[].dest_dir).
     type: str
   state_folder:
     description:

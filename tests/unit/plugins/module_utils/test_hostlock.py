@@ -162,9 +162,13 @@ def test_a_lock_file_that_is_a_link_or_has_another_name_is_refused_and_not_follo
     assert target.read_text() == 'keep'
 
 
-def test_the_lock_folder_is_per_user_under_run_lock():
+def test_the_lock_folder_is_per_user_under_run_lock_else_under_tmp(monkeypatch, tmp_path):
     assert hostlock.lock_folder('/run/lock', 0) == '/run/lock/vlaanderen-dov'
     assert hostlock.lock_folder('/run/lock', 1001) == '/run/lock/vlaanderen-dov-1001'
+    monkeypatch.setattr(hostlock, 'RUN_LOCK', str(tmp_path))
+    assert hostlock.lock_folder(uid=1001) == os.path.join(str(tmp_path), 'vlaanderen-dov-1001')
+    monkeypatch.setattr(hostlock, 'RUN_LOCK', str(tmp_path / 'missing'))
+    assert hostlock.lock_folder(uid=0) == '/tmp/vlaanderen-dov'
 
 
 def test_take_applies_only_to_writing_phases_of_a_run_outside_check_mode(folder, monkeypatch):
