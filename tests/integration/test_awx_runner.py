@@ -233,10 +233,9 @@ class Project(object):
     def run(self, playbook, **kwargs):
         pdd, ident = self.prepare_job(playbook, **kwargs)
         started = time.monotonic()
-        job = self.finish(self.start(pdd, ident, playbook), pdd, ident, started)
-        # The job is over: its private data dir, with the state folder, goes.
-        self.last_state = os.path.isdir(os.path.join(pdd, 'project', 'dov-state'))
-        return job
+        # No private data dir (and so no state folder) is used twice, as AWX throws them away; they
+        # stay in the test's temporary folder only for the assertions.
+        return self.finish(self.start(pdd, ident, playbook), pdd, ident, started)
 
     def files(self):
         return snapshot(self.hosts_dir)
