@@ -10,6 +10,10 @@ DEBIAN_PY := .cache/debian-python
 # ignored, so it lives outside, in a folder of its own per checkout.
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/vlaanderen-dov-sanity-$(shell printf '%s' "$(CURDIR)" | md5sum | cut -c1-8)
 TREE := $(SANITY_ROOT)/ansible_collections/vlaanderen/dov
+# ansible-test keeps its virtualenvs and its pip bootstrap in ~/.ansible/test; two ansible-test runs
+# on one machine (another checkout, another project) break each other's virtualenvs there. Ours
+# runs with a home of its own beside the tree (the user's pip configuration copied into it).
+SANITY_HOME := $(SANITY_ROOT)/home
 PIP_VERSION = $(shell sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -1)
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := .build/vlaanderen-dov-$(VERSION).tar.gz
@@ -69,10 +73,13 @@ unit: $(BIN)/.installed
 # ansible-test bootstraps pip in its virtualenvs with a script it downloads from a host that CI
 # cannot reach; tests/sanity/get_pip.py does the same offline (see its docstring).
 sanity: $(BIN)/.installed deps
-	@mkdir -p $(TREE) $(HOME)/.ansible/test/cache
-	@cp tests/sanity/get_pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(PIP_VERSION)).py
+	@mkdir -p $(TREE) $(SANITY_HOME)/.ansible/test/cache
+	@cp tests/sanity/get_pip.py $(SANITY_HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(PIP_VERSION)).py
+	@for conf in .pip/pip.conf .config/pip/pip.conf; do \
+	  if [ -f "$(HOME)/$$conf" ]; then install -D -m 0644 "$(HOME)/$$conf" "$(SANITY_HOME)/$$conf"; fi; \
+	done
 	rsync -a --delete --exclude-from=.sanity-exclude ./ $(TREE)/
-	cd $(TREE) && $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
+	cd $(TREE) && HOME=$(SANITY_HOME) $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --color no
 
 # ansible-lint (production profile), and the changelog fragments (changelogs/fragments/*.yml).
 lint: install
@@ -93,7 +100,7 @@ $(OLD_CRYPTO)/bin/.installed:
 # The host-side crypto unit tests with the hosts' libraries: Debian's own python3-cryptography /
 # python3-openssl (a venv that sees the system packages, for pytest) and cryptography 3.4.8 /
 # pyOpenSSL 21.0.0. The other unit tests need the controller's libraries (requirements.txt).
-HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/test_,compat.py host_integrity.py host_hostile.py cn.py certs.py fsutil.py \
+HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/test_,compat.py host_integrity.py host_hostile.py cn.py certs.py fsutil.py hostlock.py \
              keyfiles.py tlsprobe.py)
 $(DEBIAN_PY)/bin/.installed:
 	rm -rf $(DEBIAN_PY)

@@ -179,10 +179,15 @@ def issue(kind, state_dir, application, environment, common_name, csr_pem, comma
         if found is None:
             what = ('the renewed certificate. This is a renewal: upload %s in VO-DCBaaS as a new certificate for the '
                     'same application' if renewal else 'the certificate. Upload %s in VO-DCBaaS') % prepared.csr_path
+            # Both ways to deliver the download: the inbox lives only as long as the state folder;
+            # a job that throws its state folder away (AWX, CI) takes certificate_file from the project.
+            deliver = ('' if renewal else ' (kept when this state folder persists between runs), or commit it in the '
+                       'project and name it as certificate_file of %s/%s in the inventory (when the state folder is '
+                       'thrown away with the job, as in AWX or CI)' % (application, environment))
             return IssueResult(
                 WAITING, None, 'manual: %s' % prepared.inbox,
-                "%s (%s): waiting for %s (template %s) and drop the result in %s%s."
-                % (common_name, environment, what, handover.DCBAAS_TEMPLATE, prepared.inbox, os.sep),
+                "%s (%s): waiting for %s (template %s) and drop the result in %s%s%s."
+                % (common_name, environment, what, handover.DCBAAS_TEMPLATE, prepared.inbox, os.sep, deliver),
                 changed=prepared.changed)
         data, path = found
         return IssueResult(ISSUED, data, 'manual: %s' % path,

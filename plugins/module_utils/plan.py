@@ -20,6 +20,7 @@ __metaclass__ = type
 import difflib
 import json
 import os
+import socket
 import uuid
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -337,5 +338,8 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
         if locked:
             lock.release()
         raise
+    # ``state_folder``: which controller and state folder the run works on. The hosts' lock (hostlock.py)
+    # takes over a lease of an earlier run with the same one: the state folder's lock says that run is over.
     return {'changed': changed, 'pairs': pairs, 'hosts': hosts, 'requests': requests, 'lab': lab, 'run': uuid.uuid4().hex,
+            'state_folder': '%s:%s' % (socket.gethostname(), os.path.realpath(state_dir)),
             'messages': messages, 'msg': '\n'.join(messages) or 'Inventory checked; %d pair(s).' % len(pairs)}

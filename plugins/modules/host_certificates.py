@@ -60,6 +60,27 @@ options:
       - The folder must exist; a C(vlaanderen_dov.prom) that is a symbolic link is refused. Writing the file is not
         reported as a change.
     type: path
+  run:
+    description:
+      - The run's id (the role passes C(dov_plan.run)). When set, O(phase=prepare) and O(phase=install) take the
+        pair's lock on this host for the call (another run's call on the same pair is waited for), and the key
+        holder keeps it from prepare to install when this run may ask an issuer (see O(lock_lease)). Another run
+        that finds it stops for that pair with a message naming the lock file.
+      - The lock lives in C(/run/lock/vlaanderen-dov) (root; C(vlaanderen-dov-<uid>) for another user, under C(/tmp)
+        where C(/run/lock) is not writable for it), never in O(certificates[].dest_dir).
+    type: str
+  state_folder:
+    description:
+      - The controller and state folder of the run (the role passes C(dov_plan.state_folder)). A lease of an earlier
+        run with the same one is taken over at once (the state folder's own lock says that run is over).
+    type: str
+  lock_lease:
+    description:
+      - For O(phase=prepare), the seconds the key holder's lock holds for this run until its install call ends it;
+        C(0) holds it only during the call. A lease of a run that is gone lapses after this time, or when the host
+        booted since.
+    type: int
+    default: 0
   renew_before_days:
     description: For O(phase=report), the days before expiry from which C(needs_renewal) in RV(certificates[].installed) is true.
     type: int
@@ -269,7 +290,7 @@ import base64
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostbase, hostcerts, rollover
+from ansible_collections.vlaanderen.dov.plugins.module_utils import hostbase, hostcerts, hostlock, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 # Each execution compiles the module_utils it imports (Ansible ships them as source): what only
@@ -332,6 +353,9 @@ def run_module():
         argument_spec=dict(
             phase=dict(type='str', choices=['prepare', 'install', 'verify', 'report', 'settle'], required=True),
             metrics_dir=dict(type='path'),
+            run=dict(type='str'),
+            state_folder=dict(type='str'),
+            lock_lease=dict(type='int', default=0),
             renew_before_days=dict(type='int', default=60),
             certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
             shared_keys=dict(type='dict', default={}, no_log=True),
@@ -365,6 +389,12 @@ def run_module():
                 continue
             entry['privatekey_content'] = to_text(base64.b64decode(received))
             module.no_log_values.add(entry['privatekey_content'])
+        try:     # the pair's lock on this host for this call (hostlock.py): nothing is done without it
+            held = hostlock.take(entry, module.params['run'], phase, module.check_mode, module.params['state_folder'])
+        except DovError as error:
+            results.append(hostbase.failed(entry, str(error)))
+            continue
+        count = len(results)
         try:
             hostbase.check_folders(entry)       # before anything is read or written for the entry
             if index in clashes:
@@ -392,6 +422,9 @@ def run_module():
             results.append(hostbase.failed(
                 entry, 'The %s step stopped with an unexpected error: %s. Fix the cause on this host and run '
                        'again.' % (phase, error)))
+        finally:
+            outcome = results[count] if len(results) > count else None
+            hostlock.give_back(held, module.params['lock_lease'] if hostlock.needs_lease(phase, entry, outcome) else 0)
 
     notify = []
     for entry, result in zip(module.params['certificates'], results):

@@ -5,7 +5,8 @@ ansible-test creates its sanity virtualenvs without pip and downloads get-pip.py
 ci-files.testing.ansible.com to put pip in them. That host is not reachable from our CI, while
 the Python package index is. This script does the same job with the pip wheel that Python ships
 (ensurepip), then installs the packages ansible-test asked for from the configured index.
-`make sanity` copies it to ~/.ansible/test/cache/get_pip_<version>.py, where ansible-test looks.
+`make sanity` copies it to <sanity home>/.ansible/test/cache/get_pip_<version>.py, where ansible-test
+looks (make sanity runs ansible-test with a HOME of its own, beside the collection tree).
 """
 
 from __future__ import absolute_import, division, print_function

@@ -442,10 +442,21 @@ def test_manual_waits_in_one_line_while_the_inbox_is_empty(tmp_path, csr):
     assert result.changed
     assert '\n' not in result.message
     assert result.message == ('%s (oefen): waiting for the certificate. Upload %s in VO-DCBaaS (template SSL Client) '
-                              'and drop the result in %s%s.' % (CN, tmp_path / APP / ENV / 'csr.pem', inbox, os.sep))
+                              'and drop the result in %s%s (kept when this state folder persists between runs), or '
+                              'commit it in the project and name it as certificate_file of %s/%s in the inventory (when '
+                              'the state folder is thrown away with the job, as in AWX or CI).'
+                              % (CN, tmp_path / APP / ENV / 'csr.pem', inbox, os.sep, APP, ENV))
     assert result.source == 'manual: %s' % inbox
     again = issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr)
     assert again.state == 'waiting_for_certificate' and not again.changed
+
+
+def test_a_waiting_renewal_names_only_its_inbox(tmp_path, csr):
+    # renew.yml takes no certificate_file: its message names the renewal's own inbox, nothing else.
+    result = issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr, renewal=True)
+    assert result.state == 'waiting_for_certificate'
+    assert result.message.endswith('and drop the result in %s%s.' % (result.source.split(': ', 1)[1], os.sep))
+    assert 'certificate_file' not in result.message
 
 
 def test_manual_picks_up_what_was_dropped(tmp_path, csr):
