@@ -94,6 +94,8 @@ class ActionModule(ActionBase):
             previous_states=dict((key, value.get('state')) for key, value in previous.items()),
             timeout=args['issuer_timeout'])
         install, keys = issue.deliveries(inventory, pairs, args['defaults'])
+        for host, entries in offboard.removals(inventory, retired, args['defaults']).items():
+            install.setdefault(host, []).extend(entries)     # after the revocation is on record
         labstandin.start_for(args['plan'].get('lab') or {}, [host for host, entries in install.items()
                                                              if any(entry.get('check') for entry in entries)])
         return issue.step_result(pairs, retired, install, keys, changed or handed_over)
@@ -111,8 +113,8 @@ class ActionModule(ActionBase):
         outcome = states.report(pairs, status, taskvars.report_results(task_vars, mode),
                                 set(taskvars.play_hosts_all(task_vars)), set(taskvars.play_hosts(task_vars)), mode,
                                 args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat())
-        if mode == 'onboard':
-            for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared'])).items():
+        if mode in ('onboard', 'renew'):
+            for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared', 'dov_installed'])).items():
                 outcome['host_errors'].setdefault(host, []).extend(errors)
         if not self._task.check_mode and mode != 'status':
             statefolder.write_status(state_dir, status)
