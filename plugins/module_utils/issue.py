@@ -179,6 +179,12 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
         info['messages'].append('%s: would be renewed with %s (%s days left); a certificate would be requested from '
                                 'the %s issuer.' % (key, what, live.get('days_left'), issuer))
         return False
+    earlier = issued_before(state_dir, pair, staged['key_fingerprint'], results, ca_certs, now, live)
+    if earlier is not None:
+        pem, described, where = earlier
+        info['messages'].append('%s: the renewed certificate %s for the staged key was issued by an earlier run (%s); it '
+                                'is installed now, without asking the issuer again.' % (key, described['serial'], where))
+        return _renewal_install(info, pair, results, state_dir, staged, holder, pem, described)
     try:
         outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, staged['csr'],
                                 command=command, allow_productie=allow_productie, timeout=timeout, renewal=True)
@@ -210,12 +216,40 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
         info['state'] = 'renewal_pending'       # the live certificate again (same key): still waiting
         info['messages'].append(waiting)
         return outcome.changed
-    statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
     info['messages'].append(outcome.message)
-    info.update(certificate=described, certificate_pem=pem, source='issuer', staged_key=None,
-                renewal={'key_path': staged['key_path'], 'new_key': staged['new_key']})
+    return _renewal_install(info, pair, results, state_dir, staged, holder, pem, described)
+
+
+def _renewal_install(info, pair, results, state_dir, staged, holder, pem, described):
+    """The renewed certificate goes to every host of the pair with the staged key, as one set."""
+    statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
+    info.update(live_certificate=info.get('certificate'), certificate=described, certificate_pem=pem, source='issuer',
+                staged_key=None, renewal={'key_path': staged['key_path'], 'new_key': staged['new_key']})
     info['install'] = [(host, staged['new_key'] and host != holder) for host in info['hosts'] if host in results]
     return True
+
+
+def issued_before(state_dir, pair, key_fingerprint, results, ca_certs, now, live):
+    """A good certificate for the staged key that an earlier, interrupted run already got (kept in
+    the state folder, or installed on a host of the pair that received the staged key before the
+    run died): (PEM, description, where), or None. It is used instead of asking the issuer again,
+    which would certify the same key twice (and leave one certificate unused and unrevoked)."""
+    found = []
+    stored = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
+    if stored:
+        found.append((stored.encode('ascii'), 'kept in the state folder'))
+    for host, result in sorted(results.items()):
+        if result and result.get('installed_pem') and result.get('key_fingerprint') == key_fingerprint:
+            found.append((result['installed_pem'].encode('ascii'), 'installed on %s' % host))
+    for data, where in found:
+        try:
+            pem, described = check_for_key(data, key_fingerprint, pair.common_name, ca_certs, 'The certificate %s' % where,
+                                           now, 'the staged key')
+        except DovError:
+            continue
+        if described['fingerprint_sha256'] != (live or {}).get('fingerprint_sha256'):
+            return pem, described, where
+    return None
 
 
 def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout):

@@ -545,6 +545,25 @@ def test_a_staged_renewal_gets_a_certificate_for_the_staged_key_and_every_host_i
     assert keys == [{'host': 'app-2', 'pair': PAIR, 'holder': 'app-1', 'key_path': '/opt/geodrill/dov/key.pem.next'}]
 
 
+def test_a_renewal_whose_run_died_before_the_install_is_not_issued_twice(world, key1, key2, monkeypatch):
+    """The state folder kept the renewed certificate for the staged key (the run died before or
+    during the install): the next run installs it and does not ask the issuer again."""
+    prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
+    world.issue(prepared, previous='renewal_due', renew=True)
+    first = world.stored()
+    calls = []
+    real = issue.issuers.issue
+
+    def counting(*args, **options):
+        calls.append(args)
+        return real(*args, **options)
+    monkeypatch.setattr(issue.issuers, 'issue', counting)
+    changed, info = world.issue(prepared, previous='renewal_due', renew=True)
+    assert calls == [] and changed is True and world.stored() == first
+    assert info['install'] == [('app-1', False), ('app-2', True)] and info['staged_key'] is None
+    assert 'was issued by an earlier run (kept in the state folder)' in info['messages'][0]
+
+
 def test_a_renewal_for_the_live_key_sends_no_key_and_the_holder_takes_its_staged_csr(world, key1):
     prepared = {'app-1': [staged_result(key1, key1, new=False)], 'app-2': [prepared_result(key1, converged=True)]}
     changed, info = world.issue(prepared, previous='renewal_due', renew=True)

@@ -185,6 +185,49 @@ def test_a_run_killed_after_keeping_the_previous_set_leaves_no_temp_file(tmp_pat
         '.key.pem.next.abc123.tmp', '.key.pem.prev.abc123.tmp']
 
 
+def test_a_renewal_killed_between_the_swap_and_the_settle_is_committed_by_the_next_prepare(tmp_path, lab):
+    """The run died after every host installed the staged pair (keep_previous) and before settle: the
+    staged key is the live key now. The next prepare commits it instead of staging it again (which
+    would ask the issuer for a certificate for a key that already has one)."""
+    dest, entry = onboarded(tmp_path, lab)
+    hostcerts.prepare(dict(entry, renew=RENEW))
+    new_key, new_csr = (dest / 'key.pem.next').read_bytes(), (dest / 'csr.pem.next').read_bytes()
+    renewed = dict(entry, certificate=certificate_for(lab, dest / 'key.pem.next', 400), staged_key=True, keep_previous=True)
+    assert hostcerts.install(renewed)['error'] is None
+    assert (dest / 'key.pem.prev').exists() and (dest / 'key.pem.next').exists()      # killed here
+
+    checked = hostcerts.prepare(dict(entry, renew=RENEW), check_mode=True)
+    assert 'staged' not in checked and str(dest / 'key.pem.prev') in checked['renewal_committed']
+    assert (dest / 'key.pem.prev').exists() and (dest / 'key.pem.next').exists()      # check mode: nothing changes
+    result = hostcerts.prepare(dict(entry, renew=dict(RENEW, force=True)))
+    assert result['error'] is None and 'staged' not in result and result['changed'] is True
+    assert str(dest / 'csr.pem') in result['renewal_committed'] and str(dest / 'key.pem.next') in result['renewal_committed']
+    assert sorted(os.listdir(str(dest))) == ['.dov-manifest.json', 'cert.pem', 'chain.pem', 'csr.pem', 'fullchain.pem', 'key.pem']
+    assert (dest / 'key.pem').read_bytes() == new_key and (dest / 'csr.pem').read_bytes() == new_csr
+    assert result['key_fingerprint'] == key_fingerprint(dest / 'key.pem')
+    again = hostcerts.prepare(dict(entry, renew=RENEW))
+    assert 'staged' not in again and 'renewal_committed' not in again and again['changed'] is False
+
+
+def test_a_renewal_killed_before_the_swap_keeps_waiting_for_its_certificate(tmp_path, lab):
+    dest, entry = onboarded(tmp_path, lab)
+    staged = hostcerts.prepare(dict(entry, renew=RENEW))['staged']
+    again = hostcerts.prepare(dict(entry, renew=RENEW))
+    assert again['staged']['key_fingerprint'] == staged['key_fingerprint'] and 'renewal_committed' not in again
+
+
+def test_a_renewal_with_the_live_key_killed_before_its_csr_was_promoted_is_committed_once_out_of_the_window(tmp_path, lab):
+    renew = dict(RENEW, new_key=False)
+    dest, entry = onboarded(tmp_path, lab)
+    hostcerts.prepare(dict(entry, renew=renew))
+    staged_csr = (dest / 'csr.pem.next').read_bytes()
+    renewed = dict(entry, certificate=certificate_for(lab, dest / 'key.pem', 400), renewed=True, keep_previous=True)
+    assert hostcerts.install(renewed)['error'] is None
+    result = hostcerts.prepare(dict(renewed, renew=renew))
+    assert 'staged' not in result and (dest / 'csr.pem').read_bytes() == staged_csr
+    assert not (dest / 'csr.pem.next').exists() and not (dest / 'cert.pem.prev').exists()
+
+
 # ---------------------------------------------------------------- dov_only (plan)
 
 def make_inventory():
