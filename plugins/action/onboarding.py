@@ -91,7 +91,7 @@ class ActionModule(ActionBase):
             ca_bundle=args['ca_bundle'] or None, command=args['issuer_command'],
             allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
             renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
-            previous_states=dict((key, value.get('state')) for key, value in previous.items()),
+            previous_states=previous,
             timeout=args['issuer_timeout'])
         install, keys = issue.deliveries(inventory, pairs, args['defaults'])
         for host, entries in offboard.removals(inventory, retired, args['defaults']).items():

@@ -24,12 +24,11 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, installed, issuers, pki, statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, installed, issuers, pki, statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.plan import host_entry
 
 CLOCK_SKEW = 300    # seconds a freshly issued certificate may start in the future
-SETTLED = ('verified', 'renewal_due', 'installed')
 
 
 def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None, whose="this pair's key"):
@@ -96,8 +95,9 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
                 previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT):
     """Decide each pair's certificate (see the module doc) and which hosts install or check it.
-    ``prepared`` maps host -> its prepare results. Returns changed (a certificate was issued, or a
-    handover folder written)."""
+    ``prepared`` maps host -> its prepare results; ``previous_states``: pair key -> its record in
+    status.json (states.verdict_on_record says when it spares a check). Returns changed (a
+    certificate was issued, or a handover folder written)."""
     changed = False
     # ``now`` (tests) stays None otherwise: each check reads the clock when it runs, after a slow issuer.
     previous_states = previous_states or {}
@@ -157,7 +157,8 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
         info['certificate'] = described
         info['certificate_pem'] = pem
         info['source'] = source
-        _deliver(info, results, fingerprint, pem, planned, verify and previous_states.get(key) not in SETTLED)
+        _deliver(info, results, fingerprint, pem, planned,
+                 verify and not states.verdict_on_record(previous_states.get(key), described, info['hosts']))
     return changed
 
 

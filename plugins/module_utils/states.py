@@ -21,6 +21,22 @@ WAITING_RUN = WAITING + ('renewal_pending',)
 QUIET = ('updated_at', 'messages')
 
 
+def verdict_on_record(record, certificate, hosts):
+    """Whether status.json's record of a pair may stand for this run's check of hosts whose files
+    are right (a re-run that skips the check). status.json is a cache, never a verdict: it only
+    saves a check that a run made, so the record must say that a check passed (``verified`` or
+    ``renewal_due`` with the verdict ``ok``) for exactly this certificate (``certificate``: the
+    one the hosts hold now) on exactly these ``hosts``. ``installed`` (a run with dov_verify: false
+    never checked it), another certificate, other hosts, or a record that does not hang together
+    (a state edited by hand without its verdict) is checked again."""
+    if not isinstance(record, dict) or not certificate:
+        return False
+    return (record.get('state') in ('verified', 'renewal_due') and record.get('verdict') == 'ok'
+            and bool(record.get('fingerprint_sha256'))
+            and record.get('fingerprint_sha256') == certificate.get('fingerprint_sha256')
+            and sorted(record.get('hosts') or []) == sorted(hosts or []))
+
+
 def pair_state(info, installed, previous, renew_before_days, verify):
     """The one state a pair ends this run in."""
     if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed', 'retired'):
