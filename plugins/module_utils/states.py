@@ -37,6 +37,17 @@ def verdict_on_record(record, certificate, hosts):
             and sorted(record.get('hosts') or []) == sorted(hosts or []))
 
 
+def held_certificate(info, found):
+    """The certificate the pair's hosts hold after this run, for status.json: the one the issue
+    step chose, except after a renewal that no host kept - settle put the previous pair back on
+    every host (``restored``), or every host's install failed and rolled back itself - where it is
+    the live one from before (``live_certificate``). A run never records as current a certificate
+    that no host holds (it stays in the state folder's cache, for the next run to install)."""
+    if 'live_certificate' in info and (info.get('restored') or (found and all(result.get('error') for result in found))):
+        return info.get('live_certificate') or {}
+    return info.get('certificate') or {}
+
+
 def pair_state(info, installed, previous, renew_before_days, verify):
     """The one state a pair ends this run in."""
     if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed', 'retired'):
@@ -157,7 +168,7 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
                 host_rows.append((result['host'], info['application'], info['environment'],
                                   (result.get('check') or {}).get('verdict') or 'error',
                                   (result.get('installed') or {}).get('days_left'), result.get('error') or ''))
-        certificate = info.get('certificate') or {}
+        certificate = held_certificate(info, found)
         if mode == 'verify':
             state = verified_state(info, found, previous.get('state'), renew_before_days)
             described = [result['installed'] for result in found if result.get('installed')]

@@ -280,6 +280,27 @@ def test_a_pending_renewal_is_waiting_not_failing_and_names_its_staged_key():
     assert outcome['table'][2].split()[:6] == [APP, 'oefen', 'renewal_pending', '1', '2026-12-21', '19']
 
 
+@pytest.mark.parametrize('restored, errors', [(True, ['', 'its check failed']), (False, ['check failed', 'check failed'])])
+def test_a_renewal_no_host_kept_is_not_recorded_as_the_current_certificate(restored, errors):
+    """settle put the previous pair back on every host, or every host rolled back itself: status.json
+    names the live certificate, not the renewed one that no host holds."""
+    live = {'days_left': 19, 'not_after': '2026-12-21T10:00:00Z', 'fingerprint_sha256': 'LIVE'}
+    renewed = {'days_left': 400, 'not_after': '2028-01-05T10:00:00Z', 'fingerprint_sha256': 'RENEWED'}
+    info = {'application': APP, 'environment': 'oefen', 'common_name': CN, 'hosts': ['app-1', 'app-2'],
+            'holder': 'app-1', 'state': None, 'certificate': renewed, 'live_certificate': live, 'restored': restored}
+    results = dict(('app-%d' % number, [{'application': APP, 'environment': 'oefen', 'error': error or None}])
+                   for number, error in enumerate(errors, 1))
+    status = {'pairs': {PAIR: {'state': 'renewal_due', 'fingerprint_sha256': 'LIVE'}}}
+    outcome = states.report({PAIR: info}, status, results, {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'renew', 30, True, 'now')
+    assert outcome['states'] == {PAIR: 'failed'}
+    assert status['pairs'][PAIR]['fingerprint_sha256'] == 'LIVE' and status['pairs'][PAIR]['days_left'] == 19
+    # one host kept it (no settle restore): it is what that host holds now
+    info.update(restored=False)
+    results['app-1'][0]['error'] = None
+    states.report({PAIR: info}, status, results, {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'renew', 30, True, 'now')
+    assert status['pairs'][PAIR]['fingerprint_sha256'] == 'RENEWED'
+
+
 # ---------------------------------------------------------------- the manual issuer
 
 def test_a_manual_renewal_has_its_own_handover_folder_and_says_it_is_a_renewal(tmp_path):
