@@ -28,6 +28,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovEr
 
 STDERR_LIMIT = 1000
 STOP_GRACE = 2      # seconds a stopped program gets after SIGTERM before SIGKILL
+POLL = 0.5          # seconds between two looks at whether the run that started the program is still there
 
 _PRIVATE_KEY_BLOCK = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)', re.S)
 
@@ -111,6 +112,34 @@ def _stopped_with_the_run(process):
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
 
 
+class RunGone(Exception):
+    """The process that started the program lost its parent (ansible-playbook was killed, SIGKILL
+    included, which no handler sees): the program was stopped and nothing more is started."""
+
+
+def _wait(process, stdin, timeout, name, what):
+    """communicate() in slices of POLL seconds, within ``timeout``; between slices, whether the
+    parent that started this process is still there. Ansible's workers run in their own session:
+    when ansible-playbook is killed, a worker that waits for an issuer lives on, and so would the
+    issuer - a certificate nobody installs, and the next run asks for another."""
+    parent = os.getppid()
+    deadline = time.monotonic() + timeout
+    data = stdin
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return process.communicate(data, timeout=max(0.01, min(POLL, left)))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+        data = None         # communicate() keeps what it has not written yet
+        if os.getppid() != parent:
+            stop_group(process)
+            process.communicate()
+            raise RunGone("The run that started the %s %r is gone (ansible-playbook was stopped), so the command was "
+                          "stopped too. Run the playbook again." % (what, name))
+
+
 def run_program(command, stdin, variables, timeout, what, setting, timeout_setting=None):
     """Run a user's ``command`` (a string: by the shell; a list: directly) in its own session, with
     ``variables`` added to the environment and ``stdin`` (bytes) on its stdin; ``(stdout, stderr)``.
@@ -137,7 +166,7 @@ def run_program(command, stdin, variables, timeout, what, setting, timeout_setti
         raise DovError("The %s %r cannot be started: %s. Check %s and that the program is installed." % (what, name, exc.strerror, setting))
     try:
         with _stopped_with_the_run(process):
-            stdout, stderr = process.communicate(stdin, timeout=timeout)
+            stdout, stderr = _wait(process, stdin, timeout, name, what)
     except subprocess.TimeoutExpired:
         stop_group(process, grace=0)
         process.communicate()

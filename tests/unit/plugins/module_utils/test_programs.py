@@ -76,3 +76,40 @@ def test_the_handlers_that_were_there_are_back_after_the_program(tmp_path):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     assert programs.run_program('true', b'', {}, 10, 'issuer command', 'dov_issuer_command') == (b'', b'')
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+WORKER = '''
+import os, sys
+from ansible_collections.vlaanderen.dov.plugins.module_utils import programs
+pid = os.fork()
+if pid == 0:
+    os.setsid()         # as Ansible's worker: its own session, so the kill of its parent's group misses it
+    try:
+        programs.run_program(sys.argv[1], b'', {}, 120, 'issuer command', 'dov_issuer_command')
+    except programs.RunGone as gone:
+        open(sys.argv[2], 'w').write(str(gone))
+    os._exit(0)
+os.waitpid(pid, 0)
+'''
+
+
+def test_a_program_whose_run_was_killed_with_sigkill_is_stopped(tmp_path):
+    """SIGKILL of ansible-playbook: no handler runs, and the worker that waits for the program lives
+    on in its own session; it notices that its parent is gone and stops the program's group."""
+    pidfile, said = tmp_path / 'sleeper.pid', tmp_path / 'said.txt'
+    command = "sh -c 'echo $$ > %s; exec sleep 300' & wait" % pidfile
+    run = subprocess.Popen([sys.executable, '-c', WORKER, command, str(said)], env=dict(os.environ, PYTHONPATH=ROOT),
+                           start_new_session=True)
+    try:
+        sleeper = wait_for(str(pidfile))
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while (alive(sleeper) or not said.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(sleeper), 'the program outlived the run'
+        assert said.read_text().startswith("The run that started the issuer command 'sh' is gone (ansible-playbook was stopped)")
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
