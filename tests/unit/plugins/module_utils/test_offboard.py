@@ -275,3 +275,13 @@ def test_the_removal_after_the_revocation_takes_only_what_prepare_listed(tmp_pat
     removed = hostabsent.absent(absent(entry, retired=True, remove=[path for path in pending if path != key_path]))
     assert removed['error'] is None and key_path not in removed['removed']
     assert names_in(tmp_path / 'geodrill') == ['key.pem']
+
+
+def test_state_absent_on_every_host_of_a_pair_that_is_not_retired_is_refused():
+    """The hosts' files would be the last record of a certificate nobody is told to revoke."""
+    with pytest.raises(DovError) as info:
+        inventory.Inventory(ORGANISATION, applications(), hosts('absent', 'absent'))
+    assert ('Geodrill/oefen (app-1, app-2) has state: absent on every host but is not retired: that takes its '
+            'certificate off its last host without revoking it. Set retired: true on the pair') in str(info.value)
+    inventory.Inventory(ORGANISATION, applications(retired=True), hosts('absent', 'absent'))
+    inventory.Inventory(ORGANISATION, applications(), hosts('absent', None))
