@@ -10,8 +10,9 @@ a named task (the test callback ``dov_test_kill``: the previous task has finishe
 - onboard killed while the issuer runs: the issuer is stopped with it and signs nothing; onboard
   killed before the install: the next run installs the certificate the killed run got (one
   certificate in all);
-- renew.yml killed between the swap and the commit (at the settle step): the next renew.yml, forced
-  again, commits it without a second certificate and leaves no ``.next`` / ``.prev`` file;
+- renew.yml killed after the issuer answered (before the install): the next renew.yml installs that
+  certificate; killed between the swap and the commit (at the settle step): the next renew.yml, forced
+  again, commits it; neither asks for a second certificate, and no ``.next`` / ``.prev`` file stays;
 - retire killed between the revocation request and the removal: the next run removes the files and
   does not request the revocation again;
 - Ctrl-C (SIGINT to ansible-playbook only) while the issuer runs stops the issuer's whole group;
@@ -160,21 +161,38 @@ def test_onboard_killed_before_the_install_costs_no_second_certificate(site):
     assert site.status()[PAIR]['state'] == 'verified'
 
 
+def renew(site, **options):
+    run = site.world.runner.playbook(os.path.join(PLAYBOOKS, 'renew.yml'), inventory=site.inventory(),
+                                     args=['-e', 'dov_force_renew=true'], **options)
+    site.count += 1
+    write(os.path.join(site.folder, 'run-%d-renew.log' % site.count), repr(run))
+    return run
+
+
+def test_renew_killed_after_the_issuer_answered_installs_that_certificate_next_time(site):
+    killed = site.start('renew', env={'DOV_TEST_KILL_AT': 'Install and verify'}, args=['-e', 'dov_force_renew=true'])
+    assert killed.wait() == -signal.SIGKILL, killed.text()
+    assert site.signed() == [PAIR, PAIR]
+    again = renew(site)
+    assert again.rc == 0, again
+    assert site.signed() == [PAIR, PAIR], 'the issuer was asked again for the staged key'
+    assert 'was issued by an earlier run (kept in the state folder)' in again.stdout
+    assert site.status()[PAIR]['state'] == 'verified'
+
+
 def test_renew_killed_between_the_swap_and_the_commit_is_committed_by_the_next_run(site):
     killed = site.start('renew', env={'DOV_TEST_KILL_AT': 'Settle - renewals'}, args=['-e', 'dov_force_renew=true'])
     assert killed.wait() == -signal.SIGKILL, killed.text()
-    assert site.signed() == [PAIR, PAIR]
+    assert site.signed() == [PAIR] * 3
     holder = site.status()[PAIR]['key_holder']
     dest = site.dest_dir(holder, 'Boorlog')
     assert os.path.exists(os.path.join(dest, 'key.pem.next')) and os.path.exists(os.path.join(dest, 'key.pem.prev'))
     with open(os.path.join(dest, 'key.pem.next'), 'rb') as staged, open(os.path.join(dest, 'key.pem'), 'rb') as live:
         assert staged.read() == live.read(), 'not killed between the swap and the commit'
 
-    again = site.world.runner.playbook(os.path.join(PLAYBOOKS, 'renew.yml'), inventory=site.inventory(),
-                                       args=['-e', 'dov_force_renew=true'])
-    write(os.path.join(site.folder, 'run-renew-after-kill.log'), repr(again))
+    again = renew(site)
     assert again.rc == 0, again
-    assert site.signed() == [PAIR, PAIR], 'the issuer was asked for a second renewed certificate'
+    assert site.signed() == [PAIR] * 3, 'the issuer was asked for a second renewed certificate'
     for host in ('h1', 'h2'):
         assert sorted(name for name in os.listdir(site.dest_dir(host, 'Boorlog'))
                       if name.endswith(('.next', '.prev'))) == [], host
