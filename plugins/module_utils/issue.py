@@ -152,6 +152,9 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             info['messages'].append(info.pop('issued_from_message'))
             info.pop('issued_from')
         pem, described = chosen
+        before = results[info['holder']].get('installed')
+        if before and before.get('fingerprint_sha256') != described['fingerprint_sha256']:
+            info['live_certificate'] = before       # what the hosts keep if every install fails (states.held_certificate)
         if not check_mode and pem != planned:
             statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
         info['certificate'] = described

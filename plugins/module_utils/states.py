@@ -39,12 +39,16 @@ def verdict_on_record(record, certificate, hosts):
 
 def held_certificate(info, found):
     """The certificate the pair's hosts hold after this run, for status.json: the one the issue
-    step chose, except after a renewal that no host kept - settle put the previous pair back on
-    every host (``restored``), or every host's install failed and rolled back itself - where it is
-    the live one from before (``live_certificate``). A run never records as current a certificate
-    that no host holds (it stays in the state folder's cache, for the next run to install)."""
-    if 'live_certificate' in info and (info.get('restored') or (found and all(result.get('error') for result in found))):
-        return info.get('live_certificate') or {}
+    step chose, except when no host kept it - settle put the previous pair back on every host
+    (``restored``), or every host of the pair failed its install and put its previous files back
+    (``rolled_back``) - where it is the one they held before (``live_certificate``, set by the
+    issue step when it chose another). A run never records as current a certificate that no host
+    holds (it stays in the state folder's cache, for the next run to install)."""
+    if 'live_certificate' in info:
+        hosts = set(info.get('hosts') or [])
+        rolled = set(result['host'] for result in found if result.get('error') and result.get('rolled_back'))
+        if info.get('restored') or (hosts and rolled >= hosts):
+            return info.get('live_certificate') or {}
     return info.get('certificate') or {}
 
 

@@ -288,7 +288,8 @@ def test_a_renewal_no_host_kept_is_not_recorded_as_the_current_certificate(resto
     renewed = {'days_left': 400, 'not_after': '2028-01-05T10:00:00Z', 'fingerprint_sha256': 'RENEWED'}
     info = {'application': APP, 'environment': 'oefen', 'common_name': CN, 'hosts': ['app-1', 'app-2'],
             'holder': 'app-1', 'state': None, 'certificate': renewed, 'live_certificate': live, 'restored': restored}
-    results = dict(('app-%d' % number, [{'application': APP, 'environment': 'oefen', 'error': error or None}])
+    results = dict(('app-%d' % number, [{'application': APP, 'environment': 'oefen', 'error': error or None,
+                                         'rolled_back': ['/opt/o/key.pem'] if error else []}])
                    for number, error in enumerate(errors, 1))
     status = {'pairs': {PAIR: {'state': 'renewal_due', 'fingerprint_sha256': 'LIVE'}}}
     outcome = states.report({PAIR: info}, status, results, {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'renew', 30, True, 'now')
@@ -296,7 +297,7 @@ def test_a_renewal_no_host_kept_is_not_recorded_as_the_current_certificate(resto
     assert status['pairs'][PAIR]['fingerprint_sha256'] == 'LIVE' and status['pairs'][PAIR]['days_left'] == 19
     # one host kept it (no settle restore): it is what that host holds now
     info.update(restored=False)
-    results['app-1'][0]['error'] = None
+    results['app-1'][0].update(error=None, rolled_back=[])
     states.report({PAIR: info}, status, results, {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'renew', 30, True, 'now')
     assert status['pairs'][PAIR]['fingerprint_sha256'] == 'RENEWED'
 
