@@ -36,6 +36,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+import time
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import serialization, x509
@@ -222,15 +223,27 @@ def _alive(pid):
     return True
 
 
-def sweep_keytool_home(home):
+def sweep_keytool_home(home, now=None):
     """Remove the folders of JKS builds whose process is gone (a run killed while keytool ran left
-    its PKCS#12 input there, with the key): each is named ``<pid>-<random>``. Returns the removed."""
+    its PKCS#12 input there, with the key): each is named ``<pid>-<random>``. Also the folders that
+    earlier versions made directly in the temporary folder (``dov-keystore-<random>``, no pid in the
+    name): this user's, once older than any build takes. Returns the removed."""
     removed = []
     for name in sorted(os.listdir(home)):
         pid = name.split('-', 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             shutil.rmtree(os.path.join(home, name), ignore_errors=True)
             removed.append(os.path.join(home, name))
+    base = os.path.dirname(home)
+    limit = (now if now is not None else time.time()) - 2 * KEYTOOL_TIMEOUT
+    for name in sorted(os.listdir(base)):
+        if not name.startswith('dov-keystore-'):
+            continue
+        path = os.path.join(base, name)
+        info = os.lstat(path)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mtime < limit:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
     return removed
 
 

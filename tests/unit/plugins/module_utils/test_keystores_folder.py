@@ -128,3 +128,14 @@ def test_a_keytool_home_that_is_not_private_is_refused(tmp_path):
     with pytest.raises(DovError) as info:
         keystores.keytool_home(str(tmp_path))
     assert 'is not a private folder of this user' in str(info.value) and str(home) in str(info.value)
+
+
+def test_the_folders_earlier_versions_left_in_the_temporary_folder_go_once_they_are_old(tmp_path):
+    home = keystores.keytool_home(str(tmp_path))
+    old, fresh = tmp_path / 'dov-keystore-abc123', tmp_path / 'dov-keystore-def456'
+    for folder in (old, fresh):
+        folder.mkdir(mode=0o700)
+        (folder / 'in.p12').write_bytes(b'a key')
+    os.utime(str(old), (time.time() - 3600, time.time() - 3600))
+    assert keystores.sweep_keytool_home(home) == [str(old)]
+    assert not old.exists() and (fresh / 'in.p12').exists()
