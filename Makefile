@@ -101,7 +101,7 @@ $(OLD_CRYPTO)/bin/.installed:
 # python3-openssl (a venv that sees the system packages, for pytest) and cryptography 3.4.8 /
 # pyOpenSSL 21.0.0. The other unit tests need the controller's libraries (requirements.txt).
 HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/test_,compat.py host_integrity.py host_hostile.py cn.py certs.py fsutil.py hostlock.py \
-             keyfiles.py tlsprobe.py)
+             keyfiles.py tlsprobe.py keystores_folder.py)
 $(DEBIAN_PY)/bin/.installed:
 	rm -rf $(DEBIAN_PY)
 	/usr/bin/python3 -m venv --system-site-packages $(DEBIAN_PY)

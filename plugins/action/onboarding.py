@@ -92,9 +92,11 @@ class ActionModule(ActionBase):
             ca_bundle=args['ca_bundle'] or None, command=args['issuer_command'],
             allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
             renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
-            previous_states=dict((key, value.get('state')) for key, value in previous.items()),
+            previous_states=previous,
             timeout=args['issuer_timeout'], explain=Explainer(inventory, prepared, args['state_dir']).explain)
         install, keys = issue.deliveries(inventory, pairs, args['defaults'])
+        for host, entries in offboard.removals(inventory, retired, args['defaults']).items():
+            install.setdefault(host, []).extend(entries)     # after the revocation is on record
         labstandin.start_for(args['plan'].get('lab') or {}, [host for host, entries in install.items()
                                                              if any(entry.get('check') for entry in entries)])
         return issue.step_result(pairs, retired, install, keys, changed or handed_over)
@@ -113,8 +115,8 @@ class ActionModule(ActionBase):
                                 set(taskvars.play_hosts_all(task_vars)), set(taskvars.play_hosts(task_vars)), mode,
                                 args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat(),
                                 lost_reasons=taskvars.lost_reasons(task_vars), strict=args['strict'])
-        if mode == 'onboard':
-            for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared'])).items():
+        if mode in ('onboard', 'renew'):
+            for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared', 'dov_installed'])).items():
                 outcome['host_errors'].setdefault(host, []).extend(errors)
                 outcome['blame'].setdefault(host, []).extend('Failed: %s' % error for error in errors)
         if not self._task.check_mode and mode != 'status':

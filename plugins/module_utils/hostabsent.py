@@ -70,19 +70,32 @@ def recogniser(entry):
     return recognise
 
 
-def absent(entry, shared=(), check_mode=False):
+def absent(entry, shared=(), check_mode=False, hold=False):
     """``state: absent`` for one entry: what is installed (for the revocation of a retired pair),
     read before anything goes, then every managed file removed (retire.retire_entry); ``shared``:
-    paths the host's other entries still use."""
+    paths the host's other entries still use.
+
+    ``hold`` (the prepare call of a retired pair): nothing is removed yet, ``pending`` lists what
+    would go. The host's files are the last record of a certificate that is still to be revoked, so
+    they go only in the install call that follows the revocation's handover (or request), with
+    ``entry['remove']`` (what prepare listed): a path not in that list stays, as a shared one does.
+    """
     result = entry_result(entry)
     result.update(state='absent', installed=None, installed_pem=None)
     try:
         result['installed'], result['installed_pem'], _complete = found_installed(entry)
     except DovError:
         pass      # a link under a managed name: retire_entry refuses it with the reason
-    removal = retire.retire_entry(entry['dest_dir'], managed_files(entry), shared=shared, force=entry.get('force'),
-                                  check_mode=check_mode, recognise=recogniser(entry))
+    files = managed_files(entry)
+    if entry.get('remove') is not None:
+        allowed = set(os.path.normpath(path) for path in entry['remove'])
+        shared = list(shared) + [path for path in files.values() if os.path.normpath(path) not in allowed]
+    removal = retire.retire_entry(entry['dest_dir'], files, shared=shared, force=entry.get('force'),
+                                  check_mode=check_mode or hold, recognise=recogniser(entry))
     diff = removal.pop('diff')
+    if hold:
+        removal.update(pending=removal['removed'] + [folder + os.sep for folder in removal['folders_removed']],
+                       removed=[], folders_removed=[], changed=False)
     result.update(removal)
     if result['changed']:
         result['diff'] = {'before': ''.join(path + '\n' for path in diff['before']),

@@ -221,6 +221,12 @@ class Inventory(object):
                 [(host, entry) for pair in self.pairs.values() for host, entry in pair.hosts])
         except DovError as error:
             problems.append(str(error))
+        try:
+            revocation.last_copies_without_revocation(
+                [(key, pair.retired, [host for host, _entry in pair.hosts], [host for host, _entry in pair.absent])
+                 for key, pair in sorted(self.pairs.items())])
+        except DovError as error:
+            problems.append(str(error))
         if problems:
             raise DovError('The inventory has %d problem(s); nothing was changed:\n- %s'
                            % (len(problems), '\n- '.join(problems)))

@@ -25,12 +25,11 @@ __metaclass__ = type
 import datetime
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, handover, installed, issuers, pki, statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, fsutil, handover, installed, issuers, pki, statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils.plan import host_entry
 
 CLOCK_SKEW = 300    # seconds a freshly issued certificate may start in the future
-SETTLED = ('verified', 'renewal_due', 'installed')
 
 
 class KeyMismatch(DovError):
@@ -118,10 +117,11 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
                 allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
                 previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT, explain=None):
     """Decide each pair's certificate (see the module doc) and which hosts install or check it.
-    ``prepared`` maps host -> its prepare results. ``explain`` (the controller's
-    candidates.Explainer.explain) names what a candidate that fits no key of its pair is. A pair
-    that fails gets ``failures`` (see ``failure``). Returns changed (a certificate was issued, or a
-    handover folder written)."""
+    ``prepared`` maps host -> its prepare results; ``previous_states``: pair key -> its record in
+    status.json (states.verdict_on_record says when it spares a check). ``explain`` (the
+    controller's candidates.Explainer.explain) names what a candidate that fits no key of its pair
+    is. A pair that fails gets ``failures`` (see ``failure``). Returns changed (a certificate was
+    issued, or a handover folder written)."""
     changed = False
     # ``now`` (tests) stays None otherwise: each check reads the clock when it runs, after a slow issuer.
     previous_states = previous_states or {}
@@ -190,12 +190,16 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             info['messages'].append(info.pop('issued_from_message'))
             info.pop('issued_from')
         pem, described = chosen
+        before = results[info['holder']].get('installed')
+        if before and before.get('fingerprint_sha256') != described['fingerprint_sha256']:
+            info['live_certificate'] = before       # what the hosts keep if every install fails (states.held_certificate)
         if not check_mode and pem != planned:
             statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
         info['certificate'] = described
         info['certificate_pem'] = pem
         info['source'] = source
-        _deliver(info, results, fingerprint, pem, planned, verify and previous_states.get(key) not in SETTLED)
+        _deliver(info, results, fingerprint, pem, planned,
+                 verify and not states.verdict_on_record(previous_states.get(key), described, info['hosts']))
     return changed
 
 
@@ -206,10 +210,11 @@ def _explained(error, explain, pair, fingerprint, source, csr_where, now):
     return str(error)
 
 
-def _fresher_in_inbox(issuer, state_dir, pair, previous_state):
-    """Whether the pair failed last run and the manual inbox holds a file newer than the cached
-    certificate: a fresher candidate wins over a cached one that failed."""
-    if issuer != 'manual' or previous_state != 'failed':
+def _fresher_in_inbox(issuer, state_dir, pair, previous):
+    """Whether the pair failed last run (``previous``: its record in status.json) and the manual
+    inbox holds a file newer than the cached certificate: a fresher candidate wins over a cached one
+    that failed."""
+    if issuer != 'manual' or (previous or {}).get('state') != 'failed':
         return False
     newest = handover.newest(state_dir, pair.application, pair.environment)
     try:
@@ -238,6 +243,12 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
         info['messages'].append('%s: would be renewed with %s (%s days left); a certificate would be requested from '
                                 'the %s issuer.' % (key, what, live.get('days_left'), issuer))
         return False
+    earlier = issued_before(state_dir, pair, staged['key_fingerprint'], results, ca_certs, now, live)
+    if earlier is not None:
+        pem, described, where = earlier
+        info['messages'].append('%s: the renewed certificate %s for the staged key was issued by an earlier run (%s); it '
+                                'is installed now, without asking the issuer again.' % (key, described['serial'], where))
+        return _renewal_install(info, pair, results, state_dir, staged, holder, pem, described)
     try:
         outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, staged['csr'],
                                 command=command, allow_productie=allow_productie, timeout=timeout, renewal=True)
@@ -273,12 +284,40 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
         info['state'] = 'renewal_pending'       # the live certificate again (same key): still waiting
         info['messages'].append(waiting)
         return outcome.changed
-    statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
     info['messages'].append(outcome.message)
-    info.update(certificate=described, certificate_pem=pem, source='issuer', staged_key=None,
-                renewal={'key_path': staged['key_path'], 'new_key': staged['new_key']})
+    return _renewal_install(info, pair, results, state_dir, staged, holder, pem, described)
+
+
+def _renewal_install(info, pair, results, state_dir, staged, holder, pem, described):
+    """The renewed certificate goes to every host of the pair with the staged key, as one set."""
+    statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
+    info.update(live_certificate=info.get('certificate'), certificate=described, certificate_pem=pem, source='issuer',
+                staged_key=None, renewal={'key_path': staged['key_path'], 'new_key': staged['new_key']})
     info['install'] = [(host, staged['new_key'] and host != holder) for host in info['hosts'] if host in results]
     return True
+
+
+def issued_before(state_dir, pair, key_fingerprint, results, ca_certs, now, live):
+    """A good certificate for the staged key that an earlier, interrupted run already got (kept in
+    the state folder, or installed on a host of the pair that received the staged key before the
+    run died): (PEM, description, where), or None. It is used instead of asking the issuer again,
+    which would certify the same key twice (and leave one certificate unused and unrevoked)."""
+    found = []
+    stored = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
+    if stored:
+        found.append((stored.encode('ascii'), 'kept in the state folder'))
+    for host, result in sorted(results.items()):
+        if result and result.get('installed_pem') and result.get('key_fingerprint') == key_fingerprint:
+            found.append((result['installed_pem'].encode('ascii'), 'installed on %s' % host))
+    for data, where in found:
+        try:
+            pem, described = check_for_key(data, key_fingerprint, pair.common_name, ca_certs, 'The certificate %s' % where,
+                                           now, 'the staged key')
+        except DovError:
+            continue
+        if described['fingerprint_sha256'] != (live or {}).get('fingerprint_sha256'):
+            return pem, described, where
+    return None
 
 
 def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs, check_mode, now, timeout,

@@ -10,8 +10,9 @@ PKCS#12 is made with python-cryptography in one of two profiles:
 - ``legacy``: 3DES with SHA-1 and a SHA-1 MAC, for old Java 8 runtimes.
 
 JKS is made by Java's own ``keytool -importkeystore`` from a PKCS#12 file in a private temporary
-folder; the passwords reach keytool through environment variables (``-srcstorepass:env``), never
-on its command line, where ``ps`` would show them. The key password of the JKS entry is the store
+folder (``<tmp>/dov-keystores-<uid>/<pid>-<random>``, removed on every outcome, and swept by the
+next build when a killed process left it); the passwords reach keytool through environment
+variables (``-srcstorepass:env``), never on its command line, where ``ps`` would show them. The key password of the JKS entry is the store
 password.
 
 Both formats are randomised (salts, IVs), so "is the keystore up to date?" compares content:
@@ -25,11 +26,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
+import contextlib
+import errno
 import hashlib
 import os
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
+import threading
+import time
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils import certs, compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils.compat import serialization, x509
@@ -196,15 +203,95 @@ def _keytool(keytool, arguments, secrets, folder):
     return proc.returncode, proc.stdout
 
 
+KEYTOOL_HOME = 'dov-keystores-%d'    # in the temporary folder, per user id: 0700, this user's only
+
+
+def keytool_home(base=None):
+    """``<tmp>/dov-keystores-<uid>``: the private folder (0700, this user's, not a link) that holds
+    the folders of the JKS builds in progress; made when missing. Anything else there is refused."""
+    path = os.path.join(base or tempfile.gettempdir(), KEYTOOL_HOME % os.getuid())
+    try:
+        os.mkdir(path, 0o700)
+    except OSError as error:
+        if error.errno != errno.EEXIST:
+            raise DovError("The private folder %s for keytool cannot be made: %s. Check the temporary folder (TMPDIR) "
+                           "on this host." % (path, error.strerror))
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        raise DovError("%s is not a private folder of this user (a link, another owner, or open to others). Remove it; "
+                       "the next run makes it again." % path)
+    return path
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        return error.errno != errno.ESRCH
+    return True
+
+
+def sweep_keytool_home(home, now=None):
+    """Remove the folders of JKS builds whose process is gone (a run killed while keytool ran left
+    its PKCS#12 input there, with the key): each is named ``<pid>-<random>``. Also the folders that
+    earlier versions made directly in the temporary folder (``dov-keystore-<random>``, no pid in the
+    name): this user's, once older than any build takes. Returns the removed."""
+    removed = []
+    for name in sorted(os.listdir(home)):
+        pid = name.split('-', 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(home, name), ignore_errors=True)
+            removed.append(os.path.join(home, name))
+    base = os.path.dirname(home)
+    limit = (now if now is not None else time.time()) - 2 * KEYTOOL_TIMEOUT
+    for name in sorted(os.listdir(base)):
+        if not name.startswith('dov-keystore-'):
+            continue
+        path = os.path.join(base, name)
+        info = os.lstat(path)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mtime < limit:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+class _Stopped(BaseException):
+    """The process that builds a JKS was told to stop (SIGTERM, SIGHUP): its folder goes first."""
+
+
+@contextlib.contextmanager
 def _private_folder():
-    return tempfile.mkdtemp(prefix='dov-keystore-')  # 0700, only this user
+    """A folder of this build only, ``<keytool_home>/<pid>-<random>`` (0700), removed on every
+    outcome: an error, keytool killed, or this process stopped with SIGTERM or SIGHUP (which
+    otherwise end Python without running a ``finally``). Leftovers of dead processes are swept first;
+    only SIGKILL can leave one, for the next build to sweep."""
+    home = keytool_home()
+    sweep_keytool_home(home)
+    folder = tempfile.mkdtemp(prefix='%d-' % os.getpid(), dir=home)
+    chained = {}
+
+    def stop(signum, _frame):
+        raise _Stopped(signum)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            chained[signum] = signal.signal(signum, stop)
+    try:
+        yield folder
+    except _Stopped as stopped:
+        shutil.rmtree(folder, ignore_errors=True)
+        signal.signal(stopped.args[0], chained.pop(stopped.args[0], None) or signal.SIG_DFL)
+        os.kill(os.getpid(), stopped.args[0])      # end as the signal would have
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for signum, previous in chained.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
 
 
 def build_jks(key, leaf, chain, password, alias, keytool=None):
     """JKS bytes with the key entry ``alias`` (key password = store password), made by keytool."""
     keytool = find_keytool(keytool)
-    folder = _private_folder()
-    try:
+    with _private_folder() as folder:
         source = os.path.join(folder, 'in.p12')
         target = os.path.join(folder, 'out.jks')
         descriptor = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -223,8 +310,6 @@ def build_jks(key, leaf, chain, password, alias, keytool=None):
                            "pkcs12 format." % ' '.join(output.split())[:500])
         with open(target, 'rb') as handle:
             return handle.read()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Reader(object):

@@ -172,6 +172,8 @@ def absent_entry(pair, host, entry, defaults):
     """What the host_certificates prepare call gets for an entry with ``state: absent``."""
     prepared = host_entry(pair, host, entry, None, None, defaults)
     prepared.update(common_name=pair.common_name or '', state='absent', force=bool(entry.get('force')))
+    if pair.retired:
+        prepared['retired'] = True      # its files go after the revocation (offboard.removals)
     return prepared
 
 

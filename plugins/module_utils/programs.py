@@ -4,7 +4,8 @@
 """Running a user's program on the controller: ``dov_issuer_command`` (issuers) and
 ``dov_revoke_command`` (revocation).
 
-``run_program`` runs it in its own session with a timeout (the whole process group is killed),
+``run_program`` runs it in its own session with a timeout (the whole process group is killed,
+``stop_group``; also when the run itself is stopped with SIGINT or SIGTERM),
 extra environment variables and bytes on stdin; every way it can fail is a DovError that names
 the program (``command_name``: without its arguments, which may carry tokens) and its stderr
 (``trim_stderr``: private key blocks removed, at most STDERR_LIMIT characters).
@@ -14,15 +15,20 @@ the program (``command_name``: without its arguments, which may carry tokens) an
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import os
 import re
 import shlex
 import signal
 import subprocess
+import threading
+import time
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
 
 STDERR_LIMIT = 1000
+STOP_GRACE = 2      # seconds a stopped program gets after SIGTERM before SIGKILL
+POLL = 0.5          # seconds between two looks at whether the run that started the program is still there
 
 _PRIVATE_KEY_BLOCK = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)', re.S)
 
@@ -58,6 +64,82 @@ def trim_stderr(stderr):
     return 'its stderr says: %s' % text
 
 
+def stop_group(process, grace=STOP_GRACE):
+    """End the program's whole process group (it runs in its own session, so a signal to the run
+    does not reach it): SIGTERM, up to ``grace`` seconds for it to go, then SIGKILL to whatever of
+    the group is left (a shell's children too)."""
+    if grace:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        deadline = time.monotonic() + grace
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass        # the group is gone already
+
+
+@contextlib.contextmanager
+def _stopped_with_the_run(process):
+    """While the program runs: when the run is stopped (SIGINT - Ctrl-C -, SIGTERM, or an exception
+    such as KeyboardInterrupt), the program's process group is stopped first. Ansible's worker
+    process ends itself in its own SIGINT/SIGTERM handler with os._exit (no finally runs), so the
+    handlers are chained here: ours stops the group, then calls the one that was there."""
+    chained = {}
+    if threading.current_thread() is threading.main_thread():
+        def on_signal(signum, frame):
+            stop_group(process)
+            previous = chained.get(signum)
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            chained[signum] = signal.signal(signum, on_signal)
+    try:
+        yield
+    except subprocess.TimeoutExpired:
+        raise           # the caller stops it at once
+    except BaseException:
+        stop_group(process)
+        raise
+    finally:
+        for signum, previous in chained.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+
+class RunGone(Exception):
+    """The process that started the program lost its parent (ansible-playbook was killed, SIGKILL
+    included, which no handler sees): the program was stopped and nothing more is started."""
+
+
+def _wait(process, stdin, timeout, name, what):
+    """communicate() in slices of POLL seconds, within ``timeout``; between slices, whether the
+    parent that started this process is still there. Ansible's workers run in their own session:
+    when ansible-playbook is killed, a worker that waits for an issuer lives on, and so would the
+    issuer - a certificate nobody installs, and the next run asks for another."""
+    parent = os.getppid()
+    deadline = time.monotonic() + timeout
+    data = stdin
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return process.communicate(data, timeout=max(0.01, min(POLL, left)))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+        data = None         # communicate() keeps what it has not written yet
+        if os.getppid() != parent:
+            stop_group(process)
+            process.communicate()
+            raise RunGone("The run that started the %s %r is gone (ansible-playbook was stopped), so the command was "
+                          "stopped too. Run the playbook again." % (what, name))
+
+
 def run_program(command, stdin, variables, timeout, what, setting, timeout_setting=None):
     """Run a user's ``command`` (a string: by the shell; a list: directly) in its own session, with
     ``variables`` added to the environment and ``stdin`` (bytes) on its stdin; ``(stdout, stderr)``.
@@ -83,12 +165,10 @@ def run_program(command, stdin, variables, timeout, what, setting, timeout_setti
     except OSError as exc:
         raise DovError("The %s %r cannot be started: %s. Check %s and that the program is installed." % (what, name, exc.strerror, setting))
     try:
-        stdout, stderr = process.communicate(stdin, timeout=timeout)
+        with _stopped_with_the_run(process):
+            stdout, stderr = _wait(process, stdin, timeout, name, what)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        stop_group(process, grace=0)
         process.communicate()
         raise DovError(
             "The %s %r did not finish within %s seconds and was stopped. Check what it "

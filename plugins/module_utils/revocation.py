@@ -348,3 +348,20 @@ def retired_entries_in_use(retired, certificates):
     if in_use:
         raise DovError("A retired pair still has dov_certificates entries without state: absent (%s). Set state: absent "
                        "on them (or remove retired: true) and run again." % ', '.join(in_use))
+
+
+def last_copies_without_revocation(pairs):
+    """Refuse pairs whose every ``dov_certificates`` entry says ``state: absent`` but that are not
+    ``retired: true``: that would take the certificate off its last host without its revocation -
+    the hosts' files are the last record of it, and nothing would be handed over.
+
+    ``pairs``: (pair key, retired, [host of each present entry], [host of each absent entry]).
+    """
+    gone = sorted('%s (%s)' % (key, ', '.join(sorted(set(absent)))) for key, retired, present, absent in pairs
+                  if absent and not present and not retired)
+    if gone:
+        raise DovError("%s %s state: absent on every host but %s not retired: that takes %s certificate off its last "
+                       "host without revoking it. Set retired: true on the pair (its revocation is handed over before "
+                       "the files go), or keep one entry without state: absent." % (
+                           ', '.join(gone), 'has' if len(gone) == 1 else 'have', 'is' if len(gone) == 1 else 'are',
+                           'its' if len(gone) == 1 else 'their'))

@@ -4,7 +4,9 @@
 """renew.yml on the host: a renewal's new key and CSR staged beside the live files, the previous set
 kept during the install, and the pair settled once every host of it is done.
 
-In prepare, ``stage_renewal`` writes on the key holder of a pair that is due (``renewal_due``) the
+In prepare, ``finish_interrupted`` commits a renewal that a killed run installed but did not commit
+(its staged key is already the live one) and drops ``.prev`` copies no settle step will use; then
+``stage_renewal`` writes on the key holder of a pair that is due (``renewal_due``) the
 new key and its CSR as ``key.pem.next`` and ``csr.pem.next`` (``staged_paths``); the live files are
 not touched. In install, ``keep_previous`` copies the previous set to ``<path>.prev``
 (``drop_previous`` removes such copies) and ``promote_staged`` makes the staged CSR the live one.
@@ -46,6 +48,8 @@ def stage_renewal(entry, result, check_mode=False):
     certificate and keystores are not touched. A staged key that is already there (a renewal that
     waits for its certificate) is kept and its CSR reported again, whether or not the pair is still
     due. Sets ``result['staged']`` (key_path, csr_path, csr, key_fingerprint, new_key, key_created)."""
+    if finish_interrupted(entry, result, check_mode):
+        return      # a renewal that was installed and not committed: finished, not a new one
     renew = entry.get('renew')
     if not renew or not entry.get('key_holder'):
         return
@@ -70,6 +74,64 @@ def stage_renewal(entry, result, check_mode=False):
     result['staged'] = {'key_path': next_key if new_key else key_path, 'csr_path': next_csr,
                         'csr': plan.csr_pem.decode('ascii'), 'key_fingerprint': plan.fingerprint,
                         'new_key': bool(new_key), 'key_created': plan.key_created}
+
+
+def _staged_is_live(entry, result):
+    """Whether the staged files are a renewal that was installed but not committed (a run killed
+    between the swap and the commit): the staged key is the live key (``result['key_fingerprint']``,
+    the key the installed certificate is for) - a staged key is always new, so only the swap makes
+    them equal -, or, for a renewal with the live key (only ``csr.pem.next``), the installed
+    certificate is out of the renewal window again (and the renewal was not forced)."""
+    next_key, next_csr = staged_paths(entry)
+    live = result.get('key_fingerprint')
+    data = fsutil.read_managed(next_key)
+    if data is not None:
+        if not live:
+            return False
+        try:
+            staged = lib.pki.load_private_key(data, entry.get('privatekey_passphrase'), path=next_key)
+        except DovError:
+            return False
+        return lib.pki.public_key_fingerprint(staged) == live
+    renew = entry.get('renew')
+    if not renew or renew.get('new_key', True) or fsutil.read_managed(next_csr) is None:
+        return False
+    installed = result.get('installed')
+    return bool(installed) and installed.get('days_left') is not None and not renewal_due(renew, installed)
+
+
+def finish_interrupted(entry, result, check_mode=False):
+    """What a renewal killed between its install and its commit left, finished in prepare:
+
+    - on the key holder, staged files that are already live (``_staged_is_live``) are committed as
+      the install or settle step would have: the staged CSR becomes the live one, the staged key
+      goes. The issuer is not asked again for a key that is already certified (with the manual
+      issuer the pair would wait for good, asking for a CSR whose key is live);
+    - on every host, the ``.prev`` copies of the previous set (a settle step that never ran): the live
+      set is what the run left, and this run's issue step decides from it (a host that lacks the
+      renewed certificate gets it, checked, with its own rollback).
+
+    Sets ``result['renewal_committed']`` (the paths committed or removed; in check mode, that would
+    be). Returns whether the holder's staged files were committed."""
+    done = []
+    committed = False
+    if entry.get('key_holder') and _staged_is_live(entry, result):
+        committed = True
+        _key_path, csr_path = paths(entry)
+        next_key, next_csr = staged_paths(entry)
+        if check_mode:
+            done += [path for path, present in ((csr_path, next_csr), (next_key, next_key))
+                     if fsutil.read_managed(present) is not None]
+        else:
+            done += promote_staged(entry)
+    leftovers = [path + PREVIOUS for path in _managed(entry) if fsutil.read_managed(path + PREVIOUS) is not None]
+    if leftovers and not check_mode:
+        drop_previous(leftovers)
+    done += leftovers
+    if done:
+        result['renewal_committed'] = done
+        result['changed'] = True
+    return committed
 
 
 def promote_staged(entry):

@@ -21,6 +21,37 @@ WAITING_RUN = WAITING + ('renewal_pending',)
 QUIET = ('updated_at', 'messages')      # this run's notes: replaced, without counting as a change
 
 
+def verdict_on_record(record, certificate, hosts):
+    """Whether status.json's record of a pair may stand for this run's check of hosts whose files
+    are right (a re-run that skips the check). status.json is a cache, never a verdict: it only
+    saves a check that a run made, so the record must say that a check passed (``verified`` or
+    ``renewal_due`` with the verdict ``ok``) for exactly this certificate (``certificate``: the
+    one the hosts hold now) on exactly these ``hosts``. ``installed`` (a run with dov_verify: false
+    never checked it), another certificate, other hosts, or a record that does not hang together
+    (a state edited by hand without its verdict) is checked again."""
+    if not isinstance(record, dict) or not certificate:
+        return False
+    return (record.get('state') in ('verified', 'renewal_due') and record.get('verdict') == 'ok'
+            and bool(record.get('fingerprint_sha256'))
+            and record.get('fingerprint_sha256') == certificate.get('fingerprint_sha256')
+            and sorted(record.get('hosts') or []) == sorted(hosts or []))
+
+
+def held_certificate(info, found):
+    """The certificate the pair's hosts hold after this run, for status.json: the one the issue
+    step chose, except when no host kept it - settle put the previous pair back on every host
+    (``restored``), or every host of the pair failed its install and put its previous files back
+    (``rolled_back``) - where it is the one they held before (``live_certificate``, set by the
+    issue step when it chose another). A run never records as current a certificate that no host
+    holds (it stays in the state folder's cache, for the next run to install)."""
+    if 'live_certificate' in info:
+        hosts = set(info.get('hosts') or [])
+        rolled = set(result['host'] for result in found if result.get('error') and result.get('rolled_back'))
+        if info.get('restored') or (hosts and rolled >= hosts):
+            return info.get('live_certificate') or {}
+    return info.get('certificate') or {}
+
+
 def pair_state(info, installed, previous, renew_before_days, verify):
     """The one state a pair ends this run in."""
     if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed', 'retired'):
@@ -185,7 +216,7 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
                 host_rows.append((result['host'], info['application'], info['environment'],
                                   (result.get('check') or {}).get('verdict') or 'error',
                                   (result.get('installed') or {}).get('days_left'), result.get('error') or ''))
-        certificate = info.get('certificate') or {}
+        certificate = held_certificate(info, found)
         if mode == 'verify':
             state = verified_state(info, found, previous.get('state'), renew_before_days)
             described = [result['installed'] for result in found if result.get('installed')]

@@ -143,6 +143,9 @@ def report_pairs(issued, planned, settled):
     for key, notes in ((settled or {}).get('messages') or {}).items():
         if key in pairs:
             pairs[key]['messages'] = list(pairs[key].get('messages') or []) + notes
+    for key in (settled or {}).get('restored') or []:
+        if key in pairs:
+            pairs[key]['restored'] = True       # the previous pair is back on every host (states.held_certificate)
     return pairs
 
 

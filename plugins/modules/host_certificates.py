@@ -157,7 +157,8 @@ options:
           - C(absent) takes the entry off this host in O(phase=prepare) (nothing is made or installed for it) - every file
             the collection wrote for it (key, CSR, certificate files, keystores, staged C(.next) files, the manifest) and
             nothing else; a path another entry of this call uses stays. A file under a managed name that the collection
-            did not write is refused, naming it, and nothing of the entry is removed (unless O(certificates[].force)).
+            did not write is refused, naming it, and nothing of the entry is removed (unless O(certificates[].force)). For a
+            retired pair (O(certificates[].retired)) the removal waits for the revocation (O(phase=install)).
         type: str
         choices: [present, absent]
         default: present
@@ -165,6 +166,19 @@ options:
         description: With O(certificates[].state=absent), also remove files under the managed names that the collection did not write.
         type: bool
         default: false
+      retired:
+        description:
+          - With O(certificates[].state=absent), the pair is retired - its files are the last record of a certificate that is
+            still to be revoked, so O(phase=prepare) only reports what is installed and what would go (RV(certificates[].pending))
+            and removes nothing; they go in O(phase=install) after the revocation was handed over or requested.
+        type: bool
+        default: false
+      remove:
+        description:
+          - O(phase=install) of a retired entry - the paths that may go (what O(phase=prepare) listed in RV(certificates[].pending));
+            any other file stays.
+        type: list
+        elements: path
       install:
         description: How to install (see M(vlaanderen.dov.certificate)).
         type: dict
@@ -252,7 +266,12 @@ certificates:
       description: The files removed (in check mode, that would be) for an entry with O(certificates[].state=absent).
       type: list
       elements: str
-      returned: phase prepare, state absent
+      returned: phase prepare (phase install for a retired pair), state absent
+    pending:
+      description: A retired entry's files that go once its revocation was handed over or requested (nothing is removed yet).
+      type: list
+      elements: str
+      returned: phase prepare, state absent, retired
     kept:
       description: Managed paths that stay, with the reason (another entry uses them).
       type: list
@@ -329,6 +348,8 @@ ENTRY = dict(
     notify=dict(type='str'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     force=dict(type='bool', default=False),
+    retired=dict(type='bool', default=False),
+    remove=dict(type='list', elements='path'),
     install=dict(type='dict', default={}, options=dict(
         formats=dict(type='list', elements='str', choices=['pem', 'pkcs12', 'jks'], default=['pem']),
         ca_bundle=dict(type='path'),
@@ -403,8 +424,13 @@ def run_module():
                 from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent
                 if shared is None:
                     shared = hostabsent.in_use(module.params['certificates'])
-                results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode) if phase == 'prepare'
-                               else hostbase.failed(entry, 'An entry with state: absent only runs in phase prepare.'))
+                if phase == 'prepare':
+                    results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode, hold=entry['retired']))
+                elif phase == 'install' and entry['retired'] and entry['remove'] is not None:
+                    results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode))
+                else:
+                    results.append(hostbase.failed(entry, 'An entry with state: absent runs in phase prepare (and, '
+                                                          'for a retired pair, in phase install after its revocation).'))
             elif phase == 'prepare':
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif phase == 'report':

@@ -173,8 +173,11 @@ def test_with_the_command_issuer_dov_revoke_command_is_run_once_instead_of_the_h
     world = World(tmp_path_factory.mktemp('revoke'), Ansible(tmp_path_factory.mktemp('ansible-revoke')))
     try:
         log = os.path.join(world.folder, 'revoked.log')
+        down = write(os.path.join(world.folder, 'portal-down'), 'the portal is down\n')
         command = write(os.path.join(world.folder, 'revoke.sh'),
-                        '#!/bin/sh\necho "$DOV_REVOKE_SERIAL $DOV_REVOKE_COMMON_NAME $DOV_REVOKE_REASON" >> \'%s\'\n' % log, 0o755)
+                        '#!/bin/sh\nif [ -e \'%s\' ]; then echo "portal down" >&2; exit 3; fi\n'
+                        'echo "$DOV_REVOKE_SERIAL $DOV_REVOKE_COMMON_NAME $DOV_REVOKE_REASON" >> \'%s\'\n' % (down, log), 0o755)
+        os.remove(down)
         site = Site(world, 'revoke', {'h1': [('Sondering', {})]}, dov_revoke_command=command,
                     dov_revoke_reason='server_decommissioned')
         first = site.run()
@@ -183,6 +186,16 @@ def test_with_the_command_issuer_dov_revoke_command_is_run_once_instead_of_the_h
         serial = openssl('x509', '-noout', '-serial', '-in', os.path.join(dest, 'cert.pem')).decode().strip().split('=')[1]
         site.environments['Sondering'] = {'retired': True}
         site.pairs['h1'] = [('Sondering', {'state': 'absent'})]
+        # The revoke command fails: the run fails and the host keeps every file, the last record of a
+        # certificate that is still valid; a throw-away runner (a fresh state folder) asks again.
+        write(down, 'the portal is down\n')
+        before = site.files()
+        failed = run(site)
+        assert failed.rc != 0
+        assert "The revoke command 'revoke.sh' exited with status 3; its stderr says: portal down." in failed.stdout, failed.stdout
+        assert site.files() == before
+        os.remove(down)
+        site.lose_state()
         for _run in range(2):
             retired = run(site)
             assert retired.rc == 0, retired

@@ -417,9 +417,16 @@ class World(object):
         return certs.load_certificates(self.stored())[0]
 
     def issue(self, prepared, issuer='lab', play_hosts=('app-1', 'app-2'), status=None, previous=None, **options):
-        """``previous``: the pair's state in status.json before this run."""
-        if previous is not None:
+        """``previous``: the pair's state in status.json before this run (its record as a run that
+        checked the certificate now stored leaves it; or the whole record, a dict)."""
+        if isinstance(previous, dict):
             options['previous_states'] = {PAIR: previous}
+        elif previous is not None:
+            stored = self.stored()
+            options['previous_states'] = {PAIR: {
+                'state': previous, 'verdict': 'ok' if previous in ('verified', 'renewal_due') else None,
+                'hosts': list(play_hosts),
+                'fingerprint_sha256': certs.fingerprint_sha256(self.stored_leaf()) if stored else None}}
         self.pairs, _hosts, _notes = plan.plan_hosts(self.inventory, self.state_dir, status or {'pairs': {}},
                                                      list(play_hosts), {})
         changed = issue.issue_pairs(self.inventory, self.pairs, prepared, self.state_dir, issuer, **options)
@@ -486,12 +493,31 @@ def test_converged_hosts_of_a_pair_not_verified_last_run_are_checked_again_witho
     assert info['install'] == [] and info['check'] == ['app-1', 'app-2']
 
 
-def test_converged_hosts_of_a_pair_installed_without_a_check_are_left_alone(world, key1):
+def test_converged_hosts_of_a_pair_installed_without_a_check_are_checked_once_verification_is_on(world, key1):
+    """dov_verify: false left the pair installed: a later run with dov_verify: true verifies it."""
     csr = csr_pem(key1)
     world.issue({'app-1': [prepared_result(key1, csr)], 'app-2': [prepared_result()]})
     _changed, info = world.issue({'app-1': [prepared_result(key1, csr, converged=True)],
                                   'app-2': [prepared_result(key1, converged=True)]}, previous='installed')
-    assert info['install'] == []
+    assert info['install'] == [] and info['check'] == ['app-1', 'app-2']
+
+
+@pytest.mark.parametrize('edit', [
+    {'verdict': 'client_cert_rejected'},                 # the state edited to verified, its verdict not
+    {'fingerprint_sha256': 'AA:BB'},                     # verified, but another certificate
+    {'hosts': ['app-1']},                                # verified on fewer hosts than the pair has now
+    {'verdict': None},
+])
+def test_a_status_record_that_does_not_say_this_certificate_passed_its_check_here_is_not_trusted(world, key1, edit):
+    csr = csr_pem(key1)
+    world.issue({'app-1': [prepared_result(key1, csr)], 'app-2': [prepared_result()]})
+    record = {'state': 'verified', 'verdict': 'ok', 'hosts': ['app-1', 'app-2'],
+              'fingerprint_sha256': certs.fingerprint_sha256(world.stored_leaf())}
+    converged = {'app-1': [prepared_result(key1, csr, converged=True)], 'app-2': [prepared_result(key1, converged=True)]}
+    _changed, info = world.issue(converged, previous=record)
+    assert info['check'] == []
+    _changed, info = world.issue(converged, previous=dict(record, **edit))
+    assert info['install'] == [] and info['check'] == ['app-1', 'app-2']
 
 
 def test_without_verification_converged_hosts_are_not_rechecked(world, key1):
@@ -561,6 +587,25 @@ def test_a_staged_renewal_gets_a_certificate_for_the_staged_key_and_every_host_i
     assert install['app-1'][0]['staged_key'] is True and install['app-1'][0]['keep_previous'] is True
     assert 'staged_key' not in install['app-2'][0] and install['app-2'][0]['shared_key'] == PAIR
     assert keys == [{'host': 'app-2', 'pair': PAIR, 'holder': 'app-1', 'key_path': '/opt/geodrill/dov/key.pem.next'}]
+
+
+def test_a_renewal_whose_run_died_before_the_install_is_not_issued_twice(world, key1, key2, monkeypatch):
+    """The state folder kept the renewed certificate for the staged key (the run died before or
+    during the install): the next run installs it and does not ask the issuer again."""
+    prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
+    world.issue(prepared, previous='renewal_due', renew=True)
+    first = world.stored()
+    calls = []
+    real = issue.issuers.issue
+
+    def counting(*args, **options):
+        calls.append(args)
+        return real(*args, **options)
+    monkeypatch.setattr(issue.issuers, 'issue', counting)
+    changed, info = world.issue(prepared, previous='renewal_due', renew=True)
+    assert calls == [] and changed is True and world.stored() == first
+    assert info['install'] == [('app-1', False), ('app-2', True)] and info['staged_key'] is None
+    assert 'was issued by an earlier run (kept in the state folder)' in info['messages'][0]
 
 
 def test_a_renewal_for_the_live_key_sends_no_key_and_the_holder_takes_its_staged_csr(world, key1):

@@ -193,8 +193,9 @@ def test_the_password_reaches_keytool_in_its_environment_never_its_arguments(pki
     assert '-srcstorepass:env' in recorded and '-deststorepass:env' in recorded
     assert all(PASSWORD not in line for line in recorded if not line.startswith('env='))
     assert 'env=%s' % PASSWORD in recorded
-    # the private temporary folder with the PKCS#12 is gone
-    assert os.listdir(str(tmp_path / 'tmp')) == []
+    # the private temporary folder with the PKCS#12 is gone (its private parent stays, empty)
+    home = 'dov-keystores-%d' % os.getuid()
+    assert os.listdir(str(tmp_path / 'tmp')) == [home] and os.listdir(str(tmp_path / 'tmp' / home)) == []
 
 
 @needs_keytool

@@ -228,3 +228,60 @@ def test_a_retired_pair_as_status_json_records_it_does_not_fail_dov_fail_within_
     assert report.fail_within_days([retired], 30) == (False, None)
     failed, message = report.fail_within_days([retired, due], 30)
     assert failed is True and message.startswith('1 certificate expires within 30 days:') and '(Sondering/oefen)' in message
+
+
+def test_a_failing_revoke_command_leaves_the_files_and_the_next_run_with_a_fresh_state_folder_asks_again(tmp_path, lab):
+    """The host files are the last record of an unrevoked certificate: the prepare call of a retired
+    pair removes nothing; they go (install call, ``removals``) only once the revocation is on record."""
+    entry = onboard(tmp_path / 'geodrill', lab)
+    before = names_in(tmp_path / 'geodrill')
+    retired = absent(entry, retired=True)
+    log = tmp_path / 'revoked.log'
+    failing = 'echo "portal down" >&2; exit 3'
+    working = 'echo "$DOV_REVOKE_SERIAL" >> %s' % log
+    inv = inventory.Inventory(ORGANISATION, applications(retired=True), {'app-1': [
+        {'application': APP, 'environment': 'oefen', 'dest_dir': entry['dest_dir'], 'state': 'absent'}]})
+
+    prepared = {'app-1': [hostabsent.absent(retired, hold=True)]}
+    assert prepared['app-1'][0]['removed'] == [] and prepared['app-1'][0]['changed'] is False
+    assert os.path.join(entry['dest_dir'], 'key.pem') in prepared['app-1'][0]['pending']
+    pairs = retired_pair(['app-1'])
+    assert offboard.retire_pairs(pairs, prepared, str(tmp_path / 'state-1'), 'command', command=failing) is False
+    assert pairs[PAIR]['state'] == 'failed'
+    assert ("The revoke command 'echo' exited with status 3; its stderr says: portal down. Fix the command and run "
+            "again. Its files stay on the hosts until the revocation is handed over.") in pairs[PAIR]['messages'][-1]
+    assert offboard.removals(inv, pairs, {}) == {}
+    assert names_in(tmp_path / 'geodrill') == before
+
+    # A throw-away runner: a fresh state folder. The host still holds the certificate, so it is asked for again.
+    serial = prepared['app-1'][0]['installed']['serial']
+    prepared = {'app-1': [hostabsent.absent(retired, hold=True)]}
+    pairs = retired_pair(['app-1'])
+    assert offboard.retire_pairs(pairs, prepared, str(tmp_path / 'state-2'), 'command', command=working) is True
+    assert log.read_text() == serial + '\n'
+    assert pairs[PAIR]['state'] == 'retired'
+    removals = offboard.removals(inv, pairs, {})
+    assert [item['remove'] for item in removals['app-1']] == [prepared['app-1'][0]['pending']]
+    assert removals['app-1'][0]['dest_dir'] == entry['dest_dir'] and removals['app-1'][0]['retired'] is True
+    removed = hostabsent.absent(removals['app-1'][0])
+    assert removed['error'] is None and sorted(removed['removed']) == sorted(prepared['app-1'][0]['pending'])
+    assert not os.path.exists(os.path.join(entry['dest_dir'], 'key.pem'))
+
+
+def test_the_removal_after_the_revocation_takes_only_what_prepare_listed(tmp_path, lab):
+    entry = onboard(tmp_path / 'geodrill', lab)
+    pending = hostabsent.absent(absent(entry, retired=True), hold=True)['pending']
+    key_path = os.path.join(entry['dest_dir'], 'key.pem')
+    removed = hostabsent.absent(absent(entry, retired=True, remove=[path for path in pending if path != key_path]))
+    assert removed['error'] is None and key_path not in removed['removed']
+    assert names_in(tmp_path / 'geodrill') == ['key.pem']
+
+
+def test_state_absent_on_every_host_of_a_pair_that_is_not_retired_is_refused():
+    """The hosts' files would be the last record of a certificate nobody is told to revoke."""
+    with pytest.raises(DovError) as info:
+        inventory.Inventory(ORGANISATION, applications(), hosts('absent', 'absent'))
+    assert ('Geodrill/oefen (app-1, app-2) has state: absent on every host but is not retired: that takes its '
+            'certificate off its last host without revoking it. Set retired: true on the pair') in str(info.value)
+    inventory.Inventory(ORGANISATION, applications(retired=True), hosts('absent', 'absent'))
+    inventory.Inventory(ORGANISATION, applications(), hosts('absent', None))

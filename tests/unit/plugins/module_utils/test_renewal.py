@@ -185,6 +185,49 @@ def test_a_run_killed_after_keeping_the_previous_set_leaves_no_temp_file(tmp_pat
         '.key.pem.next.abc123.tmp', '.key.pem.prev.abc123.tmp']
 
 
+def test_a_renewal_killed_between_the_swap_and_the_settle_is_committed_by_the_next_prepare(tmp_path, lab):
+    """The run died after every host installed the staged pair (keep_previous) and before settle: the
+    staged key is the live key now. The next prepare commits it instead of staging it again (which
+    would ask the issuer for a certificate for a key that already has one)."""
+    dest, entry = onboarded(tmp_path, lab)
+    hostcerts.prepare(dict(entry, renew=RENEW))
+    new_key, new_csr = (dest / 'key.pem.next').read_bytes(), (dest / 'csr.pem.next').read_bytes()
+    renewed = dict(entry, certificate=certificate_for(lab, dest / 'key.pem.next', 400), staged_key=True, keep_previous=True)
+    assert hostcerts.install(renewed)['error'] is None
+    assert (dest / 'key.pem.prev').exists() and (dest / 'key.pem.next').exists()      # killed here
+
+    checked = hostcerts.prepare(dict(entry, renew=RENEW), check_mode=True)
+    assert 'staged' not in checked and str(dest / 'key.pem.prev') in checked['renewal_committed']
+    assert (dest / 'key.pem.prev').exists() and (dest / 'key.pem.next').exists()      # check mode: nothing changes
+    result = hostcerts.prepare(dict(entry, renew=dict(RENEW, force=True)))
+    assert result['error'] is None and 'staged' not in result and result['changed'] is True
+    assert str(dest / 'csr.pem') in result['renewal_committed'] and str(dest / 'key.pem.next') in result['renewal_committed']
+    assert sorted(os.listdir(str(dest))) == ['.dov-manifest.json', 'cert.pem', 'chain.pem', 'csr.pem', 'fullchain.pem', 'key.pem']
+    assert (dest / 'key.pem').read_bytes() == new_key and (dest / 'csr.pem').read_bytes() == new_csr
+    assert result['key_fingerprint'] == key_fingerprint(dest / 'key.pem')
+    again = hostcerts.prepare(dict(entry, renew=RENEW))
+    assert 'staged' not in again and 'renewal_committed' not in again and again['changed'] is False
+
+
+def test_a_renewal_killed_before_the_swap_keeps_waiting_for_its_certificate(tmp_path, lab):
+    dest, entry = onboarded(tmp_path, lab)
+    staged = hostcerts.prepare(dict(entry, renew=RENEW))['staged']
+    again = hostcerts.prepare(dict(entry, renew=RENEW))
+    assert again['staged']['key_fingerprint'] == staged['key_fingerprint'] and 'renewal_committed' not in again
+
+
+def test_a_renewal_with_the_live_key_killed_before_its_csr_was_promoted_is_committed_once_out_of_the_window(tmp_path, lab):
+    renew = dict(RENEW, new_key=False)
+    dest, entry = onboarded(tmp_path, lab)
+    hostcerts.prepare(dict(entry, renew=renew))
+    staged_csr = (dest / 'csr.pem.next').read_bytes()
+    renewed = dict(entry, certificate=certificate_for(lab, dest / 'key.pem', 400), renewed=True, keep_previous=True)
+    assert hostcerts.install(renewed)['error'] is None
+    result = hostcerts.prepare(dict(renewed, renew=renew))
+    assert 'staged' not in result and (dest / 'csr.pem').read_bytes() == staged_csr
+    assert not (dest / 'csr.pem.next').exists() and not (dest / 'cert.pem.prev').exists()
+
+
 # ---------------------------------------------------------------- dov_only (plan)
 
 def make_inventory():
@@ -235,6 +278,28 @@ def test_a_pending_renewal_is_waiting_not_failing_and_names_its_staged_key():
     assert outcome['staged_keys'] == {PAIR: '/opt/o/key.pem.next on app-1'}
     assert status['pairs'][PAIR]['staged_key'] == '/opt/o/key.pem.next on app-1'
     assert outcome['table'][2].split()[:6] == [APP, 'oefen', 'renewal_pending', '1', '2026-12-21', '19']
+
+
+@pytest.mark.parametrize('restored, errors', [(True, ['', 'its check failed']), (False, ['check failed', 'check failed'])])
+def test_a_renewal_no_host_kept_is_not_recorded_as_the_current_certificate(restored, errors):
+    """settle put the previous pair back on every host, or every host rolled back itself: status.json
+    names the live certificate, not the renewed one that no host holds."""
+    live = {'days_left': 19, 'not_after': '2026-12-21T10:00:00Z', 'fingerprint_sha256': 'LIVE'}
+    renewed = {'days_left': 400, 'not_after': '2028-01-05T10:00:00Z', 'fingerprint_sha256': 'RENEWED'}
+    info = {'application': APP, 'environment': 'oefen', 'common_name': CN, 'hosts': ['app-1', 'app-2'],
+            'holder': 'app-1', 'state': None, 'certificate': renewed, 'live_certificate': live, 'restored': restored}
+    results = dict(('app-%d' % number, [{'application': APP, 'environment': 'oefen', 'error': error or None,
+                                         'rolled_back': ['/opt/o/key.pem'] if error else []}])
+                   for number, error in enumerate(errors, 1))
+    status = {'pairs': {PAIR: {'state': 'renewal_due', 'fingerprint_sha256': 'LIVE'}}}
+    outcome = states.report({PAIR: info}, status, results, {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'renew', 30, True, 'now')
+    assert outcome['states'] == {PAIR: 'failed'}
+    assert status['pairs'][PAIR]['fingerprint_sha256'] == 'LIVE' and status['pairs'][PAIR]['days_left'] == 19
+    # one host kept it (no settle restore): it is what that host holds now
+    info.update(restored=False)
+    results['app-1'][0].update(error=None, rolled_back=[])
+    states.report({PAIR: info}, status, results, {'app-1', 'app-2'}, {'app-1', 'app-2'}, 'renew', 30, True, 'now')
+    assert status['pairs'][PAIR]['fingerprint_sha256'] == 'RENEWED'
 
 
 # ---------------------------------------------------------------- the manual issuer
