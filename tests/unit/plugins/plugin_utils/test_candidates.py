@@ -206,7 +206,7 @@ def test_a_newer_download_wins_over_a_cached_certificate_that_failed(tmp_path, k
     dropped = site.sign(keys['geodrill'])
     path = site.drop(dropped)
     os.utime(path, (stamp + 60, stamp + 60))
-    info = site.run(previous={'Geodrill/oefen': previous})
+    info = site.run(previous={'Geodrill/oefen': {'state': previous}})
     wanted = {'dropped': dropped, 'cached': cached}[taken]
     assert info['certificate']['fingerprint_sha256'] == certs.fingerprint_sha256(certs.load_certificates(wanted)[0])
     assert info['source'] == ('issuer' if taken == 'dropped' else 'stored')
