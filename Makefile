@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 COLLECTIONS := .collections
 OLD_CRYPTO := .cache/old-crypto
 DEBIAN_PY := .cache/debian-python
+IMPORTER := .cache/galaxy-importer
 # ansible-test lists a collection's files with git; inside this (git) checkout the copy would be
 # ignored, so it lives outside, in a folder of its own per checkout.
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/vlaanderen-dov-sanity-$(shell printf '%s' "$(CURDIR)" | md5sum | cut -c1-8)
@@ -146,7 +147,6 @@ docs: install docs-lint
 	@echo "Documentation site: $(DOCSITE)/sphinx/build/html/index.html"
 
 # Galaxy's importer in a virtualenv of its own (tests/integration/test_galaxy_importer.py runs it).
-IMPORTER := .cache/galaxy-importer
 $(IMPORTER)/bin/.installed: tests/galaxy-importer/requirements.txt
 	rm -rf $(IMPORTER)
 	$(PYTHON) -m venv $(IMPORTER)
