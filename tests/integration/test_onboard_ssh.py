@@ -358,9 +358,9 @@ def test_second_run_changes_nothing(lab):
     assert all(pair['messages'] == [] for pair in second['pairs'].values()), second
     for record in list(first['pairs'].values()) + list(second['pairs'].values()):
         record.pop('messages')
-    assert second == first, '\n'.join(difflib.unified_diff(before.decode().splitlines(), after.decode().splitlines(),
-                                                            'status.json after the first run', 'after the second',
-                                                            lineterm=''))
+    diff = difflib.unified_diff(before.decode().splitlines(), after.decode().splitlines(),
+                                'status.json after the first run', 'after the second', lineterm='')
+    assert second == first, '\n'.join(diff)
     assert len(lab.issued()) == 2
 
 
