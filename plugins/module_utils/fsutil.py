@@ -593,7 +593,9 @@ def make_backup(path):
         finally:
             os.close(fd)
         backup = os.path.basename(backup_path(path))
-        handle.write(backup, data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+        # owner kept where this user may give it (root, or the file is this user's own)
+        keep = os.geteuid() in (0, info.st_uid)
+        handle.write(backup, data, stat.S_IMODE(info.st_mode), info.st_uid if keep else -1, info.st_gid if keep else -1)
         return handle.join(backup)
 
 
