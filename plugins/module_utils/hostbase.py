@@ -96,9 +96,10 @@ def entry_folders(entry):
 
 
 def check_folders(entry):
-    """Refuse (DovError, naming the path) an entry whose paths are not plain absolute paths, or whose
-    dest_dir, key or CSR folder is a symbolic link, lies below one that another user could have
-    planted, or below a folder owned by anyone but root, the connecting user or the entry's owner."""
+    """Refuse (DovError, naming the path) an entry whose paths are not plain absolute paths (control
+    characters, relative, the root folder), or whose dest_dir, key or CSR folder is reached through
+    a symbolic link that another user could have made, or lies below a folder owned by anyone but
+    root, the connecting user or the entry's owner (fsutil.check_owners)."""
     key_path, csr_path = paths(entry)
     for name, value in (('dest_dir', entry['dest_dir']), ('privatekey_path', key_path), ('csr_path', csr_path)):
         problem = fsutil.path_problem(value)
