@@ -29,6 +29,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
+import contextlib
 import errno
 import grp
 import os
@@ -301,9 +302,7 @@ class Folder(object):
             if exc.errno == errno.ENOENT:
                 return None
             if exc.errno == errno.ELOOP:
-                raise DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow links for the files it "
-                               "manages. Remove the link (the next run writes a real file there), or point dest_dir "
-                               "at the real folder." % (path, _link_target(self.fd, name)))
+                raise _managed_link(self, name)
             raise DovError("%s %s: %s. Check the path and its permissions." % (failure, path, exc.strerror))
         try:
             info = os.fstat(fd)
@@ -403,6 +402,13 @@ class Folder(object):
         self.fsync()
 
 
+def _managed_link(folder, name):
+    """The refusal of a managed name in ``folder`` that is a symbolic link."""
+    return DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow links for the files it manages. "
+                    "Remove the link (the next run writes a real file there), or point dest_dir at the real folder."
+                    % (folder.join(name), _link_target(folder.fd, name)))
+
+
 def _link_target(fd, name):
     try:
         return os.readlink(name, dir_fd=fd)
@@ -466,6 +472,21 @@ def _split(path):
     return os.path.dirname(path), os.path.basename(path)
 
 
+@contextlib.contextmanager
+def _parent(path, missing=None):
+    """(the verified Folder that holds ``path``, or None when that folder does not exist, the name
+    of ``path`` in it); ``missing``: the DovError message for a folder that does not exist."""
+    folder, name = _split(path)
+    handle = open_folder(folder)
+    if handle is None:
+        if missing:
+            raise DovError(missing)
+        yield None, name
+        return
+    with handle:
+        yield handle, name
+
+
 # ---------------------------------------------------------------- one operation each
 
 def read_bytes(path, limit=MAX_READ_SIZE):
@@ -493,47 +514,29 @@ def read_bytes(path, limit=MAX_READ_SIZE):
 def read_managed(path, limit=MAX_MANAGED_SIZE):
     """The content of a file the collection manages, or None when it (or its folder) does not
     exist: reached and opened without following a link, never blocking, only a regular file."""
-    folder, name = _split(path)
-    handle = open_folder(folder)
-    if handle is None:
-        return None
-    with handle:
-        return handle.read(name, limit)
+    with _parent(path) as (folder, name):
+        return folder.read(name, limit) if folder else None
 
 
 def lexists(path):
     """Whether something (a link included) is at ``path``, looked at without following links."""
-    folder, name = _split(path)
-    handle = open_folder(folder)
-    if handle is None:
-        return False
-    with handle:
-        return handle.lstat(name) is not None
+    with _parent(path) as (folder, name):
+        return bool(folder) and folder.lstat(name) is not None
 
 
 def refuse_link(path):
     """Raise a DovError when ``path`` is a symbolic link: managed files are never followed."""
-    folder, name = _split(path)
-    handle = open_folder(folder)
-    if handle is None:
-        return
-    with handle:
-        info = handle.lstat(name)
+    with _parent(path) as (folder, name):
+        info = folder.lstat(name) if folder else None
         if info is not None and stat.S_ISLNK(info.st_mode):
-            raise DovError("%s is a symbolic link (to %s); vlaanderen.dov does not follow links for the files it "
-                           "manages. Remove the link (the next run writes a real file there), or point dest_dir at "
-                           "the real folder." % (handle.join(name), _link_target(handle.fd, name)))
+            raise _managed_link(folder, name)
 
 
 def set_attributes(path, mode, uid=-1, gid=-1):
     """Mode and owner of an existing managed file, set on the open file (fchown/fchmod)."""
-    folder, name = _split(path)
-    handle = open_folder(folder)
-    if handle is None:
-        raise DovError("Cannot set the mode and owner of %s: its folder does not exist (any more). Run again; "
-                       "the next run writes the file." % path)
-    with handle:
-        handle.set_attributes(name, mode, uid, gid)
+    with _parent(path, "Cannot set the mode and owner of %s: its folder does not exist (any more). Run again; the "
+                       "next run writes the file." % path) as (folder, name):
+        folder.set_attributes(name, mode, uid, gid)
 
 
 def remove_stale_temps(folder, names):
@@ -579,12 +582,8 @@ def backup_path(path):
 
 def make_backup(path):
     """Copy ``path`` (mode and owner kept) next to itself; return the copy's path, or None."""
-    folder, name = _split(path)
-    handle = open_folder(folder)
-    if handle is None:
-        return None
-    with handle:
-        fd = handle.open_file(name, 'Cannot back up')
+    with _parent(path) as (folder, name):
+        fd = folder.open_file(name, 'Cannot back up') if folder else None
         if fd is None:
             return None
         try:
@@ -595,8 +594,8 @@ def make_backup(path):
         backup = os.path.basename(backup_path(path))
         # owner kept where this user may give it (root, or the file is this user's own)
         keep = os.geteuid() in (0, info.st_uid)
-        handle.write(backup, data, stat.S_IMODE(info.st_mode), info.st_uid if keep else -1, info.st_gid if keep else -1)
-        return handle.join(backup)
+        folder.write(backup, data, stat.S_IMODE(info.st_mode), info.st_uid if keep else -1, info.st_gid if keep else -1)
+        return folder.join(backup)
 
 
 def fsync_dir(folder):
@@ -612,34 +611,26 @@ def fsync_dir(folder):
 
 def remove(path):
     """Remove ``path`` (a link itself, never its target); a file that is already gone is fine."""
-    folder, name = _split(path)
-    handle = open_folder(folder)
-    if handle is None:
-        return
-    with handle:
-        handle.unlink(name)
+    with _parent(path) as (folder, name):
+        if folder:
+            folder.unlink(name)
 
 
 def rename(source, target):
     """Rename ``source`` to ``target`` in the same folder, relative to the folder's descriptor."""
-    folder, name = _split(target)
-    if os.path.dirname(os.path.abspath(source)) != folder:
+    if os.path.dirname(os.path.abspath(source)) != _split(target)[0]:
         raise DovError("Cannot move %s to %s: not in the same folder. This is a bug of vlaanderen.dov; please "
                        "report it." % (source, target))
-    handle = open_folder(folder)
-    if handle is None:
-        raise DovError("Cannot move %s into place: the folder %s is gone. Run again." % (source, folder))
-    with handle:
-        handle.rename(os.path.basename(source), name)
+    with _parent(target, "Cannot move %s into place: the folder %s is gone. Run again."
+                 % (source, _split(target)[0])) as (folder, name):
+        folder.rename(os.path.basename(source), name)
 
 
 def write_temp(folder, name, data, mode=0o600, uid=-1, gid=-1):
     """Write ``data`` to a new temporary file in ``folder`` (named after ``name``), fsync'ed and with
     its final mode and owner; return its path. Nothing is left behind when this fails."""
-    handle = open_folder(folder)
-    if handle is None:
-        raise DovError("Cannot write in %s: the folder does not exist. Run again; the next run creates it." % folder)
-    with handle:
+    with _parent(os.path.join(str(folder), name), "Cannot write in %s: the folder does not exist. Run again; the "
+                                                  "next run creates it." % folder) as (handle, _name):
         return handle.join(handle.write_temp(name, data, mode, uid, gid))
 
 
@@ -649,10 +640,7 @@ def atomic_write(path, data, mode=0o600, uid=-1, gid=-1, backup=False):
     Returns the backup's path when ``backup`` is true and there was a file to back up.
     """
     backup_file = make_backup(path) if backup else None
-    folder, name = _split(path)
-    handle = open_folder(folder)
-    if handle is None:
-        raise DovError("Cannot write %s: the folder %s does not exist. Create it first." % (path, folder))
-    with handle:
-        handle.write(name, data, mode, uid, gid)
+    with _parent(path, "Cannot write %s: the folder %s does not exist. Create it first."
+                 % (path, _split(path)[0])) as (folder, name):
+        folder.write(name, data, mode, uid, gid)
     return backup_file
