@@ -5,7 +5,9 @@ uses its own."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import signal
+import stat
 
 import pytest
 
@@ -45,3 +47,23 @@ def deadline():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
+
+
+def _state_of(path):
+    """Every entry below ``path`` with its content (or link target), mode and owner; links not followed."""
+    found = {}
+    for folder, dirs, files in os.walk(str(path)):
+        for name in [''] + dirs + files:
+            full = os.path.join(folder, name) if name else folder
+            info = os.lstat(full)
+            content = (os.readlink(full) if stat.S_ISLNK(info.st_mode)
+                       else open(full, 'rb').read() if stat.S_ISREG(info.st_mode) else None)
+            found[full] = (content, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+    return found
+
+
+@pytest.fixture
+def state_of():
+    """``state_of(path)``: every entry at and below ``path`` with its content (or link target), mode
+    and owner, links not followed; equal before and after means nothing there changed."""
+    return _state_of

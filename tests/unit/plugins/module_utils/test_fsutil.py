@@ -63,24 +63,6 @@ APP = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='giving folders to another user needs root')
 
 
-def tree(path):
-    """Every entry below ``path``: (type, bytes or link target, mode, uid, gid), links not followed."""
-    found = {}
-    for folder, dirs, files in os.walk(str(path)):
-        for name in dirs + files:
-            full = os.path.join(folder, name)
-            info = os.lstat(full)
-            if stat.S_ISLNK(info.st_mode):
-                found[full] = ('link', os.readlink(full))
-            elif stat.S_ISREG(info.st_mode):
-                found[full] = ('file', open(full, 'rb').read(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
-            else:
-                found[full] = ('other', stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
-    info = os.lstat(str(path))
-    found[str(path)] = ('root', stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
-    return found
-
-
 @pytest.fixture
 def planted(tmp_path):
     """/srv/x/a (owned by the app user) whose ``prod`` is a link to a folder of root's with a key."""
@@ -97,9 +79,9 @@ def planted(tmp_path):
 
 
 @needs_root
-def test_a_link_the_app_user_planted_is_never_followed_to_read_write_or_chown(planted):
+def test_a_link_the_app_user_planted_is_never_followed_to_read_write_or_chown(planted, state_of):
     prod, secret = planted
-    before = tree(secret)
+    before = state_of(secret)
     for attempt in (lambda: fsutil.read_managed(str(prod / 'key.pem')),
                     lambda: fsutil.atomic_write(str(prod / 'cert.pem'), b'x', mode=0o644, uid=APP, gid=APP),
                     lambda: fsutil.ensure_dir(str(prod), 0o700, APP, APP),
@@ -110,7 +92,7 @@ def test_a_link_the_app_user_planted_is_never_followed_to_read_write_or_chown(pl
             attempt()
         assert str(error.value).startswith('%s is a symbolic link (to %s); vlaanderen.dov does not follow a link that '
                                            'another user could have made' % (prod, secret))
-    assert tree(secret) == before
+    assert state_of(secret) == before
 
 
 @needs_root

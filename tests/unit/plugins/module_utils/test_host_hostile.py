@@ -24,19 +24,6 @@ APP = 65534
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='giving folders to another user needs root')
 
 
-def state_of(path):
-    """Every entry below ``path`` with its content (or link target), mode and owner; links not followed."""
-    found = {}
-    for folder, dirs, files in os.walk(str(path)):
-        for name in [''] + dirs + files:
-            full = os.path.join(folder, name) if name else folder
-            info = os.lstat(full)
-            content = (os.readlink(full) if stat.S_ISLNK(info.st_mode)
-                       else open(full, 'rb').read() if stat.S_ISREG(info.st_mode) else None)
-            found[full] = (content, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
-    return found
-
-
 @pytest.fixture
 def service(tmp_path):
     """Another service's root-owned folder with its own key.pem and cert.pem."""
@@ -49,7 +36,7 @@ def service(tmp_path):
 
 
 def test_a_dest_dir_swapped_for_a_link_while_the_keystore_is_built_is_refused_and_nothing_is_chowned(
-        tmp_path, lab, key1, service, monkeypatch):
+        tmp_path, lab, key1, service, monkeypatch, state_of):
     parent = tmp_path / 'srv' / 'x' / 'h2' / 'a'
     parent.mkdir(parents=True)
     os.chown(str(parent), APP, APP)
