@@ -22,6 +22,15 @@ def free_port(address='127.0.0.1'):
         return sock.getsockname()[1]
 
 
+def write(path, data, mode=0o644):
+    """Write a test's file (text or bytes) with ``mode``, making its folder; return its path."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as handle:
+        handle.write(data if isinstance(data, bytes) else data.encode('utf-8'))
+    os.chmod(path, mode)
+    return path
+
+
 def snapshot(folder):
     """Every file under ``folder`` with its bytes and mode, to prove that nothing changed."""
     found = {}

@@ -37,13 +37,12 @@ import time
 
 import pytest
 import yaml
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import pki_factory
 import tls_peers
 from conftest import BIN, COLLECTIONS, ROOT
-from support import snapshot
-from test_hosts_truth import CLIENT_EXT, ISSUER_SCRIPT, openssl, write
+from support import snapshot, write
+from test_hosts_truth import CLIENT_EXT, ISSUER_SCRIPT, openssl
 
 EXAMPLE = os.path.join(ROOT, 'examples', 'awx-project')
 VAULT_PASSWORD = 'dov-example-vault'          # the example's documented vault password (README.md)
@@ -75,18 +74,8 @@ class Lab(object):
         write(os.path.join(self.issuer, 'client.ext'), CLIENT_EXT)
         self.command = write(os.path.join(self.issuer, 'issue.sh'),
                              ISSUER_SCRIPT.format(folder=self.issuer, openssl=tls_peers.OPENSSL), 0o755)
-        server_files = os.path.join(self.folder, 'server-pki')
-        server_ca = pki_factory.make_root('AWX Lab DOV Server Root CA')
-        self.server_ca_bundle = write(os.path.join(server_files, 'server-ca.pem'), server_ca.pem)
-        key = pki_factory.fresh_key()
-        server = pki_factory.make_client(server_ca, key, common_name='127.0.0.1',
-                                         eku=(ExtendedKeyUsageOID.SERVER_AUTH,), san_ip='127.0.0.1')
-        write(os.path.join(server_files, 'server.pem'), pki_factory.pem(server))
-        write(os.path.join(server_files, 'server.key'), pki_factory.key_pem(key), 0o600)
-        write(os.path.join(server_files, 'client-ca.pem'), ca.pem)
-        self.nginx = tls_peers.start_nginx(type('ServerFiles', (object,), {'folder': server_files})(),
-                                           os.path.join(self.folder, 'nginx'),
-                                           allowed_cn='geolab.be/dov-services/oefen/(Geodrill|Sondering)')
+        self.nginx, self.server_ca_bundle = tls_peers.start_dov_nginx(self.folder, 'AWX Lab DOV Server Root CA', ca.pem,
+                                                                      'geolab.be/dov-services/oefen/(Geodrill|Sondering)')
         self.endpoint = 'https://127.0.0.1:%d/' % self.nginx.port
 
     def sign(self, csr_path, out):

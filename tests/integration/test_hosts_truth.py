@@ -32,12 +32,11 @@ import time
 
 import pytest
 import yaml
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import pki_factory
 import tls_peers
 from conftest import COLLECTIONS, Ansible
-from support import snapshot
+from support import snapshot, write
 
 OPENSSL = tls_peers.OPENSSL
 ORG = 'sondeerlab.example/dov-services/oefen/'
@@ -66,14 +65,6 @@ def openssl(*args):
     return proc.stdout
 
 
-def write(path, data, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'wb') as handle:
-        handle.write(data if isinstance(data, bytes) else data.encode('utf-8'))
-    os.chmod(path, mode)
-    return path
-
-
 def recap(run, host):
     found = re.search(r'^%s\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)' % re.escape(host), run.stdout, re.M)
     assert found, run.stdout[-2000:]
@@ -93,18 +84,8 @@ class World(object):
         write(os.path.join(self.issuer, 'client.ext'), CLIENT_EXT)
         self.command = write(os.path.join(self.issuer, 'issue.sh'),
                              ISSUER_SCRIPT.format(folder=self.issuer, openssl=OPENSSL), 0o755)
-        server_files = os.path.join(self.folder, 'server-pki')
-        server_ca = pki_factory.make_root('Truth Lab DOV Server Root CA')
-        self.server_ca_bundle = write(os.path.join(server_files, 'server-ca.pem'), server_ca.pem)
-        key = pki_factory.fresh_key()
-        server = pki_factory.make_client(server_ca, key, common_name='127.0.0.1',
-                                         eku=(ExtendedKeyUsageOID.SERVER_AUTH,), san_ip='127.0.0.1')
-        write(os.path.join(server_files, 'server.pem'), pki_factory.pem(server))
-        write(os.path.join(server_files, 'server.key'), pki_factory.key_pem(key), 0o600)
-        write(os.path.join(server_files, 'client-ca.pem'), ca.pem)
-        self.nginx = tls_peers.start_nginx(type('ServerFiles', (object,), {'folder': server_files})(),
-                                           os.path.join(self.folder, 'nginx'),
-                                           allowed_cn=ORG + '(%s)' % '|'.join(apps))
+        self.nginx, self.server_ca_bundle = tls_peers.start_dov_nginx(self.folder, 'Truth Lab DOV Server Root CA', ca.pem,
+                                                                      ORG + '(%s)' % '|'.join(apps))
         self.endpoint = 'https://127.0.0.1:%d/' % self.nginx.port
 
     def issued(self):

@@ -17,6 +17,7 @@ import yaml
 import pki_factory
 import tls_peers
 from conftest import COLLECTIONS, Ansible
+from support import write
 
 OPENSSL = tls_peers.OPENSSL
 ORG = 'sondeerlab.example/dov-services/oefen/'
@@ -43,14 +44,6 @@ keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = clientAuth
 {oid} = critical, DER:05:00
 '''.format(oid=pki_factory.UNKNOWN_CRITICAL_OID)
-
-
-def write(path, data, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'wb') as handle:
-        handle.write(data if isinstance(data, bytes) else data.encode('utf-8'))
-    os.chmod(path, mode)
-    return path
 
 
 @pytest.fixture(scope='module')

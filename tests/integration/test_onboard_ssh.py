@@ -23,8 +23,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import json
 import difflib
+import json
 import os
 import re
 import stat
@@ -34,12 +34,12 @@ import sys
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import pki_factory
 import sshd
 import tls_peers
 from conftest import COLLECTIONS, Ansible
+from support import write
 
 pytestmark = pytest.mark.skipif(sshd.available() is not None, reason=str(sshd.available()))
 
@@ -104,13 +104,6 @@ def mode_of(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def write(path, data, mode=0o644):
-    with open(path, 'wb') as handle:
-        handle.write(data if isinstance(data, bytes) else data.encode('utf-8'))
-    os.chmod(path, mode)
-    return path
-
-
 class Lab(object):
     """Everything the tests share: PKI, nginx, sshd servers, the issuer script, the runner."""
 
@@ -131,25 +124,13 @@ class Lab(object):
         self.issuer_command = write(os.path.join(issuer, 'issue.sh'), ISSUER_SCRIPT.format(
             log=self.issuer_log, openssl=OPENSSL, ca=self.ca_bundle, ca_key=ca_key, folder=issuer), 0o755)
         # The DOV-like server: its own CA, a certificate for the IP 127.0.0.1, the client CA above.
-        server_files = os.path.join(self.folder, 'dov-server-pki')
-        os.makedirs(server_files)
-        server_ca = pki_factory.make_root('SSH Lab DOV Server Root CA')
-        self.server_ca_bundle = write(os.path.join(server_files, 'server-ca.pem'), server_ca.pem)
-        server_key = pki_factory.fresh_key()
-        server = pki_factory.make_client(server_ca, server_key, common_name='127.0.0.1',
-                                         eku=(ExtendedKeyUsageOID.SERVER_AUTH,), san_ip='127.0.0.1')
-        write(os.path.join(server_files, 'server.pem'), pki_factory.pem(server))
-        write(os.path.join(server_files, 'server.key'), pki_factory.key_pem(server_key), 0o600)
-        write(os.path.join(server_files, 'client-ca.pem'), ca.pem)
         self.nginx = None
         self.ssh = None
         self.servers = {}
         try:
-            # tls_peers' nginx reads server.pem/.key and client-ca.pem from pki.folder; its allow-list
-            # is a regex (dots escaped): exactly our two CNs.
-            self.nginx = tls_peers.start_nginx(
-                type('ServerFiles', (object,), {'folder': server_files})(), os.path.join(self.folder, 'nginx'),
-                allowed_cn='sondeerlab.example/dov-services/(oefen|productie)/Boorlog')
+            # The allow-list is a regex (dots escaped): exactly our two CNs.
+            self.nginx, self.server_ca_bundle = tls_peers.start_dov_nginx(
+                self.folder, 'SSH Lab DOV Server Root CA', ca.pem, 'sondeerlab.example/dov-services/(oefen|productie)/Boorlog')
             self.endpoint = 'https://127.0.0.1:%d/' % self.nginx.port
             self.ssh = sshd.SshHosts(os.path.join(self.folder, 'ssh'))
             for name, address in sorted(ADDRESSES.items()):

@@ -249,6 +249,25 @@ http {{
 '''
 
 
+def start_dov_nginx(folder, title, client_ca_pem, allowed_cn):
+    """A DOV-like nginx on 127.0.0.1 for a test's own client CA (``client_ca_pem``): a server CA of
+    its own (``title``), a server certificate for the IP 127.0.0.1; it asks for a client certificate
+    and lets in the CNs that match ``allowed_cn``. Returns (the started Peer, its server CA file)."""
+    import pki_factory
+    from support import write
+    files = os.path.join(str(folder), 'server-pki')
+    server_ca = pki_factory.make_root(title)
+    server_ca_bundle = write(os.path.join(files, 'server-ca.pem'), server_ca.pem)
+    key = pki_factory.fresh_key()
+    server = pki_factory.make_client(server_ca, key, common_name='127.0.0.1', eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
+                                     san_ip='127.0.0.1')
+    write(os.path.join(files, 'server.pem'), pki_factory.pem(server))
+    write(os.path.join(files, 'server.key'), pki_factory.key_pem(key), 0o600)
+    write(os.path.join(files, 'client-ca.pem'), client_ca_pem)
+    return start_nginx(type('ServerFiles', (object,), {'folder': files})(), os.path.join(str(folder), 'nginx'),
+                       allowed_cn=allowed_cn), server_ca_bundle
+
+
 def start_nginx(pki, folder, protocols='TLSv1.2 TLSv1.3', allowed_cn=GOOD_CN):
     folder = str(folder)
     os.makedirs(folder, exist_ok=True)
