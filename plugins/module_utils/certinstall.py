@@ -294,36 +294,21 @@ def snapshot(dest_dir, names=FILE_NAMES):
     following links: a managed name that is a link is refused."""
     entries = {}
     for name in names:
-        path = os.path.join(dest_dir, name)
-        folder = fsutil.open_folder(os.path.dirname(path))
-        if folder is None:
-            entries[name] = None
-            continue
-        with folder:
-            fd = folder.open_file(os.path.basename(path), limit=fsutil.MAX_MANAGED_SIZE)
-            if fd is None:
-                entries[name] = None
-                continue
-            try:        # bytes and attributes of the same open file
-                info = os.fstat(fd)
-                entries[name] = (fsutil.read_fd(fd, fsutil.MAX_MANAGED_SIZE, path), stat.S_IMODE(info.st_mode),
-                                 info.st_uid, info.st_gid)
-            finally:
-                os.close(fd)
+        found = fsutil.read_managed_with_stat(os.path.join(dest_dir, name))   # bytes and attributes of one open file
+        entries[name] = None if found is None else (found[0], stat.S_IMODE(found[1].st_mode), found[1].st_uid,
+                                                    found[1].st_gid)
     return Snapshot(dest_dir, entries)
 
 
 def _unchanged(path, entry):
-    folder = fsutil.open_folder(os.path.dirname(path))
-    if folder is None:
+    try:
+        found = fsutil.read_managed_with_stat(path)
+    except DovError:
+        return False        # a link or no regular file now: put the saved one back over it
+    if found is None:
         return False
-    with folder:
-        info = folder.lstat(os.path.basename(path))
-        if info is None or not stat.S_ISREG(info.st_mode):
-            return False
-        data, mode, uid, gid = entry
-        return (folder.read(os.path.basename(path)) == data and stat.S_IMODE(info.st_mode) == mode
-                and info.st_uid == uid and info.st_gid == gid)
+    data, info = found
+    return (data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == tuple(entry)
 
 
 def restore(saved):

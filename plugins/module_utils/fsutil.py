@@ -518,6 +518,19 @@ def read_managed(path, limit=MAX_MANAGED_SIZE):
         return folder.read(name, limit) if folder else None
 
 
+def read_managed_with_stat(path, limit=MAX_MANAGED_SIZE):
+    """(content, stat) of a managed file, both from the same open file (as ``read_managed`` opens
+    it), or None when it (or its folder) does not exist."""
+    with _parent(path) as (folder, name):
+        fd = folder.open_file(name, limit=limit) if folder else None
+        if fd is None:
+            return None
+        try:
+            return read_fd(fd, limit, path), os.fstat(fd)
+        finally:
+            os.close(fd)
+
+
 def lexists(path):
     """Whether something (a link included) is at ``path``, looked at without following links."""
     with _parent(path) as (folder, name):

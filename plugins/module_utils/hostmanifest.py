@@ -64,20 +64,12 @@ def _file_record(path):
     """[sha256, mode, uid, gid] of a managed file (content and attributes of the same open file);
     None when it is missing, a link, or anything but a regular file."""
     try:
-        folder = fsutil.open_folder(os.path.dirname(path))
-        if folder is None:
-            return None
-        with folder:
-            fd = folder.open_file(os.path.basename(path), limit=fsutil.MAX_MANAGED_SIZE)
-            if fd is None:
-                return None
-            try:
-                info = os.fstat(fd)
-                data = fsutil.read_fd(fd, fsutil.MAX_MANAGED_SIZE, path)
-            finally:
-                os.close(fd)
+        found = fsutil.read_managed_with_stat(path)
     except DovError:
         return None
+    if found is None:
+        return None
+    data, info = found
     return [_sha256(data), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid]
 
 
