@@ -18,11 +18,15 @@ import traceback
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils import (
-    issue, labstandin, offboard, plan, report, reporthtml, reportmail, statefolder, states, taskvars)
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils.inventory import DEFAULT_HEALTH_PATH
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils.candidates import Explainer
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labstandin
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import report, reporthtml, reportmail
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offboard
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import plan, taskvars
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue.candidates import Explainer
 
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'expiry', 'release']),

@@ -8,8 +8,8 @@ __metaclass__ = type
 # Documentation: dov_cn.yml, dov_cn_parse.yml and dov_endpoint.yml beside this file (one per filter).
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
 def dov_cn(organisation, environment, application):

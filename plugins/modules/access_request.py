@@ -216,8 +216,8 @@ msg:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, sendrecord
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail, sendrecord
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
 def _summary(dest, send, outcome):

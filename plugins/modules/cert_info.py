@@ -171,8 +171,9 @@ extended_key_usage:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, compat
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certinfo
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
 def run_module():

@@ -252,8 +252,10 @@ backup_file:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import certinstall, compat, fsutil, installed, keystores
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keystores
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import certinstall, installed
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
 def run_module():

@@ -168,8 +168,9 @@ backup_file:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import cn, compat, fsutil, keyfiles, pki
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, compat, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keyfiles, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
 def run_module():

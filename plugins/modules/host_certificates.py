@@ -309,8 +309,8 @@ import base64
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils import hostbase, hostcerts, hostlock, rollover
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostbase, hostcerts, hostlock, rollover
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 # Each execution compiles the module_utils it imports (Ansible ships them as source): what only
 # state: absent, the report or the metrics file needs is imported where it is used.
@@ -387,7 +387,7 @@ def run_module():
     )
     phase, metrics_dir = module.params['phase'], module.params['metrics_dir']
     if metrics_dir is not None:
-        from ansible_collections.vlaanderen.dov.plugins.module_utils import metrics
+        from ansible_collections.vlaanderen.dov.plugins.module_utils._host import metrics
         try:
             metrics.check_metrics_dir(metrics_dir)     # refused before anything is done
         except DovError as error:
@@ -421,7 +421,7 @@ def run_module():
             if index in clashes:
                 raise DovError(clashes[index])
             if entry['state'] == 'absent':
-                from ansible_collections.vlaanderen.dov.plugins.module_utils import hostabsent
+                from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostabsent
                 if shared is None:
                     shared = hostabsent.in_use(module.params['certificates'])
                 if phase == 'prepare':
@@ -434,7 +434,7 @@ def run_module():
             elif phase == 'prepare':
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif phase == 'report':
-                from ansible_collections.vlaanderen.dov.plugins.module_utils import hostreport
+                from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostreport
                 results.append(hostreport.report(entry, module.params['renew_before_days']))
             elif phase == 'verify' or (phase == 'install' and entry['verify_only']):
                 results.append(hostcerts.verify(entry))
@@ -464,7 +464,7 @@ def run_module():
               for result in results if result['error']]
     if metrics_dir is not None:
         # prepare and report see every certificate of the host; install and verify only some of them
-        from ansible_collections.vlaanderen.dov.plugins.module_utils import hostreport
+        from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostreport
         try:
             extra['metrics'] = hostreport.write_metrics(metrics_dir, results, replace=phase in ('prepare', 'report'),
                                                         check_mode=module.check_mode)

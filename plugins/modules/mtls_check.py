@@ -214,8 +214,9 @@ elapsed_ms:
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils import compat, tlsprobe
-from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._tls import tlsprobe
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
 def run_module():

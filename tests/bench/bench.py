@@ -498,7 +498,7 @@ def key_and_csr_floor(folder, count):
     do on a host) and as two openssl processes (genpkey, req)."""
     sys.path.insert(0, os.path.join(folder, 'collections'))
     try:
-        from ansible_collections.vlaanderen.dov.plugins.module_utils import pki
+        from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import pki
     finally:
         sys.path.pop(0)
     work = os.path.join(folder, 'floor')

@@ -35,7 +35,8 @@ def collection():
     """The certinfo, report and reporthtml modules of the installed collection (what a user gets)."""
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.vlaanderen.dov.plugins.module_utils import certinfo, report, reporthtml
+    from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certinfo
+    from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import report, reporthtml
     return certinfo, report, reporthtml
 
 

@@ -23,7 +23,8 @@ HEALTHY_CN = 'geolab.be/dov-services/productie/Sonde'
 def collection():
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.vlaanderen.dov.plugins.module_utils import accessmail, reportmail
+    from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail
+    from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import reportmail
     return accessmail, reportmail
 
 
@@ -82,7 +83,7 @@ def test_an_untrusted_smtp_server_is_refused_and_no_mail_goes_out(tls_smtp):
     port, inbox, _ca = tls_smtp
     accessmail, reportmail = collection()
     before = len(inbox.mails)
-    from ansible_collections.vlaanderen.dov.plugins.module_utils.errors import DovError
+    from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
     with pytest.raises(DovError) as caught:
         reportmail.send_notification(server(port), records(), 'dov-mailer@geolab.be', 'it@geolab.be', now=NOW)
     message = str(caught.value)

@@ -15,11 +15,11 @@ import sys
 PROBE = r'''
 import json, sys
 from ansible_collections.vlaanderen.dov.plugins.modules import host_certificates  # noqa: F401
-from ansible_collections.vlaanderen.dov.plugins.module_utils import tlswire
+from ansible_collections.vlaanderen.dov.plugins.module_utils._tls import tlswire
 proxy = tlswire.proxy_for('services.dov.vlaanderen.be', 443)
 prefix = 'ansible_collections.vlaanderen.dov.plugins.module_utils.'
 print(json.dumps({'proxy': proxy, 'urllib_request': 'urllib.request' in sys.modules,
-                  'utils': sorted(name[len(prefix):] for name in sys.modules if name.startswith(prefix))}))
+                  'utils': sorted(name.rsplit('.', 1)[-1] for name in sys.modules if name.startswith(prefix))}))
 '''
 
 

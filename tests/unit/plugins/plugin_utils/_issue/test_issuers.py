@@ -1,0 +1,536 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import os
+import stat
+import subprocess
+import time
+
+import pytest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import pki
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers, programs
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+
+CN = 'geolab.be/dov-services/oefen/Geodrill'
+PRODUCTIE_CN = 'geolab.be/dov-services/productie/Geodrill'
+APP = 'Geodrill'
+ENV = 'oefen'
+
+
+def make_csr(common_name=CN, key=None):
+    return pki.dump_csr(pki.build_csr(key or pki.generate_private_key(), common_name))
+
+
+@pytest.fixture(scope='module')
+def csr():
+    return make_csr()
+
+
+def snapshot(folder):
+    result = {}
+    for base, dirs, files in os.walk(str(folder)):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            data = None if os.path.isdir(path) else open(path, 'rb').read()
+            result[os.path.relpath(path, str(folder))] = (data, stat.S_IMODE(os.stat(path).st_mode))
+    return result
+
+
+def refused(folder, match, call, *args, **kwargs):
+    """``call`` raises a DovError matching ``match``, mentions no key material, and changes nothing."""
+    before = snapshot(folder)
+    with pytest.raises(DovError, match=match) as info:
+        call(*args, **kwargs)
+    assert snapshot(folder) == before
+    assert 'PRIVATE KEY' not in str(info.value)
+    return str(info.value)
+
+
+@pytest.fixture(scope='module')
+def openssl_ca(tmp_path_factory):
+    """A CA made with the openssl CLI: the command issuer's tests use an independent tool."""
+    folder = tmp_path_factory.mktemp('openssl-ca')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', str(folder / 'ca.key'),
+                    '-out', str(folder / 'ca.pem'), '-subj', '/CN=Test CA', '-days', '2'],
+                   check=True, capture_output=True)
+    return folder
+
+
+def openssl_sign_command(ca_folder, outform='PEM'):
+    return ('openssl x509 -req -CA "%s/ca.pem" -CAkey "%s/ca.key" -set_serial 7 -days 30 -outform %s'
+            % (ca_folder, ca_folder, outform))
+
+
+# ---------------------------------------------------------------- pair folders and CSR checks
+
+@pytest.mark.parametrize('application, environment, match', [
+    ('..', ENV, "cannot name a folder"),
+    ('.', ENV, "cannot name a folder"),
+    ('a\\b', ENV, "cannot name a folder"),
+    ('a/b', ENV, "contains a '/'"),
+    ('', ENV, 'application part of the CN is empty'),
+    (APP, 'test', "Unknown DOV environment 'test'"),
+])
+def test_a_pair_that_cannot_name_a_folder_is_refused_before_anything_is_written(tmp_path, csr, application, environment, match):
+    refused(tmp_path, match, handover.prepare_handover, str(tmp_path), application, environment, CN, csr)
+    refused(tmp_path, match, issuers.issue, 'manual', str(tmp_path), application, environment, CN, csr)
+
+
+def test_pair_folder_is_state_dir_application_environment(tmp_path):
+    assert handover.pair_folder(str(tmp_path), APP, ENV) == os.path.join(str(tmp_path), APP, ENV)
+
+
+@pytest.mark.parametrize('data, match', [
+    (b'', 'is empty. Run the csr phase first'),
+    (None, 'is empty'),
+    (b'not a csr', 'is not a PEM certificate signing request'),
+])
+def test_what_is_not_a_csr_is_refused_and_nothing_is_written(tmp_path, data, match):
+    refused(tmp_path, match, handover.prepare_handover, str(tmp_path), APP, ENV, CN, data)
+
+
+def test_a_csr_with_another_cn_is_refused_and_nothing_is_written(tmp_path):
+    message = refused(tmp_path, 'carries the CN', handover.prepare_handover, str(tmp_path), APP, ENV, CN,
+                      make_csr('geolab.be/dov-services/oefen/Other'))
+    assert "'geolab.be/dov-services/oefen/Other', not '%s'" % CN in message
+
+
+def test_a_csr_with_a_bad_signature_is_refused_and_nothing_is_written(tmp_path):
+    der = bytearray(x509.load_pem_x509_csr(make_csr()).public_bytes(serialization.Encoding.DER))
+    der[-1] ^= 0x01
+    bad = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM)
+    refused(tmp_path, 'signature that does not verify', handover.prepare_handover, str(tmp_path), APP, ENV, CN, bad)
+
+
+def test_a_text_csr_is_accepted(csr):
+    assert handover.check_csr(csr.decode('ascii'), CN) == csr
+
+
+# ---------------------------------------------------------------- manual: the handover folder
+
+def test_handover_folder_has_the_csr_the_instructions_and_an_inbox(tmp_path, csr):
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    folder = tmp_path / APP / ENV
+    assert result.folder == str(folder)
+    assert sorted(os.listdir(str(folder))) == ['INSTRUCTIES.txt', 'csr.pem', 'inbox']
+    assert (folder / 'csr.pem').read_bytes() == csr
+    assert (folder / 'inbox').is_dir() and os.listdir(str(folder / 'inbox')) == []
+    assert result.changed
+    assert result.written == [str(folder / 'inbox') + os.sep, str(folder / 'csr.pem'), str(folder / 'INSTRUCTIES.txt')]
+    assert stat.S_IMODE(os.stat(str(folder)).st_mode) == 0o700
+    assert result.as_dict()['inbox'] == str(folder / 'inbox')
+
+
+def test_the_instructions_say_where_to_upload_which_template_which_role_and_where_to_drop_it(tmp_path, csr):
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    text = open(result.instructions_path, encoding='utf-8').read()
+    assert 'NEDERLANDS' in text and 'ENGLISH' in text
+    assert 'VO-DCBaaS (https://dcb.vlaanderen.be)' in text
+    assert text.count('"SSL Client"') == 2
+    assert text.count('"DCBaaS Certificatenbeheerder Organisatie"') == 2
+    assert 'gebruikersbeheer.vlaanderen.be' in text
+    assert text.count(str(tmp_path / APP / ENV / 'inbox') + os.sep) >= 3
+    assert CN in text and 'oefen' in text
+    assert 'Vraag een nieuw certificaat aan' in text and 'Request a new certificate' in text
+    assert 'pas daarna geïnstalleerd' in text and 'geinstalleerd' not in text
+    key = pki.load_csr(csr).public_key()
+    assert pki.public_key_fingerprint(key) in text
+    assert 'PRIVATE KEY' not in text
+
+
+def test_a_second_handover_with_the_same_csr_writes_nothing(tmp_path, csr):
+    handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    before = snapshot(tmp_path)
+    mtimes = dict((name, os.stat(str(tmp_path / APP / ENV / name)).st_mtime_ns) for name in ('csr.pem', 'INSTRUCTIES.txt'))
+    again = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    assert not again.changed and again.written == []
+    assert snapshot(tmp_path) == before
+    assert mtimes == dict((name, os.stat(str(tmp_path / APP / ENV / name)).st_mtime_ns) for name in ('csr.pem', 'INSTRUCTIES.txt'))
+
+
+def test_a_new_csr_rewrites_the_csr_and_the_instructions_and_keeps_the_inbox(tmp_path, csr):
+    handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    (tmp_path / APP / ENV / 'inbox' / 'old.cer').write_bytes(b'old')
+    fresh = make_csr()
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, fresh)
+    folder = tmp_path / APP / ENV
+    assert result.written == [str(folder / 'csr.pem'), str(folder / 'INSTRUCTIES.txt')]
+    assert (folder / 'csr.pem').read_bytes() == fresh
+    assert (folder / 'inbox' / 'old.cer').read_bytes() == b'old'
+
+
+def test_a_lost_inbox_is_made_again(tmp_path, csr):
+    handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    os.rmdir(str(tmp_path / APP / ENV / 'inbox'))
+    result = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
+    assert result.written == [str(tmp_path / APP / ENV / 'inbox') + os.sep]
+
+
+# ---------------------------------------------------------------- manual: picking up
+
+@pytest.fixture
+def inbox(tmp_path, csr):
+    return handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr).inbox
+
+
+def drop(inbox, name, data, age=0):
+    path = os.path.join(inbox, name)
+    with open(path, 'wb') as handle:
+        handle.write(data)
+    moment = time.time() - age
+    os.utime(path, (moment, moment))
+    return path
+
+
+def test_nothing_to_pick_up_without_an_inbox(tmp_path):
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
+
+
+def test_nothing_to_pick_up_in_an_empty_inbox(tmp_path, inbox):
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
+
+
+def test_the_newest_file_is_picked_up_whatever_its_name(tmp_path, inbox):
+    drop(inbox, 'certificate.cer', b'older', age=100)
+    newest = drop(inbox, 'Download (3)', b'newest', age=10)
+    drop(inbox, 'a.p7b', b'middle', age=50)
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'newest', newest)
+
+
+def test_equal_times_pick_the_last_name(tmp_path, inbox):
+    drop(inbox, 'a.cer', b'a', age=5)
+    later = drop(inbox, 'b.cer', b'b', age=5)
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'b', later)
+
+
+@pytest.mark.parametrize('name', ['.hidden.cer', '.DS_Store', 'cert.cer.part', 'cert.cer.crdownload', 'cert.CER.PART',
+                                  'cert.cer.tmp', 'cert.cer~', 'cert.cer.download', 'cert.partial', '.cert.swp'])
+def test_dotfiles_and_files_still_being_written_are_ignored(tmp_path, inbox, name):
+    drop(inbox, name, b'ignore me', age=0)
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
+    real = drop(inbox, 'cert.cer', b'take me', age=60)
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'take me', real)
+
+
+def test_folders_in_the_inbox_are_ignored(tmp_path, inbox):
+    os.mkdir(os.path.join(inbox, 'archive'))
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
+
+
+def test_an_empty_file_is_picked_up_for_the_certificate_checks_to_name(tmp_path, inbox):
+    path = drop(inbox, 'empty.cer', b'')
+    assert handover.pick_up(str(tmp_path), APP, ENV) == (b'', path)
+
+
+def test_a_file_removed_while_picking_up_counts_as_nothing(tmp_path, inbox, monkeypatch):
+    drop(inbox, 'cert.cer', b'x')
+    monkeypatch.setattr(handover, 'read_bytes', lambda path: None)
+    assert handover.pick_up(str(tmp_path), APP, ENV) is None
+
+
+# ---------------------------------------------------------------- command
+
+def run(command, csr, tmp_path, **kwargs):
+    return issuers.run_command_issuer(command, csr, CN, ENV, APP, str(tmp_path / 'csr.pem'), **kwargs)
+
+
+def test_an_openssl_command_signs_the_csr_from_stdin(tmp_path, csr, openssl_ca):
+    output = run(openssl_sign_command(openssl_ca), csr, tmp_path)
+    cert = x509.load_pem_x509_certificate(output)
+    assert pki.common_names(cert.subject) == [CN]
+    assert pki.same_public_key(cert.public_key(), pki.load_csr(csr).public_key())
+    assert issuers.certificate_bytes(output) == output
+
+
+def test_a_list_command_runs_without_a_shell(tmp_path, csr, openssl_ca):
+    command = ['openssl', 'x509', '-req', '-CA', str(openssl_ca / 'ca.pem'), '-CAkey', str(openssl_ca / 'ca.key'),
+               '-set_serial', '8', '-days', '1', '-outform', 'DER']
+    der = run(command, csr, tmp_path)
+    assert pki.common_names(x509.load_der_x509_certificate(der).subject) == [CN]
+
+
+def test_base64_der_output_becomes_der(tmp_path, csr, openssl_ca):
+    output = run(openssl_sign_command(openssl_ca, 'DER') + ' | base64', csr, tmp_path)
+    assert b'\n' in output.strip()  # base64 wraps its lines
+    der = issuers.certificate_bytes(output)
+    assert pki.common_names(x509.load_der_x509_certificate(der).subject) == [CN]
+
+
+def test_the_command_gets_the_dov_environment_variables(tmp_path, csr):
+    command = 'printf "%s|%s|%s|%s" "$DOV_CN" "$DOV_ENVIRONMENT" "$DOV_APPLICATION" "$DOV_CSR_PATH"'
+    output = run(command, csr, tmp_path)
+    assert output.decode() == '|'.join((CN, ENV, APP, str(tmp_path / 'csr.pem')))
+
+
+def test_the_command_keeps_the_controller_environment(tmp_path, csr, monkeypatch):
+    monkeypatch.setenv('DCBAAS_PROFILE', 'team-a')
+    assert run('printf %s "$DCBAAS_PROFILE"', csr, tmp_path) == b'team-a'
+
+
+def test_the_csr_arrives_on_stdin_unchanged(tmp_path, csr):
+    assert run('cat', csr, tmp_path) == csr
+    assert run(['cat'], csr.decode('ascii'), tmp_path) == csr
+
+
+def test_a_command_that_ignores_stdin_is_fine(tmp_path, csr):
+    big = csr * 2000  # more than a pipe buffer, never read
+    assert run('echo done', big, tmp_path) == b'done\n'
+
+
+def test_a_failing_command_is_an_error_naming_it_and_its_stderr(tmp_path, csr):
+    message = refused(tmp_path, 'exited with status 3', run,
+                      'echo "portal said: CN not allowed" >&2; exit 3', csr, tmp_path)
+    assert "The issuer command 'echo' exited with status 3; its stderr says: portal said: CN not allowed." in message
+    assert 'Fix the command' in message
+
+
+def test_a_command_that_prints_nothing_is_an_error(tmp_path, csr):
+    message = refused(tmp_path, 'printed nothing on stdout', run, 'true', csr, tmp_path)
+    assert "'true' printed nothing on stdout; it wrote nothing on stderr" in message
+    assert 'PEM or base64 DER' in message
+    refused(tmp_path, 'printed nothing on stdout; its stderr says: no token', run,
+            'printf "  \\n"; echo "no token" >&2', csr, tmp_path)
+
+
+def test_a_missing_program_in_a_shell_command_is_exit_127(tmp_path, csr):
+    refused(tmp_path, "'dov-no-such-program' exited with status 127; its stderr says: .*not found",
+            run, 'dov-no-such-program --csr -', csr, tmp_path)
+
+
+def test_a_missing_program_in_a_list_command_cannot_be_started(tmp_path, csr):
+    refused(tmp_path, "'dov-no-such-program' cannot be started: No such file or directory", run,
+            ['dov-no-such-program'], csr, tmp_path)
+
+
+def test_a_command_killed_by_a_signal_is_an_error(tmp_path, csr):
+    refused(tmp_path, "was killed by signal 9", run, 'kill -9 $$', csr, tmp_path)
+
+
+def test_a_command_that_hangs_is_stopped_with_its_children(tmp_path, csr):
+    marker = tmp_path / 'still-running'
+    start = time.time()
+    refused(tmp_path, 'did not finish within 0.5 seconds and was stopped', run,
+            'sleep 2; touch "%s"' % marker, csr, tmp_path, timeout=0.5)
+    assert time.time() - start < 2
+    time.sleep(2.5)
+    assert not marker.exists()  # the whole process group was killed, not just the shell
+
+
+def test_arguments_and_assignments_are_not_repeated_in_errors(tmp_path, csr):
+    message = refused(tmp_path, "'sh' exited with status 2",
+                      run, 'DCB_TOKEN=s3cret sh -c "echo denied >&2; exit 2" --token s3cret', csr, tmp_path)
+    assert 's3cret' not in message
+    message = refused(tmp_path, "'sh' exited with status 2",
+                      run, ['/bin/sh', '-c', 'echo denied >&2; exit 2', 'sh', '--token', 's3cret'], csr, tmp_path)
+    assert 's3cret' not in message
+
+
+def test_a_private_key_on_stderr_is_not_repeated(tmp_path, csr):
+    key = pki.dump_private_key(pki.generate_private_key()).decode('ascii')
+    (tmp_path / 'leak.pem').write_text(key)
+    message = refused(tmp_path, 'exited with status 1', run, 'cat "%s" >&2; exit 1' % (tmp_path / 'leak.pem'), csr, tmp_path)
+    assert '[private key removed]' in message
+    assert key.splitlines()[1] not in message
+
+
+def test_long_stderr_is_trimmed_to_its_end(tmp_path, csr):
+    message = refused(tmp_path, 'exited with status 1', run,
+                      'i=0; while [ $i -lt 500 ]; do echo "line $i" >&2; i=$((i+1)); done; exit 1', csr, tmp_path)
+    assert 'line 499' in message and 'line 0 ' not in message
+    assert len(message) < programs.STDERR_LIMIT + 300
+
+
+@pytest.mark.parametrize('command, match', [
+    ('', 'dov_issuer_command is empty'),
+    ('   ', 'dov_issuer_command is empty'),
+    ([], 'dov_issuer_command is empty'),
+    (None, 'dov_issuer_command is empty'),
+    (42, 'must be a string or a list, not int'),
+])
+def test_an_empty_or_odd_command_is_refused(tmp_path, csr, command, match):
+    refused(tmp_path, match, run, command, csr, tmp_path)
+
+
+@pytest.mark.parametrize('command, name', [
+    ('openssl x509 -req', 'openssl'),
+    ('TOKEN=x /usr/local/bin/dcb-issue "a b"', 'dcb-issue'),
+    ('echo "unbalanced', 'echo'),
+    ('A=1', ''),
+    (['/opt/dcb/issue', '--token', 'x'], 'issue'),
+    ([], ''),
+])
+def test_command_name_is_the_program_only(command, name):
+    assert programs.command_name(command) == name
+
+
+@pytest.mark.parametrize('output', [b'', b'  \n', b'not base64 at all!', b'\x30\x82\x01\x00\xff'])
+def test_certificate_bytes_leaves_what_it_cannot_decode_alone(output):
+    assert issuers.certificate_bytes(output) == output
+
+
+def test_certificate_bytes_decodes_base64_and_keeps_pem(csr):
+    assert issuers.certificate_bytes(base64.b64encode(b'\x30\x03\x02\x01\x05') + b'\n') == b'\x30\x03\x02\x01\x05'
+    assert issuers.certificate_bytes(csr.decode('ascii')) == csr
+
+
+# ---------------------------------------------------------------- lab
+
+def test_the_lab_signs_for_oefen_with_the_ca_in_the_state_folder(tmp_path, csr):
+    pem = issuers.lab_issue(str(tmp_path), csr, ENV)
+    cert = x509.load_pem_x509_certificate(pem)
+    ca = labca.LabCA.load_or_create(str(tmp_path / 'lab-ca'))
+    assert cert.issuer == ca.issuing_cert.subject
+    assert pki.common_names(cert.subject) == [CN]
+    assert sorted(os.listdir(str(tmp_path))) == ['lab-ca']
+
+
+def test_the_lab_refuses_productie_and_makes_no_ca(tmp_path):
+    message = refused(tmp_path, 'does not issue for productie \\(environment productie\\)',
+                      issuers.lab_issue, str(tmp_path), make_csr(PRODUCTIE_CN), 'productie')
+    assert 'DOV does not trust the lab CA' in message
+    assert 'Use dov_issuer manual or command for productie' in message
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_the_lab_refuses_a_productie_cn_under_another_environment(tmp_path):
+    refused(tmp_path, "the CN '%s' is a productie CN" % PRODUCTIE_CN,
+            issuers.lab_issue, str(tmp_path), make_csr(PRODUCTIE_CN), ENV)
+
+
+def test_the_lab_issues_for_productie_when_explicitly_allowed(tmp_path):
+    pem = issuers.lab_issue(str(tmp_path), make_csr(PRODUCTIE_CN), 'productie', allow_productie=True)
+    assert pki.common_names(x509.load_pem_x509_certificate(pem).subject) == [PRODUCTIE_CN]
+
+
+def test_the_lab_signs_a_cn_outside_the_dov_shape(tmp_path):
+    pem = issuers.lab_issue(str(tmp_path), make_csr('demo client'), 'ontwikkel')
+    assert pki.common_names(x509.load_pem_x509_certificate(pem).subject) == ['demo client']
+
+
+def test_the_lab_refuses_a_bad_csr_before_making_its_ca(tmp_path):
+    refused(tmp_path, 'not a certificate signing request', issuers.lab_issue, str(tmp_path), b'garbage', ENV)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_the_lab_refuses_an_unknown_environment(tmp_path, csr):
+    refused(tmp_path, "Unknown DOV environment 'staging'", issuers.lab_issue, str(tmp_path), csr, 'staging')
+
+
+# ---------------------------------------------------------------- issue(): the entry point
+
+def test_issue_refuses_an_unknown_kind(tmp_path, csr):
+    refused(tmp_path, r"Unknown issuer 'acme' \(dov_issuer\). Use one of: manual, command, lab.",
+            issuers.issue, 'acme', str(tmp_path), APP, ENV, CN, csr)
+
+
+def test_issue_refuses_a_csr_for_another_cn_whatever_the_kind(tmp_path):
+    other = make_csr('geolab.be/dov-services/oefen/Other')
+    for kind in issuers.KINDS:
+        refused(tmp_path, 'carries the CN', issuers.issue, kind, str(tmp_path), APP, ENV, CN, other, command='cat')
+
+
+def test_manual_waits_in_one_line_while_the_inbox_is_empty(tmp_path, csr):
+    result = issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr)
+    inbox = str(tmp_path / APP / ENV / 'inbox')
+    assert result.state == 'waiting_for_certificate' and not result.issued
+    assert result.certificate is None
+    assert result.changed
+    assert '\n' not in result.message
+    assert result.message == ('%s (oefen): waiting for the certificate. Upload %s in VO-DCBaaS (template SSL Client) '
+                              'and drop the result in %s%s (kept when this state folder persists between runs), or '
+                              'commit it in the project and name it as certificate_file of %s/%s in the inventory (when '
+                              'the state folder is thrown away with the job, as in AWX or CI).'
+                              % (CN, tmp_path / APP / ENV / 'csr.pem', inbox, os.sep, APP, ENV))
+    assert result.source == 'manual: %s' % inbox
+    again = issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr)
+    assert again.state == 'waiting_for_certificate' and not again.changed
+
+
+def test_a_waiting_renewal_names_only_its_inbox(tmp_path, csr):
+    # renew.yml takes no certificate_file: its message names the renewal's own inbox, nothing else.
+    result = issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr, renewal=True)
+    assert result.state == 'waiting_for_certificate'
+    assert result.message.endswith('and drop the result in %s%s.' % (result.source.split(': ', 1)[1], os.sep))
+    assert 'certificate_file' not in result.message
+
+
+def test_manual_picks_up_what_was_dropped(tmp_path, csr):
+    issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr)
+    path = drop(str(tmp_path / APP / ENV / 'inbox'), 'geodrill.cer', b'\x30\x82der')
+    result = issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr)
+    assert result.state == 'issued' and result.issued
+    assert result.certificate == b'\x30\x82der'
+    assert result.path == path and result.source == 'manual: %s' % path
+    assert result.message == '%s (oefen): picked up %s from the inbox.' % (CN, path)
+    assert not result.changed
+    assert 'certificate' not in result.as_dict() and result.as_dict()['path'] == path
+    assert 'issued' in repr(result)
+
+
+def test_command_issues_and_stores_the_csr_for_dov_csr_path(tmp_path, csr, openssl_ca):
+    result = issuers.issue('command', str(tmp_path), APP, ENV, CN, csr, command=openssl_sign_command(openssl_ca))
+    assert result.state == 'issued' and result.changed
+    assert pki.common_names(x509.load_pem_x509_certificate(result.certificate).subject) == [CN]
+    assert (tmp_path / APP / ENV / 'csr.pem').read_bytes() == csr
+    assert result.source == 'command: openssl'
+    assert result.message == "%s (oefen): issued by the command 'openssl'." % CN
+    # DOV_CSR_PATH points at the stored CSR:
+    told = issuers.issue('command', str(tmp_path), APP, ENV, CN, csr, command='cat "$DOV_CSR_PATH"')
+    assert told.certificate == csr and not told.changed
+
+
+def test_command_uses_a_given_csr_path_and_writes_nothing(tmp_path, csr):
+    result = issuers.issue('command', str(tmp_path), APP, ENV, CN, csr, command='printf %s "$DOV_CSR_PATH"',
+                           csr_path='/hosts/web1/csr.pem')
+    assert result.certificate == b'/hosts/web1/csr.pem'
+    assert os.listdir(str(tmp_path)) == [] and not result.changed
+
+
+def test_command_output_in_base64_der_is_returned_as_der(tmp_path, csr, openssl_ca):
+    result = issuers.issue('command', str(tmp_path), APP, ENV, CN, csr,
+                           command=openssl_sign_command(openssl_ca, 'DER') + ' | base64 -w0')
+    assert pki.common_names(x509.load_der_x509_certificate(result.certificate).subject) == [CN]
+
+
+def test_command_kind_without_a_command_is_refused(tmp_path, csr):
+    refused(tmp_path, "dov_issuer is 'command' but dov_issuer_command is empty",
+            issuers.issue, 'command', str(tmp_path), APP, ENV, CN, csr)
+
+
+def test_command_failure_reaches_the_caller(tmp_path, csr):
+    with pytest.raises(DovError, match="'false' exited with status 1"):
+        issuers.issue('command', str(tmp_path), APP, ENV, CN, csr, command='false', timeout=10)
+
+
+def test_lab_issues_with_a_ca_bundle_that_verifies_it(tmp_path, csr):
+    result = issuers.issue('lab', str(tmp_path), APP, ENV, CN, csr)
+    assert result.state == 'issued' and result.changed
+    bundle = str(tmp_path / 'lab-ca' / 'bundle.pem')
+    assert result.ca_bundle == bundle
+    assert result.source == 'lab: %s' % (tmp_path / 'lab-ca')
+    assert 'not VO-PKI: for tests and demos only' in result.message
+    (tmp_path / 'leaf.pem').write_bytes(result.certificate)
+    verify = subprocess.run(['openssl', 'verify', '-CAfile', bundle, str(tmp_path / 'leaf.pem')],
+                            capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stderr
+    again = issuers.issue('lab', str(tmp_path), APP, ENV, CN, csr)
+    assert not again.changed
+
+
+def test_lab_kind_refuses_productie_and_writes_nothing(tmp_path):
+    refused(tmp_path, 'does not issue for productie', issuers.issue, 'lab', str(tmp_path), APP, 'productie',
+            PRODUCTIE_CN, make_csr(PRODUCTIE_CN))
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_lab_kind_for_productie_when_allowed(tmp_path):
+    result = issuers.issue('lab', str(tmp_path), APP, 'productie', PRODUCTIE_CN, make_csr(PRODUCTIE_CN), allow_productie=True)
+    assert result.issued

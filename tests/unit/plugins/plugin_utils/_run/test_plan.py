@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+"""inventory and plan: names that collide with the state folder, certificate_file, files, health_path;
+access requests only while a CN is awaited; controller files; the plan step releases what it took."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import socket
+
+import pytest
+
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import inventory, plan
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+
+ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.be'}
+CN = 'geolab.be/dov-services/oefen/Geodrill'
+
+
+def app(name='Geodrill', environments=None, **more):
+    return dict({'name': name, 'description': 'Boorgegevens', 'environments': environments or {'oefen': {'cn': CN}}}, **more)
+
+
+def host(**more):
+    return {'app-1': [dict({'application': 'Geodrill', 'environment': 'oefen', 'dest_dir': '/opt/geodrill/dov'}, **more)]}
+
+
+def refused(applications, hosts=None, base_dir=None):
+    with pytest.raises(DovError) as info:
+        inventory.Inventory(ORGANISATION, applications, hosts or {}, base_dir=base_dir)
+    return str(info.value)
+
+
+def options(**more):
+    base = {'mode': 'onboard', 'verify': True, 'check_timeout': 15, 'lock_timeout': 0, 'send_requests': False,
+            'health_path': 'dov-xdov-server/logs/chucknorris', 'endpoints': {'oefen': 'https://dov.example/'},
+            'organisation': ORGANISATION, 'ca_bundle': '', 'server_ca_bundle': '', 'lab': {}}
+    base.update(more)
+    return base
+
+
+# ---------------------------------------------------------------- inventory
+
+@pytest.mark.parametrize('name', ['..', '.hidden', 'status.json', 'lab-ca', 'lab-standin', 'a/b', 'a\\b', 'bell\x07',
+                                  'x' * 65, ' Geodrill'])
+def test_an_application_name_that_collides_with_the_state_folder_is_refused(name):
+    message = refused([app(name)])
+    assert "The application name %r cannot be used" % name in message
+    assert "Use the application name as DOV wrote it in the CN, e.g. 'Geodrill'." in message
+
+
+def test_a_relative_certificate_file_is_taken_from_the_inventory_folder(tmp_path):
+    (tmp_path / 'certs').mkdir()
+    (tmp_path / 'certs' / 'geodrill.cer').write_bytes(b'DER')
+    inv = inventory.Inventory(ORGANISATION, [app(environments={'oefen': {'cn': CN, 'certificate_file': 'certs/geodrill.cer'}})],
+                              host(), base_dir=str(tmp_path))
+    assert inv.pairs['Geodrill/oefen'].certificate_file == str(tmp_path / 'certs' / 'geodrill.cer')
+
+
+def test_a_certificate_file_that_does_not_exist_is_refused_by_its_path(tmp_path):
+    message = refused([app(environments={'oefen': {'cn': CN, 'certificate_file': 'missing.cer'}})], host(), str(tmp_path))
+    assert ('Geodrill/oefen: certificate_file %s does not exist. Give the certificate downloaded from VO-DCBaaS'
+            % (tmp_path / 'missing.cer')) in message
+
+
+@pytest.mark.parametrize('files, problem', [
+    ({'certificate': 'x.pem'}, "files names 'certificate', which is not a file of a certificate"),
+    ({'key': '../key.pem'}, "files.key is '../key.pem', which is not a plain file name inside dest_dir"),
+    ({'cert': '.hidden'}, "files.cert is '.hidden', which is not a plain file name"),
+    ({'key': 'client.pem', 'cert': 'client.pem'}, "files gives key and cert the same name 'client.pem'"),
+    (['key'], 'files is not a mapping of kinds to file names'),
+])
+def test_bad_file_names_are_refused_per_host(files, problem):
+    message = refused([app()], host(files=files))
+    assert 'Host app-1, Geodrill/oefen: ' + problem in message
+
+
+def test_file_names_and_health_path_reach_the_pair_and_the_prepare_entries(tmp_path):
+    inv = inventory.Inventory(ORGANISATION, [app(health_path='dovinstrumentserver/chucknorris')],
+                              host(files={'key': 'client.key', 'cert': 'client.crt'}))
+    _pairs, hosts, _notes = plan.plan_hosts(inv, str(tmp_path), {'pairs': {}}, ['app-1'], {})
+    assert hosts['app-1'][0]['files'] == {'key': 'client.key', 'cert': 'client.crt'}
+    check = plan.check_settings(inv.pairs['Geodrill/oefen'], {'timeout': 5.0}, {'oefen': 'https://dov.example/'})
+    assert check == {'timeout': 5.0, 'url': 'https://dov.example/dovinstrumentserver/chucknorris'}
+    other = inventory.Inventory(ORGANISATION, [app()], host())
+    assert plan.check_settings(other.pairs['Geodrill/oefen'], {}, {'oefen': 'https://dov.example'},
+                               'dov-xdov-server/logs/chucknorris')['url'] == 'https://dov.example/dov-xdov-server/logs/chucknorris'
+
+
+# ---------------------------------------------------------------- plan
+
+def test_access_requests_are_written_only_for_applications_still_waiting_for_a_cn(tmp_path):
+    inv = inventory.Inventory(ORGANISATION, [app(), app('Labo', {'oefen': {}})], {})
+    changed, requests, _messages = plan.write_requests(inv, str(tmp_path), ORGANISATION, {}, False, False)
+    assert changed is True and sorted(requests) == ['Labo']
+    assert (tmp_path / 'Labo' / 'access-request.eml').exists() and not (tmp_path / 'Geodrill').exists()
+    assert plan.write_requests(inv, str(tmp_path), ORGANISATION, {}, False, False)[0] is False
+
+
+def test_a_controller_file_that_does_not_exist_is_refused_by_variable_and_path(tmp_path):
+    with pytest.raises(DovError) as info:
+        plan.check_controller_files({'dov_ca_bundle': str(tmp_path / 'ca.pem'), 'dov_server_ca_bundle': ''})
+    assert str(info.value) == ('dov_ca_bundle %s does not exist on the controller. Give the PEM file with the CA '
+                               'certificates, or leave dov_ca_bundle empty.' % (tmp_path / 'ca.pem'))
+
+
+def lock_for(state_dir):
+    return statefolder.Lock(str(state_dir), {'pid': os.getpid(), 'process_started': statefolder.process_started(os.getpid()),
+                                             'host': socket.gethostname()})
+
+
+def test_a_missing_ca_bundle_is_refused_before_the_lock_is_taken(tmp_path):
+    inv = inventory.Inventory(ORGANISATION, [app()], host())
+    with pytest.raises(DovError, match='dov_ca_bundle'):
+        plan.plan_step(inv, str(tmp_path / 'state'), ['app-1'], options(ca_bundle=str(tmp_path / 'none.pem')), False,
+                       lock_for(tmp_path / 'state'))
+    assert not (tmp_path / 'state').exists()
+
+
+def test_the_plan_step_releases_the_lock_when_it_fails_after_taking_it(tmp_path):
+    busy = socket.socket()
+    busy.bind(('127.0.0.1', 0))
+    busy.listen(1)
+    try:
+        inv = inventory.Inventory(ORGANISATION, [app()], host())
+        lab = {'standin': True, 'port': busy.getsockname()[1]}
+        with pytest.raises(DovError, match='already in use by another program'):
+            plan.plan_step(inv, str(tmp_path), ['app-1'], options(lab=lab), False, lock_for(tmp_path))
+    finally:
+        busy.close()
+    assert not (tmp_path / '.lock').exists()
+
+
+def test_the_plan_step_takes_the_lock_and_gives_each_pair_its_check(tmp_path):
+    inv = inventory.Inventory(ORGANISATION, [app()], host())
+    lock = lock_for(tmp_path)
+    outcome = plan.plan_step(inv, str(tmp_path), ['app-1'], options(), False, lock)
+    assert (tmp_path / '.lock').exists() and lock.release() is True
+    assert outcome['pairs']['Geodrill/oefen']['check_settings'] == {
+        'timeout': 15.0, 'url': 'https://dov.example/dov-xdov-server/logs/chucknorris'}
+    assert outcome['hosts']['app-1'][0]['key_holder'] is True
+
+
+def test_report_yml_takes_no_lock(tmp_path):
+    inv = inventory.Inventory(ORGANISATION, [app()], host())
+    plan.plan_step(inv, str(tmp_path / 'state'), ['app-1'], options(mode='status'), False, lock_for(tmp_path / 'state'))
+    assert not (tmp_path / 'state' / '.lock').exists()
+
+
+def test_misspelled_role_variables_are_named_with_the_one_meant():
+    assert plan.misspelled_variables({'dov_isuer', 'dov_issuer', 'dov_mine_entirely', 'dov_plan'},
+                                     {'dov_issuer', 'dov_ca_bundle'}, ('dov_plan',)) == [('dov_isuer', 'dov_issuer')]
+
+
+# ---------------------------------------------------------------- the role's variables, once for every host
+
+def _role_options(entry_point='main'):
+    import yaml
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
+    with open(path) as handle:
+        return yaml.safe_load(handle)['argument_specs'][entry_point]['options']
+
+
+ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.example'}
+
+
+def test_role_variables_that_fit_the_specification_pass_for_every_host():
+    good = {'dov_organisation': ORGANISATION, 'dov_applications': [], 'dov_renew_before_days': '30',
+            'dov_certificates': [{'application': 'Boorapp', 'environment': 'oefen', 'dest_dir': '/etc/dov', 'formats': ['pem', 'pkcs12']}]}
+    plan.check_role_variables(_role_options(), {'web1': good, 'web2': dict(good, dov_renew_before_days=0)})
+
+
+def test_a_value_that_does_not_fit_names_the_variable_the_hosts_and_the_entry_point():
+    good = {'dov_organisation': ORGANISATION, 'dov_applications': []}
+    values = {'web1': good, 'web2': dict(good, dov_renew_before_days='soon'), 'web3': dict(good, dov_renew_before_days='soon'),
+              'web4': dict(good, dov_certificates=[{'application': 'Boorapp', 'environment': 'oefen', 'dest_dir': '/etc/dov', 'formats': ['pfx']}])}
+    with pytest.raises(DovError) as raised:
+        plan.check_role_variables(_role_options('renew'), values, 'renew')
+    message = str(raised.value)
+    assert 'entry point renew' in message
+    assert 'dov_renew_before_days' in message and 'host web2, web3' in message
+    assert 'pfx' in message and 'host web4' in message
+    assert 'web1' not in message
+
+
+def test_a_missing_required_variable_is_named():
+    with pytest.raises(DovError) as raised:
+        plan.check_role_variables(_role_options(), {'web1': {'dov_applications': []}})
+    assert 'dov_organisation' in str(raised.value) and 'host web1' in str(raised.value)
+
+
+def test_a_value_every_host_shares_is_validated_once(monkeypatch):
+    calls = []
+    real = plan.ArgumentSpecValidator
+
+    class Counting(real):
+        def validate(self, parameters, *args, **kwargs):
+            calls.append(sorted(parameters))
+            return real.validate(self, parameters, *args, **kwargs)
+
+    monkeypatch.setattr(plan, 'ArgumentSpecValidator', Counting)
+    applications = [{'name': 'App%d' % index, 'description': 'x', 'environments': {'oefen': {}}} for index in range(40)]
+    values = dict(('web%d' % index, {'dov_organisation': ORGANISATION, 'dov_applications': applications,
+                                     'dov_renew_before_days': index % 2})
+                  for index in range(40))
+    plan.check_role_variables(_role_options(), values)
+    assert calls.count(['dov_applications']) == 1 and calls.count(['dov_organisation']) == 1
+    assert calls.count(['dov_renew_before_days']) == 2      # two distinct values
+
+
+def test_a_value_json_cannot_sort_is_still_validated():
+    odd = {'dov_organisation': ORGANISATION, 'dov_applications': [], 'dov_endpoints': {1: 'https://a.example/', 'x': 'https://b.example/'}}
+    plan.check_role_variables(_role_options(), {'web1': odd})
