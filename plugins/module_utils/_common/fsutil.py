@@ -163,14 +163,20 @@ def _refuse_link(path, fd, name):
                    "folder, or remove the link." % (path, _link_target(fd, name)))
 
 
+def _at_root():
+    """The walk's start, and its restart after ``..`` or a link's absolute target: ``/`` opened, whether
+    only root (or the connecting user) can change it, and not sticky."""
+    fd = os.open('/', DIR_FLAGS)
+    root = os.fstat(fd)
+    return fd, _mine(root.st_uid) and not root.st_mode & 0o022, False
+
+
 def _walk(path, create=False, mode=0o700, uid=-1, gid=-1, parent_mode=None, owners=None, follow_last=True):
     """(descriptor of the folder ``path`` or None when it is missing and not created, its path
     as walked, the folders created, the folders that are missing). See the module's docstring."""
     pending = _absolute_parts(path)
-    fd = os.open('/', DIR_FLAGS)
+    fd, safe, sticky = _at_root()
     resolved = []
-    info = os.fstat(fd)
-    safe, sticky = _mine(info.st_uid) and not info.st_mode & 0o022, False
     created, hops = [], 0
     try:
         while pending:
@@ -181,9 +187,7 @@ def _walk(path, create=False, mode=0o700, uid=-1, gid=-1, parent_mode=None, owne
                 pending = resolved[:-1] + pending
                 resolved = []
                 os.close(fd)
-                fd = os.open('/', DIR_FLAGS)
-                root = os.fstat(fd)
-                safe, sticky = _mine(root.st_uid) and not root.st_mode & 0o022, False
+                fd, safe, sticky = _at_root()
                 continue
             info = _lstat_at(fd, name)
             if info is None:
@@ -232,9 +236,7 @@ def _walk(path, create=False, mode=0o700, uid=-1, gid=-1, parent_mode=None, owne
                 pending = (rest if target.startswith('/') else resolved + rest) + pending
                 resolved = []
                 os.close(fd)
-                fd = os.open('/', DIR_FLAGS)
-                root = os.fstat(fd)
-                safe, sticky = _mine(root.st_uid) and not root.st_mode & 0o022, False
+                fd, safe, sticky = _at_root()
                 continue
             if not stat.S_ISDIR(info.st_mode):
                 raise DovError("%s exists and is not a folder. Move it away or choose another path." % current)
