@@ -18,13 +18,14 @@ import traceback
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue, issuers
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labstandin
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import report, reporthtml, reportmail
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offboard
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import plan, taskvars
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CN_POLICY
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue.candidates import Explainer
 
@@ -33,9 +34,9 @@ SPEC = dict(
     state_dir=dict(type='path', required=True),
     mode=dict(type='str', default='onboard', choices=['onboard', 'renew', 'verify', 'status']), lab=dict(type='dict', default={}),
     organisation=dict(type='dict', default={}), applications=dict(type='list', elements='raw', default=[]),
-    cn_policy=dict(type='str', default='strict', choices=['strict', 'off']), plan=dict(type='dict', default={}),
+    cn_policy=CN_POLICY, plan=dict(type='dict', default={}),
     issued=dict(type='dict', default={}), settled=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
-    issuer=dict(type='str', default='manual', choices=['manual', 'command', 'lab']),
+    issuer=dict(type='str', default='manual', choices=list(issuers.KINDS)),
     issuer_command=dict(type='raw', default=''), issuer_timeout=dict(type='int', default=300),
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
     endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),
