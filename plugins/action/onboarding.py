@@ -25,9 +25,9 @@ from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offb
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import plan, taskvars
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CN_POLICY
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue.candidates import Explainer
+from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CN_POLICY
 
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'expiry', 'release']),
