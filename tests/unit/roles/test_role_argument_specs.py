@@ -86,8 +86,7 @@ def options_with_choices(options, prefix=''):
     for name, option in options.items():
         if 'choices' in option:
             yield prefix + name, option['choices']
-        for found in options_with_choices(option.get('options') or {}, prefix + name + '.'):
-            yield found
+        yield from options_with_choices(option.get('options') or {}, prefix + name + '.')
 
 
 @pytest.mark.parametrize('entry', sorted(SPECS))
