@@ -13,8 +13,8 @@ import yaml
 from ansible_collections.vlaanderen.dov.plugins.action import onboarding as action
 from ansible_collections.vlaanderen.dov.plugins.modules import onboarding as docs
 
-DOC = yaml.safe_load(docs.DOCUMENTATION)
-RETURN = yaml.safe_load(docs.RETURN)
+DOCUMENTED = yaml.safe_load(docs.DOCUMENTATION)
+RETURNED = yaml.safe_load(docs.RETURN)
 
 
 def documented(option):
@@ -30,24 +30,24 @@ def specified(option):
 
 
 def test_every_option_the_action_accepts_is_documented_and_nothing_else():
-    assert sorted(DOC['options']) == sorted(action.SPEC)
+    assert sorted(DOCUMENTED['options']) == sorted(action.SPEC)
 
 
 @pytest.mark.parametrize('name', sorted(action.SPEC))
 def test_an_option_is_documented_as_the_action_validates_it(name):
-    assert name in DOC['options'], '%s is accepted by the action but not documented' % name
-    assert documented(DOC['options'][name]) == specified(action.SPEC[name]), name
+    assert name in DOCUMENTED['options'], '%s is accepted by the action but not documented' % name
+    assert documented(DOCUMENTED['options'][name]) == specified(action.SPEC[name]), name
 
 
 @pytest.mark.parametrize('step', action.SPEC['step']['choices'])
 def test_every_step_is_described_and_has_its_method(step):
-    assert 'O(step=%s)' % step in ' '.join(DOC['description'])
+    assert 'O(step=%s)' % step in ' '.join(DOCUMENTED['description'])
     assert callable(getattr(action.ActionModule, '_' + step, None))
 
 
 def test_what_a_step_returns_names_only_documented_steps():
     steps = set(action.SPEC['step']['choices'])
-    for name, value in RETURN.items():
+    for name, value in RETURNED.items():
         words = value['returned'].replace(',', ' ').split()
         assert words[0] in ('step', 'steps'), name
         named = [word for word in words[1:] if word != 'and']
@@ -56,4 +56,4 @@ def test_what_a_step_returns_names_only_documented_steps():
 
 def test_a_changed_choice_in_the_code_shows_in_the_comparison():
     changed = dict(action.SPEC['issuer'], choices=list(action.SPEC['issuer']['choices']) + ['acme'])
-    assert documented(DOC['options']['issuer']) != specified(changed)
+    assert documented(DOCUMENTED['options']['issuer']) != specified(changed)
