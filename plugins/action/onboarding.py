@@ -18,7 +18,7 @@ import traceback
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue, issuers
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labstandin
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import report, reporthtml, reportmail
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offboard
@@ -27,15 +27,16 @@ from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import state
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue.candidates import Explainer
+from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CN_POLICY
 
 SPEC = dict(
     step=dict(type='str', required=True, choices=['plan', 'issue', 'settle', 'report', 'expiry', 'release']),
     state_dir=dict(type='path', required=True),
     mode=dict(type='str', default='onboard', choices=['onboard', 'renew', 'verify', 'status']), lab=dict(type='dict', default={}),
     organisation=dict(type='dict', default={}), applications=dict(type='list', elements='raw', default=[]),
-    cn_policy=dict(type='str', default='strict', choices=['strict', 'off']), plan=dict(type='dict', default={}),
+    cn_policy=CN_POLICY, plan=dict(type='dict', default={}),
     issued=dict(type='dict', default={}), settled=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
-    issuer=dict(type='str', default='manual', choices=['manual', 'command', 'lab']),
+    issuer=dict(type='str', default='manual', choices=list(issuers.KINDS)),
     issuer_command=dict(type='raw', default=''), issuer_timeout=dict(type='int', default=300),
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
     endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),

@@ -216,6 +216,7 @@ msg:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, orgid
 from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail, sendrecord
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
@@ -237,11 +238,11 @@ def run_module():
     module = AnsibleModule(
         argument_spec=dict(
             organisation=dict(type='str', required=True),
-            organisation_id_type=dict(type='str', choices=['kbo', 'ovo', 'vo_code'], required=True),
+            organisation_id_type=dict(type='str', choices=list(orgid.ID_TYPES), required=True),
             organisation_id=dict(type='str', required=True),
             application=dict(type='str', required=True),
             description=dict(type='str', required=True),
-            environments=dict(type='list', elements='str', choices=['productie', 'oefen'], default=['productie']),
+            environments=dict(type='list', elements='str', choices=list(cn.REQUESTABLE_ENVIRONMENTS), default=['productie']),
             contact_email=dict(type='str', required=True),
             contact_name=dict(type='str'),
             dest=dict(type='path', required=True),

@@ -36,6 +36,7 @@ author:
   - vlaanderen.dov developers (@vlaanderen)
 extends_documentation_fragment:
   - vlaanderen.dov.files
+  - vlaanderen.dov.install
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -76,71 +77,17 @@ options:
         CN must be exactly this.
     type: str
     required: true
-  ca_bundle:
-    description:
-      - PEM file on the managed host with CA certificates, the VO-PKI issuing CA(s) and/or root.
-      - When set, the certificate must chain to one of them (signature and validity of every link), and
-        C(chain.pem), C(fullchain.pem) and the keystores get the intermediates from here.
-      - When not set, the chain is not checked, and the chain files hold only the intermediates that
-        came with the certificate (in a PKCS#7 file or a PEM bundle).
-    type: path
   dest_dir:
     description:
       - Folder to install the files in. Created when missing (0750 with O(group), else 0700, given to O(owner) and
         O(group)); missing parents are made 0755 for the connecting user. The files have their own modes.
     type: path
     required: true
-  formats:
-    description:
-      - Which files to write. V(pem) writes C(cert.pem), C(chain.pem), C(fullchain.pem);
-        V(pkcs12) writes C(bundle.p12); V(jks) writes C(keystore.jks).
-      - V(jks) needs Java's C(keytool) on the host (C($JAVA_HOME/bin/keytool) or on C(PATH)) whenever
-        C(keystore.jks) must be written. Without it the module fails and says to install a Java runtime
-        or to use V(pkcs12), which Java reads too. An up-to-date C(keystore.jks) is checked without Java.
-      - Files of a format that is no longer listed are left alone.
-    type: list
-    elements: str
-    choices: [pem, pkcs12, jks]
-    default: [pem]
-  pkcs12_password:
-    description:
-      - Password of C(bundle.p12). Required when O(formats) contains V(pkcs12); checked before anything
-        is written.
-    type: str
-  jks_password:
-    description:
-      - Password of C(keystore.jks), used as store password and as key password of the entry.
-        Required when O(formats) contains V(jks); at least 6 characters (keytool's minimum).
-    type: str
-  pkcs12_profile:
-    description:
-      - Encryption of C(bundle.p12). V(modern) is AES-256-CBC with PBKDF2-SHA256 and a SHA-256 MAC,
-        read by OpenSSL 3 and Java 12 or newer (and Java 8u301+, 11.0.12+).
-      - V(legacy) is 3DES with SHA-1 and a SHA-1 MAC, for old Java 8 runtimes. Changing the profile
-        rewrites the file.
-      - V(auto) is V(modern) where the host's cryptography can write it (38 or newer), else V(legacy); the
-        result's C(pkcs12_profile) says which, and a warning says why when it is V(legacy).
-    type: str
-    choices: [auto, modern, legacy]
-    default: auto
-  keystore_alias:
-    description:
-      - Alias of the key entry in the keystores (friendly name in PKCS#12). JKS stores aliases in
-        lower case.
-    type: str
-    default: dov-client
   min_days_left:
     description:
       - Refuse a certificate that expires in fewer days than this.
     type: int
     default: 0
-  mode:
-    description:
-      - Mode of every file written, for example C('0640').
-      - When not set, the PEM files are 0644, and the keystores 0600, or 0640 when O(group) is set.
-      - Keystores hold the private key, so when O(formats) contains V(pkcs12) or V(jks) the mode may
-        be at most C(0640); a more open mode is refused.
-    type: raw
 notes:
   - Needs the Python library C(cryptography) 3.4.8 or newer on the host; V(jks) also needs Java's C(keytool).
     The V(modern) O(pkcs12_profile) needs cryptography 38 or newer (V(auto), the default, then writes V(legacy)).
@@ -254,7 +201,8 @@ backup_file:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keystores
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host import certinstall, installed
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import certinstall
+from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import INSTALL_OPTIONS
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
@@ -266,16 +214,9 @@ def run_module():
             privatekey_path=dict(type='path', required=True),
             privatekey_passphrase=dict(type='str', no_log=True),
             expected_common_name=dict(type='str', required=True),
-            ca_bundle=dict(type='path'),
             dest_dir=dict(type='path', required=True),
-            formats=dict(type='list', elements='str', choices=list(installed.FORMATS), default=['pem']),
-            pkcs12_password=dict(type='str', no_log=True),
-            jks_password=dict(type='str', no_log=True),
-            pkcs12_profile=dict(type='str', choices=list(keystores.PROFILES), default='auto'),
-            keystore_alias=dict(type='str', default='dov-client', no_log=False),
             min_days_left=dict(type='int', default=0),
-            mode=dict(type='raw'),
-            **fsutil.FILE_OPTIONS
+            **dict(INSTALL_OPTIONS, **fsutil.FILE_OPTIONS)
         ),
         mutually_exclusive=[('src', 'content')],
         required_one_of=[('src', 'content')],

@@ -23,6 +23,7 @@ author:
   - vlaanderen.dov developers (@vlaanderen)
 extends_documentation_fragment:
   - vlaanderen.dov.files
+  - vlaanderen.dov.key
   - vlaanderen.dov.files.attributes
 attributes:
   idempotent:
@@ -55,34 +56,6 @@ options:
     description:
       - Path of the CSR (PEM). Default C(csr.pem) in the folder of O(privatekey_path).
     type: path
-  key_type:
-    description:
-      - Type of a new key.
-    type: str
-    choices: [rsa, ec]
-    default: rsa
-  key_size:
-    description:
-      - Size of a new RSA key in bits. VO-PKI issues RSA 2048 today; smaller keys are refused.
-    type: int
-    choices: [2048, 3072, 4096]
-    default: 2048
-  curve:
-    description:
-      - Curve of a new EC key.
-    type: str
-    choices: [secp256r1, secp384r1]
-    default: secp256r1
-  subject:
-    description:
-      - Further subject fields of the CSR, besides the CN. Keys C(C), C(ST), C(L), C(O), C(OU),
-        C(emailAddress); real VO-PKI certificates carry all of them.
-    type: dict
-    default: {}
-  privatekey_passphrase:
-    description:
-      - Passphrase of the private key. A new key is encrypted with it; an existing key must open with it.
-    type: str
   regenerate:
     description:
       - V(never) keeps a valid existing key, whatever happens, and refuses one that does not fit.
@@ -169,7 +142,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, compat, fsutil
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keyfiles, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keyfiles
+from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CN_POLICY, KEY_OPTIONS
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 
@@ -177,17 +151,12 @@ def run_module():
     module = AnsibleModule(
         argument_spec=dict(
             common_name=dict(type='str', required=True),
-            cn_policy=dict(type='str', choices=['strict', 'off'], default='strict'),
+            cn_policy=CN_POLICY,
             privatekey_path=dict(type='path', required=True),
             csr_path=dict(type='path'),
-            key_type=dict(type='str', choices=list(pki.KEY_TYPES), default='rsa'),
-            key_size=dict(type='int', choices=list(pki.RSA_KEY_SIZES), default=2048),
-            curve=dict(type='str', choices=list(pki.CURVES), default='secp256r1'),
-            subject=dict(type='dict', default={}),
-            privatekey_passphrase=dict(type='str', no_log=True),
             regenerate=dict(type='str', choices=['never', 'always'], default='never'),
             mode=dict(type='raw', default='0600'),
-            **fsutil.FILE_OPTIONS
+            **dict(KEY_OPTIONS, **fsutil.FILE_OPTIONS)
         ),
         supports_check_mode=True,
     )

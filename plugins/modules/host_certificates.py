@@ -311,6 +311,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostbase, hostcerts, hostlock, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CHECK_OPTIONS, CN_POLICY, INSTALL_OPTIONS, KEY_OPTIONS
 
 # Each execution compiles the module_utils it imports (Ansible ships them as source): what only
 # state: absent, the report or the metrics file needs is imported where it is used.
@@ -319,17 +320,12 @@ ENTRY = dict(
     application=dict(type='str', required=True),
     environment=dict(type='str', required=True),
     common_name=dict(type='str', required=True),
-    cn_policy=dict(type='str', choices=['strict', 'off'], default='strict'),
+    cn_policy=CN_POLICY,
     dest_dir=dict(type='path', required=True),
     privatekey_path=dict(type='path'),
     files=dict(type='dict'),
     csr_path=dict(type='path'),
     key_holder=dict(type='bool', default=False),
-    key_type=dict(type='str', choices=['rsa', 'ec'], default='rsa'),
-    key_size=dict(type='int', choices=[2048, 3072, 4096], default=2048),
-    curve=dict(type='str', choices=['secp256r1', 'secp384r1'], default='secp256r1'),
-    subject=dict(type='dict', default={}),
-    privatekey_passphrase=dict(type='str', no_log=True),
     privatekey_content=dict(type='str', no_log=True),
     shared_key=dict(type='str', no_log=False),
     certificate=dict(type='str'),
@@ -350,22 +346,14 @@ ENTRY = dict(
     force=dict(type='bool', default=False),
     retired=dict(type='bool', default=False),
     remove=dict(type='list', elements='path'),
-    install=dict(type='dict', default={}, options=dict(
-        formats=dict(type='list', elements='str', choices=['pem', 'pkcs12', 'jks'], default=['pem']),
-        ca_bundle=dict(type='path'),
-        pkcs12_password=dict(type='str', no_log=True),
-        jks_password=dict(type='str', no_log=True),
-        pkcs12_profile=dict(type='str', choices=['auto', 'modern', 'legacy'], default='auto'),
-        keystore_alias=dict(type='str', default='dov-client', no_log=False),
-        mode=dict(type='raw'),
-    )),
+    install=dict(type='dict', default={}, options=INSTALL_OPTIONS),
     check=dict(type='dict', options=dict(
         url=dict(type='str', required=True),
-        ca_bundle=dict(type='path'),
         ca_bundle_pem=dict(type='str'),
-        proxy=dict(type='str'),
         timeout=dict(type='float', default=15),
+        **CHECK_OPTIONS
     )),
+    **KEY_OPTIONS
 )
 
 

@@ -23,6 +23,7 @@ author:
   - vlaanderen.dov developers (@vlaanderen)
 extends_documentation_fragment:
   - vlaanderen.dov.attributes.read_only
+  - vlaanderen.dov.check
 options:
   environment:
     description:
@@ -60,19 +61,6 @@ options:
   pkcs12_password:
     description:
       - Password of O(pkcs12_path).
-    type: str
-  ca_bundle:
-    description:
-      - PEM file (or OpenSSL hashed folder) with the CAs trusted for the server's certificate.
-        Default the system trust store.
-    type: path
-  proxy:
-    description:
-      - HTTP proxy that tunnels with CONNECT, for example C(http://proxy.example:3128).
-      - Default C(https_proxy)/C(HTTPS_PROXY) of the host, unless C(no_proxy)/C(NO_PROXY) excludes
-        the server (Python's rules - host names, domain suffixes, C(host:port), C(*); no CIDR ranges).
-      - A password in this URL is masked in the output; passing it through C(HTTPS_PROXY) keeps it
-        out of the task arguments altogether.
     type: str
   timeout:
     description:
@@ -214,15 +202,16 @@ elapsed_ms:
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils._tls import tlsprobe
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CHECK_OPTIONS
 
 
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            environment=dict(type='str', choices=['productie', 'oefen', 'ontwikkel']),
+            environment=dict(type='str', choices=list(cn.ENVIRONMENTS)),
             url=dict(type='str'),
             health_path=dict(type='str', default=tlsprobe.DEFAULT_HEALTH_PATH),
             client_cert=dict(type='path'),
@@ -230,11 +219,10 @@ def run_module():
             client_key_passphrase=dict(type='str', no_log=True),
             pkcs12_path=dict(type='path'),
             pkcs12_password=dict(type='str', no_log=True),
-            ca_bundle=dict(type='path'),
-            proxy=dict(type='str'),
             timeout=dict(type='int', default=15),
             expected_status=dict(type='list', elements='int', default=[200]),
             fail_on_error=dict(type='bool', default=True),
+            **CHECK_OPTIONS
         ),
         required_one_of=[('environment', 'url')],
         mutually_exclusive=[('client_cert', 'pkcs12_path'), ('client_key', 'pkcs12_path')],

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: onboarding
-short_description: The controller side of the dov_cert role (plan, issue, report)
+short_description: The controller side of the dov_cert role (plan, issue, settle, report, expiry, release)
 version_added: 0.1.0
 description:
   - Runs on the controller, in-process (an action plugin), once per run (C(run_once)). It is the
@@ -21,12 +21,19 @@ description:
     application/environment pair the hosts and the key holder; with C(dov_lab_standin) starts the
     lab DOV stand-in when a check is likely; checks every host's role variables against the
     role's argument specs, once.
-  - O(step=issue) turns the key holders' CSRs into certificates with the chosen issuer, checks them
+  - O(step=issue) hands over (or, with O(revoke_command), requests) the revocation of retired pairs;
+    turns the key holders' CSRs into certificates with the chosen issuer, checks them
     (key, CN, usage, validity, chain) and keeps them in the state folder; decides which hosts
     install, which only check and which receive the shared key; starts the lab stand-in if a host
     needs a check and the plan step did not.
+  - O(step=settle) (renew.yml, after the install phase) decides for every renewed pair on several hosts
+    whether the renewal is committed on all of them or the previous set is put back on all of them,
+    because one host failed its check (RV(hosts), RV(restored)).
   - O(step=report) gives each pair one state, writes C(status.json) (a cache of what the hosts
     said, rebuilt when lost), returns the table, and releases the lock and the lab stand-in.
+  - O(step=expiry) (report.yml, after the hosts' report phase) makes one record per pair of what is
+    installed, writes C(report.json) and C(report.html) in the state folder, says whether the run
+    must fail (O(fail_within_days), O(strict)) and mails what needs attention to O(notify_email).
   - O(step=release) (the role's C(always), when the run stopped before the report) removes the
     lock if this run holds it and stops the lab stand-in this run started, whatever happened
     before.
@@ -34,7 +41,8 @@ description:
     C(certificate_file), the certificate kept in the state folder, or a good certificate the
     prepare phase found installed on one of the pair's hosts (adopted as it is).
   - Every argument is validated against the same specification as below
-    (C(ActionBase.validate_argument_spec)).
+    (C(ActionBase.validate_argument_spec)); most options are the role variable of the same name with
+    C(dov_) in front.
 author:
   - vlaanderen.dov developers (@vlaanderen)
 attributes:
@@ -51,7 +59,7 @@ options:
   step:
     description: Which step.
     type: str
-    choices: [plan, issue, report, release]
+    choices: [plan, issue, settle, report, expiry, release]
     required: true
   state_dir:
     description: The state folder on the controller (C(dov_state_dir)).
@@ -63,43 +71,68 @@ options:
     choices: [onboard, renew, verify, status]
     default: onboard
   organisation:
-    description: C(dov_organisation).
+    description: C(dov_organisation) (steps plan, issue and expiry).
     type: dict
+    default: {}
   applications:
     description: C(dov_applications) (checked by the inventory step, with every problem listed).
     type: list
     elements: raw
+    default: []
   cn_policy:
     description: C(dov_cn_policy).
     type: str
     choices: [strict, 'off']
     default: strict
   plan:
-    description: The registered result of the plan step (issue and report steps).
+    description: The registered result of the plan step (steps issue, report, expiry and release).
     type: dict
+    default: {}
   issued:
-    description: The registered result of the issue step (report step).
+    description: The registered result of the issue step (steps settle and report).
     type: dict
+    default: {}
+  settled:
+    description: The registered result of the settle step (step report of renew.yml); empty when it did not run.
+    type: dict
+    default: {}
   issuer:
     description: C(dov_issuer).
     type: str
+    choices: [manual, command, lab]
     default: manual
   issuer_command:
     description: C(dov_issuer_command).
     type: raw
+    default: ''
   issuer_timeout:
     description: C(dov_issuer_timeout), seconds.
     type: int
     default: 300
+  revoke_command:
+    description:
+      - C(dov_revoke_command) (steps plan and issue). With O(issuer=command), the program that revokes a retired pair's
+        certificate instead of the revocation handover; set with another issuer, the plan step refuses it.
+    type: raw
+    default: ''
+  revoke_reason:
+    description:
+      - C(dov_revoke_reason) (steps plan and issue), the reason given for the revocation of a retired pair's certificate.
+        C(application_retired), C(server_decommissioned), C(superseded) or C(key_compromise); the plan step refuses another.
+    type: str
+    default: application_retired
   ca_bundle:
     description: C(dov_ca_bundle).
     type: str
+    default: ''
   server_ca_bundle:
     description: C(dov_server_ca_bundle).
     type: str
+    default: ''
   endpoints:
     description: C(dov_endpoints).
     type: dict
+    default: {}
   health_path:
     description: C(dov_health_path).
     type: str
@@ -107,6 +140,7 @@ options:
   proxy:
     description: C(dov_proxy).
     type: str
+    default: ''
   check_timeout:
     description: C(dov_check_timeout).
     type: int
@@ -140,18 +174,38 @@ options:
     type: bool
     default: false
   smtp:
-    description: C(dov_smtp).
+    description: C(dov_smtp) (steps plan and expiry).
     type: dict
+    default: {}
   defaults:
     description: How hosts install their certificates (key type and size, subject, PKCS#12 profile, alias).
     type: dict
+    default: {}
   lab_allow_productie:
     description: C(dov_lab_allow_productie).
     type: bool
     default: false
   lab:
-    description: C(standin) and C(port) of the lab DOV stand-in.
+    description: C(standin), C(port) and C(deny) of the lab DOV stand-in (C(dov_lab_standin), C(dov_lab_standin_port), C(dov_lab_standin_deny)).
     type: dict
+    default: {}
+  strict:
+    description: C(dov_strict) (steps report and expiry). Also fail the run when a pair is waiting.
+    type: bool
+    default: false
+  fail_within_days:
+    description:
+      - C(dov_fail_within_days) (step expiry). The run fails, naming every certificate that expires within this many days
+        (expired ones included). A whole number of days, also as text (C(-e dov_fail_within_days=60)); unset or empty
+        never fails on expiry.
+    type: raw
+  notify_email:
+    description:
+      - C(dov_notify_email) (step expiry). The addresses that get one mail over O(smtp) listing what needs attention;
+        no mail when all is well.
+    type: list
+    elements: str
+    default: []
 '''
 
 EXAMPLES = r'''
@@ -163,23 +217,91 @@ EXAMPLES = r'''
 RETURN = r'''
 pairs:
   description: Per C(application/environment), its hosts, key holder, state (when decided) and messages.
-  returned: always
+  returned: steps plan and issue
   type: dict
+hosts:
+  description:
+    - Step plan, per host, the entries of its prepare call.
+    - Step settle, per host, the entries of its settle call (C(settle) is C(commit) or C(restore)).
+  returned: steps plan and settle
+  type: dict
+run:
+  description: The run's id, for the hosts' locks.
+  returned: step plan
+  type: str
+state_folder:
+  description: The controller and state folder of the run, as C(<controller>:<state folder>).
+  returned: step plan
+  type: str
 install:
-  description: Per host, the entries of its install call (hosts whose files are not as they should be).
+  description:
+    - Per host, the entries of its install call (hosts whose files are not as they should be), and the read-only
+      checks (entries with C(verify_only)) of hosts whose files are right as found.
   returned: step issue
   type: dict
-check:
-  description: Per host, the entries of its read-only check (files right as found, state not known to be good).
+key_transfers:
+  description: The shared keys to carry from a key holder to the other hosts of its pair.
   returned: step issue
-  type: dict
-table:
-  description: The report's lines.
-  returned: step report
+  type: list
+renewals:
+  description: Whether an install entry is a renewal that keeps the previous files for the settle step.
+  returned: step issue
+  type: bool
+restored:
+  description: The pairs (C(application/environment)) whose previous set is put back on every host.
+  returned: step settle
   type: list
   elements: str
+messages:
+  description:
+    - The run's notes, one line per item (steps plan, issue, report and expiry); in step settle, per pair, why it was
+      restored.
+  returned: steps plan, issue, settle, report and expiry
+  type: raw
+table:
+  description: The report's lines.
+  returned: steps report and expiry
+  type: list
+  elements: str
+states:
+  description: Per pair, its state.
+  returned: step report
+  type: dict
+blame:
+  description: Per host of the run to fail, the lines that say why (C('') for failures no host of this run carries).
+  returned: step report
+  type: dict
+status_file:
+  description: Path of C(status.json).
+  returned: step report
+  type: str
+released_run:
+  description: The run whose lock the report step released.
+  returned: step report
+  type: str
+certificates:
+  description: One record per pair of what is installed, most urgent first.
+  returned: step expiry
+  type: list
+  elements: dict
+report_json:
+  description: Path of C(report.json) in the state folder.
+  returned: step expiry
+  type: str
+report_html:
+  description: Path of C(report.html) in the state folder.
+  returned: step expiry
+  type: str
+failure:
+  description: Why the run fails (O(fail_within_days), O(strict), failed pairs), or null.
+  returned: step expiry
+  type: str
+notification:
+  description: Whether the mail to O(notify_email) was C(sent), and the CNs C(listed) in it.
+  returned: step expiry
+  type: dict
 released:
   description: Whether this run's lock was removed.
-  returned: step release
+  returned: steps report and release
   type: bool
 '''

@@ -24,6 +24,8 @@ ENVIRONMENTS = ('productie', 'oefen', 'ontwikkel')
 REQUESTABLE_ENVIRONMENTS = ('productie', 'oefen')
 # X.509 (RFC 5280, ub-common-name) caps a CN at 64 characters; VO-DCBaaS cannot issue longer.
 MAX_CN_LENGTH = 64
+# cn_policy: 'strict' checks the shape above, 'off' takes a CN that DOV assigned in another shape as-is.
+POLICIES = ('strict', 'off')
 
 ENDPOINTS = {
     'productie': 'https://services.dov.vlaanderen.be/',

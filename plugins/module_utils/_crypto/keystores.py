@@ -44,8 +44,8 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils._common import comp
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.choices import PKCS12_PROFILES
 
-PROFILES = ('auto', 'modern', 'legacy')   # auto: modern where the host's cryptography writes it, else legacy
 KDF_ROUNDS = 10000  # what Java uses for its own PKCS#12 files
 MIN_JKS_PASSWORD = 6  # keytool refuses shorter store and key passwords
 JKS_MAGIC = b'\xfe\xed\xfe\xed'
@@ -81,8 +81,8 @@ def check_alias(alias):
 def check_profile(profile):
     """The profile to write: ``auto`` resolved for this host (``resolve_profile``); an unknown
     profile refused, and ``modern`` where the host's cryptography cannot write it."""
-    if profile not in PROFILES:
-        raise DovError("Unknown pkcs12_profile %r. Use one of: %s." % (profile, ', '.join(PROFILES)))
+    if profile not in PKCS12_PROFILES:
+        raise DovError("Unknown pkcs12_profile %r. Use one of: %s." % (profile, ', '.join(PKCS12_PROFILES)))
     return compat.check_pkcs12_profile(resolve_profile(profile)[0])
 
 

@@ -14,10 +14,7 @@ __metaclass__ = type
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import NameOID, ec, hashes, rsa, serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-
-KEY_TYPES = ('rsa', 'ec')
-RSA_KEY_SIZES = (2048, 3072, 4096)
-CURVES = ('secp256r1', 'secp384r1')
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.choices import CURVES, KEY_TYPES, RSA_KEY_SIZES
 
 # Subject attributes a CSR may carry besides the CN, in the order real VO-PKI certificates
 # use: C, ST, L, O, OU, CN, emailAddress.

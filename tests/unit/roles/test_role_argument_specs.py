@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """The role's entry points (meta/argument_specs.yml) as `ansible-doc -t role vlaanderen.dov.dov_cert`
 shows them: each one says what it does in its own words, has a tasks file, and an option it shares
-with main is the same option (type, default, choices), only described for that entry point."""
+with main is the same option (type, default, choices), only described for that entry point. Every
+choice list is the one the code checks (the same list the modules' and the action's specs take)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -11,12 +12,33 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.vlaanderen.dov.plugins.action import onboarding as action
+from ansible_collections.vlaanderen.dov.plugins.module_utils import _argspec
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, orgid
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import choices
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import installed
+from ansible_collections.vlaanderen.dov.plugins.modules import access_request, host_certificates
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import revocation
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 ROLE = os.path.join(ROOT, 'roles', 'dov_cert')
 SPECS = yaml.safe_load(open(os.path.join(ROLE, 'meta', 'argument_specs.yml'), encoding='utf-8'))['argument_specs']
 ENTRY_POINTS = ('verify', 'status', 'renew')
 # What each playbook runs: the entry point's tasks file and the playbook that uses it.
 PLAYBOOKS = {'verify': 'verify.yml', 'status': 'report.yml', 'renew': 'renew.yml'}
+# Each option of the role that offers choices, and the one list in Python the code checks it against.
+CHOICES = {
+    'dov_issuer': issuers.KINDS,
+    'dov_pkcs12_profile': choices.PKCS12_PROFILES,
+    'dov_key_type': choices.KEY_TYPES,
+    'dov_key_size': choices.RSA_KEY_SIZES,
+    'dov_cn_policy': cn.POLICIES,
+    'dov_revoke_reason': tuple(revocation.REASONS),
+    'dov_organisation.id_type': orgid.ID_TYPES,
+    'dov_certificates.formats': installed.FORMATS,
+    'dov_certificates.state': tuple(host_certificates.ENTRY['state']['choices']),
+}
 
 
 def without_descriptions(option):
@@ -58,3 +80,49 @@ def test_verify_and_status_document_only_what_they_use():
     assert {'dov_fail_within_days', 'dov_notify_email', 'dov_smtp', 'dov_metrics_dir', 'dov_pkcs12_password',
             'dov_jks_password'} <= set(SPECS['status']['options'])
     assert set(SPECS['renew']['options']) == set(SPECS['main']['options'])     # renew runs the whole flow
+
+
+def options_with_choices(options, prefix=''):
+    for name, option in options.items():
+        if 'choices' in option:
+            yield prefix + name, option['choices']
+        yield from options_with_choices(option.get('options') or {}, prefix + name + '.')
+
+
+@pytest.mark.parametrize('entry', sorted(SPECS))
+def test_every_choice_of_the_role_is_the_list_the_code_checks(entry):
+    found = dict(options_with_choices(SPECS[entry]['options']))
+    assert set(found) <= set(CHOICES), 'choices without a source in Python: %s' % sorted(set(found) - set(CHOICES))
+    for name, listed in found.items():
+        assert listed == list(CHOICES[name]), name
+    if entry == 'main':
+        assert set(found) == set(CHOICES)
+
+
+def test_the_modules_and_the_action_offer_the_same_lists():
+    assert action.SPEC['issuer']['choices'] == list(issuers.KINDS)
+    assert action.SPEC['cn_policy'] is _argspec.CN_POLICY
+    assert _argspec.CN_POLICY['choices'] == list(cn.POLICIES)
+    assert _argspec.KEY_OPTIONS['key_type']['choices'] == list(choices.KEY_TYPES)
+    assert _argspec.KEY_OPTIONS['key_size']['choices'] == list(choices.RSA_KEY_SIZES)
+    assert _argspec.KEY_OPTIONS['curve']['choices'] == list(choices.CURVES)
+    assert _argspec.INSTALL_OPTIONS['pkcs12_profile']['choices'] == list(choices.PKCS12_PROFILES)
+    assert _argspec.INSTALL_OPTIONS['formats']['choices'] == list(installed.FORMATS)
+    assert host_certificates.ENTRY['install']['options'] is _argspec.INSTALL_OPTIONS
+
+
+def test_access_request_offers_the_organisation_id_types_the_role_does(monkeypatch):
+    captured = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(**kwargs):
+        captured.update(kwargs)
+        raise Stop()
+    monkeypatch.setattr(access_request, 'AnsibleModule', capture)
+    with pytest.raises(Stop):
+        access_request.run_module()
+    spec = captured['argument_spec']
+    assert spec['organisation_id_type']['choices'] == list(orgid.ID_TYPES)
+    assert spec['environments']['choices'] == list(cn.REQUESTABLE_ENVIRONMENTS)
