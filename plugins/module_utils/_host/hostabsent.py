@@ -5,9 +5,10 @@
 # other collections and standalone plugins must not import it.
 """``state: absent`` on the host: an entry's files taken off (``absent``, over retire.retire_entry).
 
-``managed_files`` names every file the collection may have written for an entry; ``recogniser``
-tells retire which key and CSR files that the manifest does not record are the collection's (by
-their public key); ``in_use`` lists the paths the host's present entries use, which are kept.
+``managed_files`` names every file the collection may have written for an entry
+(installed.entry_files with every format); ``recogniser`` tells retire which key and CSR files that
+the manifest does not record are the collection's (by their public key); ``in_use`` lists the paths
+the host's present entries use, which are kept.
 """
 
 from __future__ import absolute_import, division, print_function
