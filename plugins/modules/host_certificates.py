@@ -309,6 +309,7 @@ import base64
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostbase, hostcerts, hostlock, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CHECK_OPTIONS, CN_POLICY, INSTALL_OPTIONS, KEY_OPTIONS
@@ -375,9 +376,8 @@ def run_module():
     )
     phase, metrics_dir = module.params['phase'], module.params['metrics_dir']
     if metrics_dir is not None:
-        from ansible_collections.vlaanderen.dov.plugins.module_utils._host import metrics
         try:
-            metrics.check_metrics_dir(metrics_dir)     # refused before anything is done
+            lib.metrics.check_metrics_dir(metrics_dir)     # refused before anything is done
         except DovError as error:
             module.fail_json(msg=str(error))
     results, shared = [], None      # shared: the paths the present entries use, once an entry is absent
@@ -409,21 +409,19 @@ def run_module():
             if index in clashes:
                 raise DovError(clashes[index])
             if entry['state'] == 'absent':
-                from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostabsent
                 if shared is None:
-                    shared = hostabsent.in_use(module.params['certificates'])
+                    shared = lib.hostabsent.in_use(module.params['certificates'])
                 if phase == 'prepare':
-                    results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode, hold=entry['retired']))
+                    results.append(lib.hostabsent.absent(entry, shared, check_mode=module.check_mode, hold=entry['retired']))
                 elif phase == 'install' and entry['retired'] and entry['remove'] is not None:
-                    results.append(hostabsent.absent(entry, shared, check_mode=module.check_mode))
+                    results.append(lib.hostabsent.absent(entry, shared, check_mode=module.check_mode))
                 else:
                     results.append(hostbase.failed(entry, 'An entry with state: absent runs in phase prepare (and, '
                                                           'for a retired pair, in phase install after its revocation).'))
             elif phase == 'prepare':
                 results.append(hostcerts.prepare(entry, check_mode=module.check_mode))
             elif phase == 'report':
-                from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostreport
-                results.append(hostreport.report(entry, module.params['renew_before_days']))
+                results.append(lib.hostreport.report(entry, module.params['renew_before_days']))
             elif phase == 'verify' or (phase == 'install' and entry['verify_only']):
                 results.append(hostcerts.verify(entry))
             elif phase == 'settle':
@@ -452,10 +450,9 @@ def run_module():
               for result in results if result['error']]
     if metrics_dir is not None:
         # prepare and report see every certificate of the host; install and verify only some of them
-        from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostreport
         try:
-            extra['metrics'] = hostreport.write_metrics(metrics_dir, results, replace=phase in ('prepare', 'report'),
-                                                        check_mode=module.check_mode)
+            extra['metrics'] = lib.hostreport.write_metrics(metrics_dir, results, replace=phase in ('prepare', 'report'),
+                                                            check_mode=module.check_mode)
         except (DovError, OSError, IOError) as error:
             errors.append('metrics - %s' % error)
             module.warn('The metrics file was not written: %s' % error)

@@ -392,8 +392,10 @@ def load_pkcs12(data, password):
 # ---------------------------------------------------------------- pyOpenSSL
 
 def same_public_key(one, other):
-    """Whether two public keys are the same key (keys compare with == only from cryptography 41)."""
+    """Whether two keys (public or private, in any mix) have the same public key, compared as DER
+    SubjectPublicKeyInfo (keys compare with == only from cryptography 41)."""
     form = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    one, other = [key.public_key() if hasattr(key, 'public_key') else key for key in (one, other)]
     return one.public_bytes(*form) == other.public_bytes(*form)
 
 

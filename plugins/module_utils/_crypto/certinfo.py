@@ -6,12 +6,12 @@
 """What a deployed certificate says about itself: CN parts, dates, days left, renewal due.
 
 ``read_certificate_file`` opens a file in any form a DOV certificate is deployed in — PEM, DER,
-PKCS#7 (``certs.load_certificates``), PKCS#12 (``keystores.open_pkcs12``) or JKS
+PKCS#7 (``certload.load_certificates``), PKCS#12 (``keystores.open_pkcs12``) or JKS
 (``keystores.open_jks``) — and ``certificate_info`` describes its leaf certificate
 (``certs.describe_certificate`` plus CN parts, key, extended key usage and the renewal verdict).
 
 Runs on the hosts: it works with cryptography >= 3.4.8 (the dates are read with
-``certs.not_after``, which falls back from ``not_valid_after_utc`` to ``not_valid_after``, and the
+``compat.not_valid_after``, which falls back from ``not_valid_after_utc`` to ``not_valid_after``, and the
 leaf of a bundle is picked by names, without ``verify_directly_issued_by``). Reading never
 changes anything; every refusal is a DovError with what is wrong and what to do.
 """
@@ -81,7 +81,7 @@ def read_certificate_file(path, pkcs12_password=None, jks_password=None):
         return _open_jks(data, path, jks_password)
     if certload.looks_like_pkcs12(data):
         return _open_pkcs12(data, path, pkcs12_password)
-    return _pem_or_der(data), certs.load_certificates(data, path)
+    return _pem_or_der(data), certload.load_certificates(data, path)
 
 
 def leaf_of(certificates):
@@ -152,11 +152,11 @@ def certificate_info(cert, renew_before_days=DEFAULT_RENEW_BEFORE_DAYS, now=None
     now = now or certs.utcnow()
     info = certs.describe_certificate(cert, now)
     key_type, key_size = key_description(cert.public_key())
-    expired = now > certs.not_after(cert)
+    expired = now > compat.not_valid_after(cert)
     info.update({
         'cn_parts': cn_parts(info['common_name']),
         'expired': expired,
-        'not_yet_valid': now < certs.not_before(cert),
+        'not_yet_valid': now < compat.not_valid_before(cert),
         'needs_renewal': expired or info['days_left'] < renew_before_days,
         'renew_before_days': renew_before_days,
         'key_type': key_type,

@@ -7,7 +7,7 @@
 
 ``check_certificate`` runs the six checks in the order a person would fix them:
 
-1. it parses and it is a certificate (``load_certificates``, in ``certload.py``);
+1. it parses and it is a certificate (``certload.load_certificates``);
 2. its public key matches the private key (``check_key_match``);
 3. its CN equals the CN DOV assigned (``check_common_name``);
 4. it allows TLS client authentication (``check_client_auth``), and has no critical extension a TLS
@@ -15,9 +15,10 @@
 5. it is valid now and has at least ``min_days_left`` (``check_validity``);
 6. with CA certificates, it chains to them: signature and validity of every link (``build_chain``).
 
-Reading the bytes (PEM, DER, PKCS#7, base64) is ``certload.py``; its ``load_certificates``,
-``load_ca_bundle`` and ``dump_pem`` are offered here too, so that a caller imports one module
-for a certificate.
+Reading and writing the bytes (PEM, DER, PKCS#7, base64) is ``certload.py`` (``load_certificates``,
+``load_ca_bundle``, ``dump_pem``); a certificate's dates are ``compat.not_valid_before`` and
+``compat.not_valid_after``; its CNs and key fingerprint ``pki.common_names`` and
+``pki.public_key_fingerprint``.
 
 Every function takes ``now`` (an aware UTC datetime) where time matters, so tests can move the
 clock. Every refusal is a DovError with two sentences: what is wrong, and what to do.
@@ -29,24 +30,16 @@ __metaclass__ = type
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import (
-    UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, hashes, x509)
+    UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, hashes, not_valid_after, not_valid_before, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-# One definition of each, shared with the key/CSR code (callers also use them as certs.*).
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.pki import common_names, public_key_fingerprint
 
 DAY = 86400
 
 utcnow = compat.utcnow
-# Reading and writing the bytes (certload.py), offered under this name too.
-load_certificates = certload.load_certificates
-load_ca_bundle = certload.load_ca_bundle
-dump_pem = certload.dump_pem
 
 
 # ---------------------------------------------------------------- description
-
-not_before = compat.not_valid_before
-not_after = compat.not_valid_after
 
 
 def iso(value):
@@ -55,7 +48,7 @@ def iso(value):
 
 def days_left(cert, now=None):
     """Whole days until the certificate expires (negative when it has)."""
-    seconds = (not_after(cert) - (now or utcnow())).total_seconds()
+    seconds = (not_valid_after(cert) - (now or utcnow())).total_seconds()
     return int(seconds // DAY)
 
 
@@ -90,8 +83,8 @@ def describe_certificate(cert, now=None):
         'issuer': subject_text(cert.issuer),
         'common_name': names[0] if names else None,
         'serial': serial_hex(cert),
-        'not_before': iso(not_before(cert)),
-        'not_after': iso(not_after(cert)),
+        'not_before': iso(not_valid_before(cert)),
+        'not_after': iso(not_valid_after(cert)),
         'days_left': days_left(cert, now),
         'fingerprint_sha256': fingerprint_sha256(cert),
     }
@@ -275,7 +268,7 @@ def check_client_auth(cert):
 def check_validity(cert, now=None, min_days_left=0):
     """5. Valid now, and at least ``min_days_left`` days to go."""
     now = now or utcnow()
-    start, end = not_before(cert), not_after(cert)
+    start, end = not_valid_before(cert), not_valid_after(cert)
     if now < start:
         raise DovError(
             "The certificate %s is not valid yet: it is valid from %s to %s, and it is now %s. "
@@ -330,14 +323,14 @@ def build_chain(leaf, others=(), ca_certs=None, now=None):
                 raise DovError(
                     "The issuer %s of %s is not a CA certificate (basic constraints). Put the real VO-PKI CA "
                     "certificates in ca_bundle." % (label(issuer), label(current)))
-            if now < not_before(issuer):
+            if now < not_valid_before(issuer):
                 raise DovError(
                     "The CA certificate %s in the chain is not valid yet (valid from %s). Check this host's clock "
-                    "and the CA certificates in ca_bundle." % (label(issuer), iso(not_before(issuer))))
-            if now > not_after(issuer):
+                    "and the CA certificates in ca_bundle." % (label(issuer), iso(not_valid_before(issuer))))
+            if now > not_valid_after(issuer):
                 raise DovError(
                     "The CA certificate %s in the chain expired on %s. Put the current VO-PKI CA certificates "
-                    "in ca_bundle." % (label(issuer), iso(not_after(issuer))))
+                    "in ca_bundle." % (label(issuer), iso(not_valid_after(issuer))))
         if fingerprint_sha256(issuer) in anchors:
             trusted = True
         path.append(issuer)
@@ -367,7 +360,7 @@ class CheckedCertificate(object):
 
 def check_certificate(certificates, key, expected_common_name, ca_certs=None, min_days_left=0,
                       now=None, key_path='the private key'):
-    """Checks 2 to 6 on parsed certificates (check 1 is ``load_certificates``); returns a CheckedCertificate."""
+    """Checks 2 to 6 on parsed certificates (check 1 is ``certload.load_certificates``); returns a CheckedCertificate."""
     now = now or utcnow()
     leaf, others = pick_leaf(certificates, key)
     check_key_match(leaf, key, key_path)

@@ -41,7 +41,7 @@ import threading
 import time
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.choices import PKCS12_PROFILES
@@ -149,7 +149,7 @@ def read_pkcs12(data, password):
         return None
     alias, key, cert, extra = opened
     return {
-        'key': certs.public_key_fingerprint(key),
+        'key': pki.public_key_fingerprint(key),
         'certificate': certs.fingerprint_sha256(cert),
         'chain': sorted(certs.fingerprint_sha256(other) for other in extra),
         'alias': alias,
@@ -159,7 +159,7 @@ def read_pkcs12(data, password):
 def content_of(key, leaf, chain, alias):
     """What a keystore made from these should hold (fingerprints and alias: no key material)."""
     return {
-        'key': certs.public_key_fingerprint(key),
+        'key': pki.public_key_fingerprint(key),
         'certificate': certs.fingerprint_sha256(leaf),
         'chain': sorted(certs.fingerprint_sha256(cert) for cert in chain),
         'alias': alias,
@@ -429,7 +429,7 @@ def read_jks(data, password):
         return None
     alias, key, loaded = opened
     return {
-        'key': certs.public_key_fingerprint(key),
+        'key': pki.public_key_fingerprint(key),
         'certificate': certs.fingerprint_sha256(loaded[0]),
         'chain': sorted(certs.fingerprint_sha256(cert) for cert in loaded[1:]),
         'alias': alias,

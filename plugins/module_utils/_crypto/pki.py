@@ -12,6 +12,7 @@ directly. Every refusal is a DovError whose message names the problem and the fi
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import NameOID, ec, hashes, rsa, serialization, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.choices import CURVES, KEY_TYPES, RSA_KEY_SIZES
@@ -167,10 +168,6 @@ def public_key_fingerprint(key):
     return ':'.join('%02X' % byte for byte in bytearray(digest.finalize()))
 
 
-def same_public_key(one, other):
-    return public_key_fingerprint(one) == public_key_fingerprint(other)
-
-
 # ---------------------------------------------------------------- CSRs
 
 def check_subject(subject):
@@ -232,7 +229,7 @@ def csr_is_current(csr, key, common_name, subject=None):
         return False
     if csr.subject != subject_name(common_name, subject):
         return False
-    if not same_public_key(csr.public_key(), key):
+    if not compat.same_public_key(csr.public_key(), key):
         return False
     return csr.is_signature_valid
 

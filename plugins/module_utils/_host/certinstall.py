@@ -36,7 +36,7 @@ import os
 import stat
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, keyfiles, keystores, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, keyfiles, keystores, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 # The file names live in installed.py, which loads no cryptography (the manifest check needs them).
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FILE_NAMES, FILES, FORMATS, file_names
@@ -183,7 +183,7 @@ def _existing_leaf(path):
     if not data:
         return None
     try:
-        return certs.load_certificates(data, path)[0]
+        return certload.load_certificates(data, path)[0]
     except DovError:
         return None
 
@@ -204,7 +204,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     ``privatekey_path``: a key received from the pair's key holder that is not written yet.
     Managed files that are symbolic links are refused (``fsutil.read_managed``).
 
-    ``content`` is the certificate as bytes in any encoding ``certs.load_certificates`` reads
+    ``content`` is the certificate as bytes in any encoding ``certload.load_certificates`` reads
     (``read_source`` gets it from ``src``/``content``); ``source`` names it in messages.
     ``ca_bundle`` is a path (or None). ``now`` (aware UTC datetime) is for tests.
     """
@@ -223,7 +223,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
         raise DovError("min_days_left is %r, a negative number of days. Give 0 (no minimum) or more." % (min_days_left,))
     ca_certs = None
     if ca_bundle:
-        ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle)
+        ca_certs = certload.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle)
     if key is None:
         key = load_key(privatekey_path, privatekey_passphrase)
     names = file_names(files)
@@ -231,7 +231,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     for kind, _file_name, _format in FILES:
         fsutil.refuse_link(os.path.join(dest_dir, names[kind]))
 
-    found = certs.load_certificates(content, source)                        # 1
+    found = certload.load_certificates(content, source)                        # 1
     checked = certs.check_certificate(found, key, expected_common_name,     # 2..6
                                       ca_certs=ca_certs, min_days_left=int(min_days_left), now=now,
                                       key_path=privatekey_path)
@@ -239,8 +239,8 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     plan = InstallPlan(dest_dir, checked, (uid, gid))
     plan.key = key      # for a caller that uses the identity right away (a key object: prints no key material)
     plan.folders = plan_folders
-    leaf_pem = certs.dump_pem([checked.leaf])
-    chain_pem = certs.dump_pem(checked.chain)
+    leaf_pem = certload.dump_pem([checked.leaf])
+    chain_pem = certload.dump_pem(checked.chain)
     wanted = {'cert': leaf_pem, 'chain': chain_pem, 'fullchain': leaf_pem + chain_pem}
     for kind, _file_name, file_format in FILES:
         if file_format not in formats:

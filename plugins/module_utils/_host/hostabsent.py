@@ -5,9 +5,10 @@
 # other collections and standalone plugins must not import it.
 """``state: absent`` on the host: an entry's files taken off (``absent``, over retire.retire_entry).
 
-``managed_files`` names every file the collection may have written for an entry; ``recogniser``
-tells retire which key and CSR files that the manifest does not record are the collection's (by
-their public key); ``in_use`` lists the paths the host's present entries use, which are kept.
+``managed_files`` names every file the collection may have written for an entry
+(installed.entry_files with every format); ``recogniser`` tells retire which key and CSR files that
+the manifest does not record are the collection's (by their public key); ``in_use`` lists the paths
+the host's present entries use, which are kept.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,20 +19,15 @@ import os
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import retire
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import MANIFEST, STAGED, entry_result, lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import file_names as installed_file_names, found_installed, paths
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import entry_result
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FORMATS, entry_files, found_installed
 
 
 def managed_files(entry):
     """kind -> path of every file the collection may have written for the entry (whatever its
     formats are now): key, CSR, every format's files and the staged ``.next`` key and CSR."""
-    key_path, csr_path = paths(entry)
-    names = installed_file_names(entry.get('files'))
-    files = {'key': key_path, 'csr': csr_path, 'key_next': key_path + STAGED, 'csr_next': csr_path + STAGED,
-             'manifest': os.path.join(entry['dest_dir'], MANIFEST)}
-    for kind in ('cert', 'chain', 'fullchain', 'pkcs12', 'jks'):
-        files[kind] = os.path.join(entry['dest_dir'], names[kind])
-    return files
+    return dict(entry_files(entry, formats=FORMATS))
 
 
 def _fingerprint_of(kind, data, entry):

@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # PRIVATE: this file is internal to vlaanderen.dov. It may change in any release without notice;
 # other collections and standalone plugins must not import it.
-"""What every host phase of host_certificates shares: the names beside an entry's live files
-(``MANIFEST``, the manifest's file name; ``STAGED`` and ``PREVIOUS``, the suffixes of a renewal's
-staged key and CSR and of the previous set it keeps), ``lib`` (the crypto-heavy module_utils, each
-imported on first use) and the result dict of one entry (``entry_result``, ``failed``).
+"""What every host phase of host_certificates shares: the result dict of one entry
+(``entry_result``, ``failed``) and the checks of its folders before anything is read or written
+(``check_folders``, ``shared_folders``). The files of an entry and the names beside them are
+installed.py's (``entry_files``, ``MANIFEST``, ``STAGED``, ``PREVIOUS``); the module_utils imported
+on first use are ``_common/lazy.py``'s ``lib``.
 
 The phases: hostcerts.py (prepare, install, verify), hostmanifest.py (the manifest), rollover.py
 (a renewal's staging and settle), hostabsent.py (``state: absent``), hostreport.py (report and the
@@ -21,48 +22,6 @@ import os
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import paths
-
-
-MANIFEST = '.dov-manifest.json'
-STAGED = '.next'    # suffix of a renewal's new key and CSR beside the live ones (key.pem.next, csr.pem.next)
-PREVIOUS = '.prev'  # suffix of the previous set a renewal keeps until every host of the pair is checked
-
-
-class _Lazy(object):
-    """The crypto-heavy helpers, each imported on first use: a re-run whose manifest shows that
-    nothing changed never loads cryptography, and only the install phase loads pyOpenSSL."""
-
-    def __getattr__(self, name):
-        # Written out (not importlib) so that Ansible packs these module_utils with the module.
-        if name == 'pki':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import pki as module
-        elif name == 'keyfiles':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keyfiles as module
-        elif name == 'certs':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs as module
-        elif name == 'certinstall':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._host import certinstall as module
-        elif name == 'certinfo':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certinfo as module
-        elif name == 'compat':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat as module
-        elif name == 'keystores':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keystores as module
-        elif name == 'tlsprobe':
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._tls import tlsprobe as module
-            compat.check_cryptography()
-            if compat.pyopenssl_version() is not None:   # missing: the probe says so, when a check runs
-                compat.check_pyopenssl()
-            return module
-        else:
-            raise AttributeError(name)
-        from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
-        compat.check_cryptography()
-        return module
-
-
-lib = _Lazy()
 
 
 def entry_result(entry):

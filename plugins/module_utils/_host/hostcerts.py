@@ -26,9 +26,11 @@ import tempfile
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import MANIFEST, entry_result, lib
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import entry_result
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostmanifest import converged_by_manifest, days_left_now, remove_stale_temps, write_manifest
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FORMATS, file_path, format_paths, found_installed, paths, serves
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import (
+    FORMATS, INSTALL_SET, certificate_files, entry_files, file_path, found_installed, paths, serves)
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.rollover import drop_previous, keep_previous, promote_staged, stage_renewal, staged_paths
 
 
@@ -106,7 +108,7 @@ def _received_key(entry, key_path):
     current = fsutil.read_managed(key_path)      # a key.pem that is a link is refused
     if current is not None:
         try:
-            if lib.pki.same_public_key(lib.pki.load_private_key(current, entry.get('privatekey_passphrase'), path=key_path), key):
+            if lib.compat.same_public_key(lib.pki.load_private_key(current, entry.get('privatekey_passphrase'), path=key_path), key):
                 return None, None
         except DovError:
             pass
@@ -128,7 +130,7 @@ def installed_identity(entry, key_path):
     formats = options.get('formats') or ['pem']
     if 'pem' in formats:
         path = file_path(entry, 'cert')
-        found = lib.certs.load_certificates(_installed(path, 'certificate'), path)
+        found = lib.certload.load_certificates(_installed(path, 'certificate'), path)
         key = lib.pki.load_private_key(_installed(key_path, 'private key'), entry.get('privatekey_passphrase'),
                                        path=key_path)
         return lib.tlsprobe.Identity(found[0], key, found[1:])
@@ -222,8 +224,8 @@ def install(entry, check=None, check_mode=False, now=None):
             result['diff'] = plan.diff
             return result
         # The previous key and files, key first: a rollback puts them back in the order they were written.
-        names = [key_path] + (format_paths(entry, FORMATS) + [os.path.join(entry['dest_dir'], MANIFEST)]
-                              if not fsutil.missing_dirs(entry['dest_dir']) else [])
+        kinds = INSTALL_SET if not fsutil.missing_dirs(entry['dest_dir']) else ('key',)
+        names = [path for _kind, path in entry_files(entry, kinds, FORMATS)]
         saved = lib.certinstall.snapshot(entry['dest_dir'], names)
         received, key_change = _received_key(entry, key_path) if entry.get('privatekey_content') else (None, None)
         key_changed = key_change is not None
@@ -255,7 +257,7 @@ def install(entry, check=None, check_mode=False, now=None):
                     outcome['verdict'], outcome.get('hint') or '',
                     ' The previous files were put back.' if restored else '')
         if not result.get('error'):
-            write_manifest(entry, lib.certs.public_key_fingerprint(plan.checked.leaf.public_key()),
+            write_manifest(entry, lib.pki.public_key_fingerprint(plan.checked.leaf.public_key()),
                            plan.checked.describe(), created=plan.folders)
             if (entry.get('staged_key') or entry.get('renewed')) and not entry.get('keep_previous'):
                 result['promoted'] = promote_staged(entry)
@@ -272,9 +274,7 @@ def verify(entry):
     if not entry.get('check'):
         result['error'] = 'No check settings were given (dov_verify is false).'
         return result
-    formats = (entry.get('install') or {}).get('formats') or ['pem']
-    kinds = [kind for kind, _name, _format in lib.certinstall.FILES if kind in ('cert', 'pkcs12', 'jks') and _format in formats]
-    if not any(fsutil.lexists(file_path(entry, kind)) for kind in kinds):
+    if not any(fsutil.lexists(path) for path in certificate_files(entry)):
         result['installed'] = None
         result['error'] = 'No certificate is installed in %s. Run onboard.yml first.' % entry['dest_dir']
         return result

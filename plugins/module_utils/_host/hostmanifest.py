@@ -9,9 +9,11 @@ the next run's prepare can tell without cryptography that nothing changed.
 ``write_manifest`` records, after an install without error, the SHA-256, mode and owner of the key
 and of every format's files, what decided them (the certificate, the options, salted digests of the
 passwords), the key's fingerprint, the description of the certificate and the folders the
-collection created. ``converged_by_manifest`` returns the manifest when dest_dir is still exactly
-as it records; ``days_left_now`` counts its certificate's days left from now. ``remove_stale_temps``
-removes the temporary files a killed run left next to the entry's files.
+collection created. ``read_manifest`` (over ``parse_manifest``, which retire.py uses on the bytes it
+reads itself) is the one reader of a manifest: never through a link. ``converged_by_manifest`` returns
+the manifest when dest_dir is still exactly as it records; ``days_left_now`` counts its certificate's
+days left from now. ``remove_stale_temps`` removes the temporary files a killed run left next to the
+entry's files.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,8 +28,8 @@ import stat
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import MANIFEST, PREVIOUS, STAGED
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FORMATS, format_paths, paths
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import (
+    FORMAT_KINDS, FORMATS, MANIFEST, PREVIOUS, STAGED, entry_files, paths)
 
 
 def _sha256(data):
@@ -75,20 +77,30 @@ def _file_record(path):
     return [_sha256(data), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid]
 
 
-def _manifest_files(entry):
-    key_path, _csr_path = paths(entry)
-    return format_paths(entry, FORMATS) + [key_path]
-
-
-def _created_dirs(entry):
-    """The folders an earlier manifest of the entry records as made by the collection."""
+def parse_manifest(data):
+    """The manifest in ``data`` (its bytes) when it is one this collection writes: a JSON object with
+    ``version`` 1 and a ``files`` object; ``created_dirs`` is kept as the absolute paths it lists
+    (normalised; [] when it is no list). None for anything else."""
     try:
-        data = fsutil.read_managed(os.path.join(entry['dest_dir'], MANIFEST))
-        manifest = json.loads(data.decode('utf-8')) if data else {}
-    except (DovError, ValueError):
-        return []
-    created = manifest.get('created_dirs') if isinstance(manifest, dict) else None
-    return [path for path in created or [] if isinstance(path, str) and os.path.isabs(path)]
+        manifest = json.loads(data.decode('utf-8'))
+    except (AttributeError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get('version') != 1 or not isinstance(manifest.get('files'), dict):
+        return None
+    created = manifest.get('created_dirs')
+    manifest['created_dirs'] = [os.path.normpath(path) for path in (created if isinstance(created, list) else [])
+                                if isinstance(path, str) and os.path.isabs(path)]
+    return manifest
+
+
+def read_manifest(dest_dir):
+    """The manifest of ``dest_dir`` (``parse_manifest``), read as a managed file: never through a
+    link, never blocking on a FIFO, bounded. None when there is none or it is not one."""
+    try:
+        data = fsutil.read_managed(os.path.join(dest_dir, MANIFEST))
+    except DovError:
+        return None     # a link or not a regular file: not the collection's manifest
+    return parse_manifest(data) if data is not None else None
 
 
 def write_manifest(entry, key_fingerprint, installed, created=()):
@@ -97,11 +109,13 @@ def write_manifest(entry, key_fingerprint, installed, created=()):
     ``state: absent`` may remove when they are empty."""
     salt = binascii.hexlify(os.urandom(8)).decode('ascii')
     files = {}
-    for path in _manifest_files(entry):
+    for _kind, path in entry_files(entry, ('key',) + FORMAT_KINDS, FORMATS):
         record = _file_record(path)
         if record is not None:
             files[path] = record
-    folders = sorted(set(_created_dirs(entry)) | set(os.path.abspath(path) for path in created or ()))
+    earlier = read_manifest(entry['dest_dir'])
+    recorded = earlier['created_dirs'] if earlier else []
+    folders = sorted(set(recorded) | set(os.path.abspath(path) for path in created or ()))
     manifest = {'version': 1, 'salt': salt, 'wanted': _wanted(entry, salt), 'files': files,
                 'key_fingerprint': key_fingerprint, 'installed': installed, 'created_dirs': folders}
     fsutil.atomic_write(os.path.join(entry['dest_dir'], MANIFEST),
@@ -126,12 +140,8 @@ def converged_by_manifest(entry):
     else None. No cryptography needed."""
     if not entry.get('certificate'):
         return None
-    try:        # never through a link, never blocking on a FIFO, bounded: dest_dir is the owner's
-        data = fsutil.read_managed(os.path.join(entry['dest_dir'], MANIFEST))
-        manifest = json.loads(data.decode('utf-8')) if data else None
-    except (DovError, ValueError):
-        return None
-    if not manifest or manifest.get('version') != 1:
+    manifest = read_manifest(entry['dest_dir'])     # dest_dir is the owner's: never through a link
+    if manifest is None:
         return None
     wanted = json.loads(json.dumps(_wanted(entry, manifest.get('salt') or '')))
     recorded = dict(manifest.get('wanted') or {})
@@ -141,10 +151,8 @@ def converged_by_manifest(entry):
         recorded['pkcs12_profile'] = wanted['pkcs12_profile']
     if recorded != wanted:
         return None
-    files = manifest.get('files') or {}
-    key_path, _csr_path = paths(entry)
-    produced = format_paths(entry)
-    if any(path not in files for path in [key_path] + produced):
+    files = manifest['files']
+    if any(path not in files for _kind, path in entry_files(entry, ('key',) + FORMAT_KINDS)):
         return None     # a manifest that does not list every file the formats make proves nothing
     for path, record in files.items():
         if record is None or _file_record(path) != record:
@@ -155,8 +163,8 @@ def converged_by_manifest(entry):
 def remove_stale_temps(entry):
     """The temporary files a killed run left next to the entry's files (a key's holds the key)."""
     key_path, csr_path = paths(entry)
-    names = [os.path.basename(path) + suffix for path in format_paths(entry, FORMATS) for suffix in ('', PREVIOUS)]
-    names += [MANIFEST, MANIFEST + PREVIOUS]
+    names = [os.path.basename(path) + suffix for _kind, path in entry_files(entry, FORMAT_KINDS + ('manifest',), FORMATS)
+             for suffix in ('', PREVIOUS)]
     own = [os.path.basename(path) + suffix for path in (key_path, csr_path) for suffix in ('', STAGED, PREVIOUS)]
     removed = fsutil.remove_stale_temps(entry['dest_dir'], names + own)
     for folder, name in ((os.path.dirname(key_path), os.path.basename(key_path)),

@@ -19,7 +19,8 @@ import datetime
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import metrics
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import entry_result, lib
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import entry_result
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import file_path, installed_certificates
 
 

@@ -4,9 +4,10 @@
 # PRIVATE: this file is internal to vlaanderen.dov. It may change in any release without notice;
 # other collections and standalone plugins must not import it.
 """What is in a certificate entry's ``dest_dir`` now, as the host reads it (hostcerts' prepare and
-verify): where each file is (``paths``, ``file_path``, with ``dov_certificates[].files``), the
-installed certificate and chain (``installed_certificates``), and what the prepare phase reports
-of it for the controller to trust or not (``found_installed``).
+verify): which files belong to the entry and where each is (``entry_files``, ``paths``,
+``file_path``, with ``dov_certificates[].files``; ``MANIFEST``, ``STAGED`` and ``PREVIOUS``, the
+names beside the live files), the installed certificate and chain (``installed_certificates``),
+and what the prepare phase reports of it for the controller to trust or not (``found_installed``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +17,11 @@ import os
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
 
+MANIFEST = '.dov-manifest.json'
+STAGED = '.next'    # suffix of a renewal's new key and CSR beside the live ones (key.pem.next, csr.pem.next)
+PREVIOUS = '.prev'  # suffix of the previous set a renewal keeps until every host of the pair is checked
 KEY_NAME = 'key.pem'
 CSR_NAME = 'csr.pem'
 FORMATS = ('pem', 'pkcs12', 'jks')
@@ -29,7 +34,14 @@ FILES = (
     ('jks', 'keystore.jks', 'jks'),
 )
 FILE_NAMES = tuple(file_name for _kind, file_name, _format in FILES)
-FILE_KINDS = ('key', 'csr') + tuple(kind for kind, _file_name, _format in FILES)
+FORMAT_KINDS = tuple(kind for kind, _file_name, _format in FILES)
+FILE_KINDS = ('key', 'csr') + FORMAT_KINDS
+# the file that holds the certificate in each format
+CERTIFICATE_KINDS = (('pem', 'cert'), ('pkcs12', 'pkcs12'), ('jks', 'jks'))
+# every kind ``entry_files`` knows, in its order; INSTALL_SET: what an install writes and a rollback
+# or a renewal's settle puts back, the key first (the order they are written in)
+ENTRY_KINDS = FILE_KINDS + ('manifest', 'key_next', 'csr_next')
+INSTALL_SET = ('key',) + FORMAT_KINDS + ('manifest',)
 
 
 def file_names(files=None):
@@ -58,25 +70,6 @@ def file_names(files=None):
     return names
 
 
-def format_paths(entry, formats=None):
-    """The paths of the files the entry's formats produce in dest_dir (with its ``files`` names)."""
-    names = file_names(entry.get('files'))
-    formats = formats or (entry.get('install') or {}).get('formats') or ['pem']
-    return [os.path.join(entry['dest_dir'], names[kind]) for kind, _name, file_format in FILES if file_format in formats]
-
-
-def _crypto_ready():
-    # Imported on first use: a re-run whose manifest shows that nothing changed never loads cryptography.
-    from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
-    compat.check_cryptography()
-
-
-def _certs():
-    _crypto_ready()
-    from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs
-    return certs
-
-
 def paths(entry):
     """(key path, CSR path) of an entry: ``<dest_dir>/key.pem`` and ``csr.pem`` beside the key,
     unless given as paths or renamed in ``files``."""
@@ -91,6 +84,32 @@ def file_path(entry, kind):
     return os.path.join(entry['dest_dir'], file_names(entry.get('files'))[kind])
 
 
+def entry_files(entry, kinds=ENTRY_KINDS, formats=None):
+    """``[(kind, path)]`` of the files that belong to an entry, in this order (the key first, as an
+    install writes them): ``key`` and ``csr`` (where ``paths`` puts them), the files of ``formats``
+    in dest_dir with the entry's ``files`` names (pem: cert, chain, fullchain; pkcs12; jks),
+    ``manifest`` (``<dest_dir>/.dov-manifest.json``) and a renewal's staged ``key_next`` and
+    ``csr_next`` (``key.pem.next``, ``csr.pem.next``). Only the ``kinds`` asked for; ``formats``:
+    the entry's own formats when None, ``FORMATS`` for every file the entry may have written,
+    whatever its formats are now. Raises DovError for a bad ``files`` mapping (``file_names``)."""
+    names = file_names(entry.get('files'))
+    formats = formats or (entry.get('install') or {}).get('formats') or ['pem']
+    key_path, csr_path = paths(entry)
+    found = [('key', key_path), ('csr', csr_path)]
+    found += [(kind, os.path.join(entry['dest_dir'], names[kind])) for kind, _name, file_format in FILES if file_format in formats]
+    found += [('manifest', os.path.join(entry['dest_dir'], MANIFEST)), ('key_next', key_path + STAGED),
+              ('csr_next', csr_path + STAGED)]
+    return [(kind, path) for kind, path in found if kind in kinds]
+
+
+def certificate_files(entry):
+    """The paths of the files that hold the certificate in the entry's formats (cert.pem,
+    bundle.p12, keystore.jks), in the order of ``FILES``."""
+    formats = (entry.get('install') or {}).get('formats') or ['pem']
+    holders = [kind for file_format, kind in CERTIFICATE_KINDS if file_format in formats]
+    return [path for _kind, path in entry_files(entry, holders, formats)]
+
+
 def installed_certificates(entry):
     """The certificates installed for ``entry`` now, leaf first: the cert file (``cert.pem``)
     with the chain file beside it, else those in ``bundle.p12`` or ``keystore.jks`` (with the
@@ -103,17 +122,15 @@ def installed_certificates(entry):
     keystore = None if data or bundle else fsutil.read_managed(file_path(entry, 'jks'))
     try:
         if data:
-            found = _certs().load_certificates(data, 'cert.pem')
+            found = lib.certload.load_certificates(data, 'cert.pem')
             if len(found) == 1 and chain and chain.strip():
-                found += _certs().load_certificates(chain, 'chain.pem')
+                found += lib.certload.load_certificates(chain, 'chain.pem')
             return found
         if bundle and options.get('pkcs12_password'):
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
-            loaded = compat.load_pkcs12(bundle, options['pkcs12_password'].encode('utf-8'))
+            loaded = lib.compat.load_pkcs12(bundle, options['pkcs12_password'].encode('utf-8'))
             return [loaded.cert] + loaded.additional if loaded.cert is not None else []
         if keystore and options.get('jks_password'):
-            from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keystores
-            opened = keystores.open_jks(keystore, options['jks_password'])
+            opened = lib.keystores.open_jks(keystore, options['jks_password'])
             return list(opened[2]) if opened else []
     except (DovError, ValueError):
         return []
@@ -129,20 +146,18 @@ def serves(entry, plan):
     if not found:
         return False
     leaf = found[0]
-    return (_certs().public_key_fingerprint(leaf.public_key()) == plan.fingerprint
-            and _certs().common_names(leaf.subject) == [entry['common_name']]
-            and _certs().days_left(leaf) > 0)
+    return (lib.pki.public_key_fingerprint(leaf.public_key()) == plan.fingerprint
+            and lib.pki.common_names(leaf.subject) == [entry['common_name']]
+            and lib.certs.days_left(leaf) > 0)
 
 
 def found_installed(entry):
     """What the prepare phase reports of the installed certificate, for the controller to check
     against the pair (key, CN, client authentication, CA bundle, expiry) and to hand to the
-    pair's other hosts: ``(description, PEM of leaf + chain)``, or ``(None, None)``. And whether
-    every file of the entry's formats exists (``complete``)."""
+    pair's other hosts, and whether the certificate file of every format the entry has exists:
+    ``(description, PEM of leaf + chain, complete)``, or ``(None, None, False)``."""
     found = installed_certificates(entry)
     if not found:
         return None, None, False
-    formats = (entry.get('install') or {}).get('formats') or ['pem']
-    primary = {'pem': 'cert', 'pkcs12': 'pkcs12', 'jks': 'jks'}
-    complete = all(fsutil.lexists(file_path(entry, primary[name])) for name in formats)
-    return (_certs().describe_certificate(found[0]), _certs().dump_pem(found).decode('ascii'), complete)
+    complete = all(fsutil.lexists(path) for path in certificate_files(entry))
+    return (lib.certs.describe_certificate(found[0]), lib.certload.dump_pem(found).decode('ascii'), complete)

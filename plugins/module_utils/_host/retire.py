@@ -9,14 +9,14 @@
 it raises DovError, with nothing removed, when a managed name holds something the collection did
 not write. ``apply_removal`` removes what the plan says (or, in check mode, only reports it).
 ``retire_entry`` does both and returns the result dict of one entry, with ``error`` set instead of
-raising, as the host phases of hostcerts do. No cryptography is needed here.
+raising, as the other host phases do. No cryptography is needed here.
 
 What counts as the collection's own file, for a managed path:
 
-- the manifest ``<dest_dir>/.dov-manifest.json`` (written by hostcerts.write_manifest) records the
-  SHA-256 of each file the last install left (``files``: path -> [sha256, mode, uid, gid]); a file
-  whose content has that SHA-256 is the collection's (mode and owner may have been changed by
-  hand, the content is what matters);
+- the manifest ``<dest_dir>/.dov-manifest.json`` (written by hostmanifest.write_manifest, read with
+  hostmanifest.parse_manifest) records the SHA-256 of each file the last install left (``files``:
+  path -> [sha256, mode, uid, gid]); a file whose content has that SHA-256 is the collection's (mode
+  and owner may have been changed by hand, the content is what matters);
 - a file the manifest does not record (today: the CSR and the staged ``.next`` files of a renewal,
   or the key of a pair that never got its certificate) is the collection's when the caller's
   ``recognise(kind, path, data, manifest)`` says so (``data``: the bytes read, without following
@@ -36,8 +36,9 @@ file-system part.
 A path that another entry on this host still uses (``shared``, e.g. a ``privatekey_path`` two
 entries have in common) is kept. A folder is removed only when the collection created it and it is
 empty afterwards: the manifest lists the folders it created under ``created_dirs`` (absolute
-paths; hostcerts must record what fsutil.ensure_dir returned), and only the entry's dest_dir,
-the folders of its managed files and their parents qualify. Without that record folders stay.
+paths; hostmanifest.write_manifest records what the install's fsutil.ensure_dir returned), and
+only the entry's dest_dir, the folders of its managed files and their parents qualify. Without
+that record folders stay.
 
 The host's metrics lines (``<dov_metrics_dir>/vlaanderen_dov.prom``) belong to the metrics code:
 pass ``metrics``, a callable ``metrics(check_mode) -> bool`` that removes this entry's lines (in
@@ -49,14 +50,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import json
 import os
 import re
 import stat
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import retirefs
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import MANIFEST
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostmanifest import parse_manifest
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import MANIFEST
 
 MANIFEST_KIND = 'manifest'
 # fsutil.write_temp: tempfile.mkstemp(prefix='.<name>.', suffix='.tmp'); mkstemp's random part is
@@ -112,20 +113,6 @@ class RemovalPlan(object):
         before = sorted(item.path for item in self.items()) + [folder + os.sep for folder in self.folders]
         before += sorted(path for path, _reason in self.kept)
         return {'before': before, 'after': sorted(path for path, _reason in self.kept)}
-
-
-def _load_manifest(data):
-    """(the manifest, its ``created_dirs``) when ``data`` is a version 1 manifest, else None."""
-    try:
-        manifest = json.loads(data.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get('version') != 1 or not isinstance(manifest.get('files'), dict):
-        return None
-    created = manifest.get('created_dirs') or []
-    if not isinstance(created, list):
-        created = []
-    return manifest, [os.path.normpath(path) for path in created if isinstance(path, str) and os.path.isabs(path)]
 
 
 # ---------------------------------------------------------------- plan
@@ -231,10 +218,9 @@ def plan_removal(dest_dir, files, shared=(), force=False, metrics=None, recognis
             odd.append(manifest_path)
         elif info is not None:
             data = retirefs.read(where.fd, os.path.basename(manifest_path), manifest_path, info)
-            loaded = _load_manifest(data) if data is not None else None
+            loaded = parse_manifest(data) if data is not None else None
             if loaded is not None:
-                manifest, created = loaded
-                records = manifest['files']
+                manifest, created, records = loaded, loaded['created_dirs'], loaded['files']
             if manifest_path in shared:
                 plan.kept.append((manifest_path, SHARED))
             elif data is not None:

@@ -23,8 +23,9 @@ import os
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import MANIFEST, PREVIOUS, STAGED, entry_result, lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FORMATS, format_paths, paths
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import entry_result
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FORMATS, INSTALL_SET, PREVIOUS, STAGED, entry_files, paths
 
 
 # ---------------------------------------------------------------- the staged key and CSR
@@ -156,8 +157,7 @@ def promote_staged(entry):
 # ---------------------------------------------------------------- one pair, every host
 
 def _managed(entry):
-    key_path, _csr_path = paths(entry)
-    return [key_path] + format_paths(entry, FORMATS) + [os.path.join(entry['dest_dir'], MANIFEST)]
+    return [path for _kind, path in entry_files(entry, INSTALL_SET, FORMATS)]
 
 
 def keep_previous(saved):

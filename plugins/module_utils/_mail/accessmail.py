@@ -18,8 +18,8 @@ the same file:
   be stable, but a forced second send would then carry the same Message-ID as the first, and
   mail systems drop such a message as a duplicate.
 - The send record ``<dest>.sent.json`` (``sendrecord.py``) lists every send of the file; a
-  request whose SHA-256 is in the record was sent already, and ``send_once`` does not send it
-  again unless forced.
+  request whose SHA-256 is in the record was sent already, and ``sendrecord.send_once`` does not
+  send it again unless forced.
 
 Everything here is plain Python, usable from a module or from a controller-side action plugin.
 """
@@ -41,7 +41,6 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import orgid
-from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import sendrecord
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.cn import REQUESTABLE_ENVIRONMENTS, SERVICE
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
@@ -369,7 +368,3 @@ def _text(value):
     if isinstance(value, bytes):
         return value.decode('utf-8', 'replace')
     return str(value)
-
-
-# The send record and ``send_once`` live in sendrecord.py; offered here for the callers of this module.
-send_once = sendrecord.send_once

@@ -8,7 +8,7 @@
 The record lists every send of the file: the SHA-256 of the ``eml`` bytes, the time, the
 Message-ID and the server. A file whose SHA-256 is in the record was sent already;
 ``send_once`` does not send it again unless forced. The mail itself (``AccessRequest``) and the
-SMTP server (``SmtpServer``) are in ``accessmail.py``, which offers ``send_once`` too.
+SMTP server (``SmtpServer``) are in ``accessmail.py``.
 """
 
 from __future__ import absolute_import, division, print_function

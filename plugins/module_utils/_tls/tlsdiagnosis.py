@@ -13,8 +13,9 @@ returns a ``tlswire.Verdict``; the verdicts are those of docs/mtls-check.md.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._tls.tlswire import Verdict, verify_error_text
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
 
 try:
     from cryptography import x509
@@ -98,7 +99,7 @@ def issuer_accepted(chain, acceptable_der):
 
 
 def _common_name(cert):
-    names = certs.common_names(cert.subject)
+    names = pki.common_names(cert.subject)
     return names[0] if names else certs.subject_text(cert.subject)
 
 
@@ -128,7 +129,7 @@ def client_cert_hint(alert=None, identity=None, accepted=None, acceptable=(), ht
         return ("No client certificate was sent, and the server requires one.%s Set client_cert and client_key "
                 "(or pkcs12_path) to the certificate DOV's CN was issued for." % said)
     cert = identity.cert
-    not_after, not_before = certs.not_after(cert), certs.not_before(cert)
+    not_after, not_before = compat.not_valid_after(cert), compat.not_valid_before(cert)
     if not_after < now:
         return ("The client certificate %s expired on %s.%s Request a new certificate for this CN in VO-DCBaaS "
                 "and install it." % (_common_name(cert), not_after.strftime('%Y-%m-%d'), said))

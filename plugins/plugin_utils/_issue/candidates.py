@@ -30,8 +30,8 @@ import datetime
 import glob
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover, statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
@@ -51,7 +51,7 @@ def _certificate_key(path):
     if not data:
         return None
     try:
-        return certs.public_key_fingerprint(certs.load_certificates(data, path)[0].public_key())
+        return pki.public_key_fingerprint(certload.load_certificates(data, path)[0].public_key())
     except DovError:
         return None
 
@@ -117,15 +117,15 @@ class Explainer(object):
         label = certs.label(cert)
         if certs.is_ca(cert):
             return 'ca', 'the CA certificate %s (CA:TRUE), not a client certificate' % label, None
-        start, end = certs.not_before(cert), certs.not_after(cert)
+        start, end = compat.not_valid_before(cert), compat.not_valid_after(cert)
         dates = 'valid from %s to %s' % (certs.iso(start), certs.iso(end))
         if now + SKEW < start:
             return 'not_yet_valid', 'the certificate %s, which is not valid yet (%s; it is now %s)' % (
                 label, dates, certs.iso(now)), None
         if now > end:
             return 'expired', 'the certificate %s, which expired on %s (%s)' % (label, certs.iso(end), dates), None
-        key = certs.public_key_fingerprint(cert.public_key())
-        names = certs.common_names(cert.subject)
+        key = pki.public_key_fingerprint(cert.public_key())
+        names = pki.common_names(cert.subject)
         owners = [(other, where) for other, where in self.known_keys().get(key, []) if other != pair.key]
         if owners:
             return ('other_pair', 'the certificate of %s (its key is %s), not of %s' % (owners[0][0], owners[0][1], pair.key),

@@ -27,8 +27,8 @@ __metaclass__ = type
 import datetime
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import installed
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover, statefolder, states
@@ -59,13 +59,13 @@ def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None
     Returns (PEM of leaf + chain, description); raises DovError naming the problem (KeyMismatch
     when no certificate is for the key). A file with several client certificates adds to ``notes``
     which one was taken."""
-    found = certs.load_certificates(data, source)
-    leaf = next((cert for cert in found if certs.public_key_fingerprint(cert.public_key()) == key_fingerprint), None)
+    found = certload.load_certificates(data, source)
+    leaf = next((cert for cert in found if pki.public_key_fingerprint(cert.public_key()) == key_fingerprint), None)
     if leaf is None:
         leaf = certs.pick_leaf(found)[0]
         raise KeyMismatch("%s was issued for another key (its public key SHA-256 is %s, %s is %s). Upload the CSR "
                           "of this pair in VO-DCBaaS and use the certificate that comes back."
-                          % (source, certs.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint), found)
+                          % (source, pki.public_key_fingerprint(leaf.public_key()), whose, key_fingerprint), found)
     others = [cert for cert in found if cert is not leaf]
     leaves = [cert for cert in found if not certs.is_ca(cert)]
     if notes is not None and len(leaves) > 1:
@@ -74,28 +74,28 @@ def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None
     certs.check_common_name(leaf, common_name)
     certs.check_client_auth(leaf)
     now = now or certs.utcnow()
-    start = certs.not_before(leaf)
+    start = compat.not_valid_before(leaf)
     if now < start <= now + datetime.timedelta(seconds=CLOCK_SKEW):
         now = start     # just issued by a CA whose clock is a little ahead: not a reason to refuse
     certs.check_validity(leaf, now)
     chain = certs.build_chain(leaf, others, ca_certs, now)
-    return certs.dump_pem([leaf] + chain).decode('ascii'), certs.describe_certificate(leaf, now)
+    return certload.dump_pem([leaf] + chain).decode('ascii'), certs.describe_certificate(leaf, now)
 
 
 def check_issued(data, csr_pem, common_name, ca_certs, source, now=None, notes=None):
     """check_for_key with the CSR's key."""
     key = pki.load_csr(csr_pem.encode('ascii')).public_key()
-    return check_for_key(data, certs.public_key_fingerprint(key), common_name, ca_certs, source, now, "the CSR's",
+    return check_for_key(data, pki.public_key_fingerprint(key), common_name, ca_certs, source, now, "the CSR's",
                          notes)
 
 
 def _stored(stored, key_fingerprint, common_name, now):
     """The cached certificate's description when it is for this key and CN, else None."""
     try:
-        leaf = certs.load_certificates(stored.encode('ascii'), 'the stored certificate')[0]
+        leaf = certload.load_certificates(stored.encode('ascii'), 'the stored certificate')[0]
     except DovError:
         return None
-    if certs.public_key_fingerprint(leaf.public_key()) == key_fingerprint and certs.common_names(leaf.subject) == [common_name]:
+    if pki.public_key_fingerprint(leaf.public_key()) == key_fingerprint and pki.common_names(leaf.subject) == [common_name]:
         return certs.describe_certificate(leaf, now)
     return None
 
@@ -131,7 +131,7 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
     changed = False
     # ``now`` (tests) stays None otherwise: each check reads the clock when it runs, after a slow issuer.
     previous_states = previous_states or {}
-    ca_certs = certs.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle) if ca_bundle else None
+    ca_certs = certload.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle) if ca_bundle else None
     for key in sorted(pairs):
         info = pairs[key]
         info['install'], info['check'] = [], []
@@ -273,7 +273,7 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
         return outcome.changed
     bundle = ca_certs
     if bundle is None and outcome.ca_bundle:
-        bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
+        bundle = certload.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
     try:
         pem, described = check_for_key(outcome.certificate, staged['key_fingerprint'], pair.common_name, bundle,
                                        'The renewed certificate from %s' % outcome.source, now, 'the staged key')
@@ -359,7 +359,7 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
         return None, outcome.changed
     bundle = ca_certs
     if bundle is None and outcome.ca_bundle:
-        bundle = certs.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
+        bundle = certload.load_ca_bundle(fsutil.read_bytes(outcome.ca_bundle), outcome.ca_bundle)
     source = 'The certificate from %s' % outcome.source
     try:
         notes = []

@@ -43,6 +43,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsut
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers, programs
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload
 
 FOLDER = 'revocation'
 INSTRUCTIONS_FILE = 'INSTRUCTIES.txt'
@@ -116,7 +117,7 @@ def certificate_facts(certificate, now=None):
     """
     if isinstance(certificate, (bytes, str)):
         from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs
-        certificate = certs.describe_certificate(certs.load_certificates(certificate, 'The retired certificate')[0], now)
+        certificate = certs.describe_certificate(certload.load_certificates(certificate, 'The retired certificate')[0], now)
     if not isinstance(certificate, dict):
         raise DovError("A retired certificate was given as %s. Give its description (serial, fingerprint_sha256, "
                        "not_after, common_name) or its PEM." % type(certificate).__name__)

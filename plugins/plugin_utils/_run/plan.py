@@ -28,7 +28,7 @@ import uuid
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, fsutil
-from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail
+from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail, sendrecord
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH, pair_key
@@ -128,7 +128,7 @@ def write_requests(inventory, state_dir, organisation, smtp, send, check_mode):
         if send and smtp.get('host'):
             server = accessmail.SmtpServer(smtp.get('host'), smtp.get('port'), smtp.get('starttls', True),
                                            smtp.get('username'), smtp.get('password'), smtp.get('ca_bundle'))
-            sent = accessmail.send_once(dest, eml, server, check_mode=check_mode)
+            sent = sendrecord.send_once(dest, eml, server, check_mode=check_mode)
             requests[name].update(sent=sent['sent'], sent_at=sent['sent_at'])
             if sent['sent'] or (check_mode and sent['would_send']):
                 changed = True

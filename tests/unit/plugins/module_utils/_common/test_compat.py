@@ -151,6 +151,9 @@ def test_versions_are_read_as_numbers():
 def test_keys_compare_by_their_public_bytes(keys):
     assert compat.same_public_key(keys['rsa'].public_key(), keys['rsa'].public_key())
     assert not compat.same_public_key(keys['rsa'].public_key(), keys['other'].public_key())
+    # a private key stands for its public key (the key holder's key.pem against a received key)
+    assert compat.same_public_key(keys['rsa'], keys['rsa'].public_key())
+    assert not compat.same_public_key(keys['rsa'], keys['other'])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keystores
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostbase, hostcerts
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import MANIFEST
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,8 +95,8 @@ def test_a_manifest_that_is_a_fifo_does_not_hang_prepare(tmp_path, lab, key1, de
     dest = tmp_path / 'dov'
     entry = base.make_entry(dest, lab, certificate=base.certificate_for(lab, key1), privatekey_content=base.key_text(key1))
     assert hostcerts.install(entry)['error'] is None
-    os.unlink(str(dest / hostbase.MANIFEST))
-    os.mkfifo(str(dest / hostbase.MANIFEST))
+    os.unlink(str(dest / MANIFEST))
+    os.mkfifo(str(dest / MANIFEST))
     result = hostcerts.prepare(dict(entry, privatekey_content=None))     # a blocking open would hang here
     assert result['error'] is None and result.get('converged_by') != 'manifest'
 

@@ -16,7 +16,8 @@ import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keyfiles, pki
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostbase, hostcerts, hostmanifest
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostcerts, hostmanifest
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import MANIFEST
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,7 +152,7 @@ def test_the_received_key_is_prepared_with_the_files_and_renamed_first_back_to_b
     dov.status = 403                    # DOV refuses the new certificate: the previous set comes back
     result = hostcerts.install(entry, check=base.check_of(dov))
     assert result['check']['verdict'] == 'not_authorised', result
-    managed = ('key.pem', 'cert.pem', 'chain.pem', 'fullchain.pem', hostbase.MANIFEST)
+    managed = ('key.pem', 'cert.pem', 'chain.pem', 'fullchain.pem', MANIFEST)
     events = [event for event in events if event[1] in managed]     # not the check's own trust file
     install = events[:events.index(('rename', 'fullchain.pem')) + 1]
     assert install == [('prepare', 'key.pem'), ('prepare', 'cert.pem'), ('prepare', 'fullchain.pem'),
@@ -183,7 +184,7 @@ def test_a_manifest_that_lacks_a_file_of_the_formats_does_not_prove_convergence(
     dest, entry = installed(tmp_path, lab, key1, formats=('pem', 'pkcs12'))
     entry = dict(entry, privatekey_content=None)
     assert hostmanifest.converged_by_manifest(entry) is not None
-    manifest_path = dest / hostbase.MANIFEST
+    manifest_path = dest / MANIFEST
     manifest = json.loads(manifest_path.read_text())
     del manifest['files'][str(dest / 'cert.pem')]
     del manifest['files'][str(dest / 'bundle.p12')]
@@ -227,7 +228,7 @@ def test_a_rerun_the_manifest_shows_converged_never_loads_cryptography(tmp_path,
     entry = dict(entry, privatekey_content=None, key_holder=True)
     rerun = prepare_in_a_fresh_interpreter(entry)
     assert rerun == {'error': None, 'changed': False, 'converged_by': 'manifest', 'loaded': []}
-    (dest / hostbase.MANIFEST).unlink()          # the same files without the manifest: checked with cryptography
+    (dest / MANIFEST).unlink()          # the same files without the manifest: checked with cryptography
     checked = prepare_in_a_fresh_interpreter(entry)
     assert checked['error'] is None and checked['converged_by'] is None
     assert 'cryptography' in checked['loaded']

@@ -23,7 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostcerts
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import paths
 
@@ -256,8 +256,8 @@ def test_install_writes_the_shared_key_0600_and_the_certificate(tmp_path, lab, k
     assert mode_of(dest / 'key.pem') == 0o600
     assert fingerprint_of_file(dest / 'key.pem') == pki.public_key_fingerprint(key1)
     assert sorted(os.listdir(str(dest))) == ['.dov-manifest.json', 'cert.pem', 'chain.pem', 'fullchain.pem', 'key.pem']
-    leaf = certs.load_certificates((dest / 'cert.pem').read_bytes())
-    assert len(leaf) == 1 and certs.public_key_fingerprint(leaf[0].public_key()) == pki.public_key_fingerprint(key1)
+    leaf = certload.load_certificates((dest / 'cert.pem').read_bytes())
+    assert len(leaf) == 1 and pki.public_key_fingerprint(leaf[0].public_key()) == pki.public_key_fingerprint(key1)
     assert result['common_name'] == CN and result['files']['cert']['changed'] is True
     assert 'check' not in result  # no check settings: no mTLS check
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostcerts, installed
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import states
@@ -76,8 +76,8 @@ def test_prepare_reports_a_hand_installed_certificate_and_writes_no_csr_beside_i
     result = hostcerts.prepare(entry(tmp_path, holder=True, files={'key': 'client.key', 'cert': 'client.crt'}))
     assert result['error'] is None and result['changed'] is False
     assert files_of(tmp_path) == before                   # no csr.pem, nothing rewritten
-    leaf = certs.load_certificates(result['installed_pem'].encode('ascii'))[0]
-    assert certs.public_key_fingerprint(leaf.public_key()) == result['key_fingerprint'] == pki.public_key_fingerprint(key)
+    leaf = certload.load_certificates(result['installed_pem'].encode('ascii'))[0]
+    assert pki.public_key_fingerprint(leaf.public_key()) == result['key_fingerprint'] == pki.public_key_fingerprint(key)
     assert result['installed']['common_name'] == CN and result['installed']['issuer']
     assert result['installed']['fingerprint_sha256'] == certs.fingerprint_sha256(leaf)
     assert result['complete'] is True and result['converged'] is False

@@ -17,10 +17,10 @@ import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keyfiles, pki
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host import certinstall, hostbase, hostcerts
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import certinstall, hostcerts
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import retire
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import paths
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import MANIFEST, paths
 
 APP = 'Geodrill'
 CN = 'geolab.be/dov-services/oefen/Geodrill'
@@ -45,7 +45,7 @@ def managed(entry):
     """kind -> path of every file the collection manages for the entry (as the role will pass them)."""
     key_path, csr_path = paths(entry)
     files = {'key': key_path, 'csr': csr_path, 'key_next': key_path + '.next', 'csr_next': csr_path + '.next',
-             'manifest': os.path.join(entry['dest_dir'], hostbase.MANIFEST)}
+             'manifest': os.path.join(entry['dest_dir'], MANIFEST)}
     for kind, name, _format in certinstall.FILES:
         files[kind] = os.path.join(entry['dest_dir'], name)
     return files
@@ -83,7 +83,7 @@ def names_in(folder):
 def add_created_dirs(entry, folders):
     """What hostmanifest.write_manifest records: the folders the collection created (fsutil.ensure_dir's
     return value) under ``created_dirs`` in the manifest."""
-    path = os.path.join(entry['dest_dir'], hostbase.MANIFEST)
+    path = os.path.join(entry['dest_dir'], MANIFEST)
     manifest = json.loads(fsutil.read_bytes(path).decode('utf-8'))
     manifest['created_dirs'] = [str(folder) for folder in folders]
     fsutil.atomic_write(path, (json.dumps(manifest, sort_keys=True) + '\n').encode('utf-8'), mode=0o600)
@@ -182,7 +182,7 @@ def test_temporary_files_of_a_killed_run_go_and_others_stay(tmp_path, lab):
     dest = entry['dest_dir']
     leftovers = [fsutil.write_temp(dest, 'key.pem', b'half a key'),
                  fsutil.write_temp(dest, 'bundle.p12', b'half a bundle'),
-                 fsutil.write_temp(dest, hostbase.MANIFEST, b'{')]
+                 fsutil.write_temp(dest, MANIFEST, b'{')]
     foreign = fsutil.write_temp(dest, 'application.conf', b'the application writes this way too')
     result = retire.retire_entry(dest, managed(entry), recognise=recognise)
     assert result['error'] is None
@@ -333,7 +333,7 @@ def test_a_key_the_manifest_does_not_record_is_refused(tmp_path, lab):
 
 def test_a_manifest_that_cannot_be_read_is_refused_unless_force(tmp_path, lab):
     entry = onboard(tmp_path / 'geodrill', lab)
-    manifest = os.path.join(entry['dest_dir'], hostbase.MANIFEST)
+    manifest = os.path.join(entry['dest_dir'], MANIFEST)
     fsutil.atomic_write(manifest, b'{"version": 1, "files": [', mode=0o600)
     # Without a readable manifest nothing counts as the collection's: every file is named.
     message = refused(tmp_path, entry, [manifest, '(not a manifest it can read)', 'force: true'])
@@ -365,7 +365,7 @@ def test_a_managed_name_that_is_a_link_is_refused_even_with_force(tmp_path, lab)
 
 def test_a_manifest_that_is_a_link_is_refused(tmp_path, lab):
     entry = onboard(tmp_path / 'geodrill', lab)
-    manifest = os.path.join(entry['dest_dir'], hostbase.MANIFEST)
+    manifest = os.path.join(entry['dest_dir'], MANIFEST)
     os.rename(manifest, str(tmp_path / 'manifest.json'))
     os.symlink(str(tmp_path / 'manifest.json'), manifest)
     refused(tmp_path, entry, [manifest, 'symbolic link'], force=True)

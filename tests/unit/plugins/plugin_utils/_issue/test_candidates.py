@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import inventory, plan
@@ -97,7 +97,7 @@ def the_failure(info):
 def test_the_ca_certificate_in_the_inbox_is_named_a_ca_certificate_without_new_request_advice(tmp_path, keys, lab):
     site = Site(tmp_path, keys, lab)
     with open(site.bundle(), 'rb') as handle:
-        ca = certs.load_certificates(handle.read())[0]
+        ca = certload.load_certificates(handle.read())[0]
     path = site.drop(ca.public_bytes(serialization.Encoding.DER), 'Geodrill.cer')
     failure = the_failure(site.run())
     assert failure['step'] == 'inbox' and failure['file'] == path and failure['host'] is None
@@ -169,8 +169,8 @@ def test_a_real_mismatch_and_only_that_gets_the_new_request_advice(tmp_path, key
 
 def test_a_pkcs7_with_several_leaves_and_none_for_this_key_lists_each(tmp_path, keys, lab):
     site = Site(tmp_path, keys, lab)
-    leaves = [certs.load_certificates(site.sign(keys['labo'], 'Labo'))[0],
-              certs.load_certificates(site.sign(keys['old']))[0]]
+    leaves = [certload.load_certificates(site.sign(keys['labo'], 'Labo'))[0],
+              certload.load_certificates(site.sign(keys['old']))[0]]
     site.drop(pkcs7.serialize_certificates(leaves, serialization.Encoding.DER), 'bundle.p7b')
     message = the_failure(site.run())['message']
     assert 'holds 2 client certificates and none is for the key of Geodrill/oefen' in message
@@ -180,8 +180,8 @@ def test_a_pkcs7_with_several_leaves_and_none_for_this_key_lists_each(tmp_path, 
 
 def test_a_pkcs7_with_several_leaves_takes_the_one_for_this_key(tmp_path, keys, lab):
     site = Site(tmp_path, keys, lab)
-    mine = certs.load_certificates(site.sign(keys['geodrill']))[0]
-    leaves = [certs.load_certificates(site.sign(keys['labo'], 'Labo'))[0], mine]
+    mine = certload.load_certificates(site.sign(keys['geodrill']))[0]
+    leaves = [certload.load_certificates(site.sign(keys['labo'], 'Labo'))[0], mine]
     site.drop(pkcs7.serialize_certificates(leaves, serialization.Encoding.DER), 'bundle.p7b')
     info = site.run()
     assert info['state'] != 'failed' and info['certificate']['fingerprint_sha256'] == certs.fingerprint_sha256(mine)
@@ -211,5 +211,5 @@ def test_a_newer_download_wins_over_a_cached_certificate_that_failed(tmp_path, k
     os.utime(path, (stamp + 60, stamp + 60))
     info = site.run(previous={'Geodrill/oefen': {'state': previous}})
     wanted = {'dropped': dropped, 'cached': cached}[taken]
-    assert info['certificate']['fingerprint_sha256'] == certs.fingerprint_sha256(certs.load_certificates(wanted)[0])
+    assert info['certificate']['fingerprint_sha256'] == certs.fingerprint_sha256(certload.load_certificates(wanted)[0])
     assert info['source'] == ('issuer' if taken == 'dropped' else 'stored')

@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import inventory, plan
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import states
@@ -315,9 +315,9 @@ def test_prepare_entries_carry_the_entry_and_defaults_but_no_passwords(tmp_path)
 def test_a_good_certificate_comes_back_as_leaf_and_chain_with_its_description(lab, key1):
     csr = csr_pem(key1)
     pem, described = issue.check_issued(lab.sign_csr(csr), csr, CN, [lab.issuing_cert, lab.root_cert], 'The lab')
-    found = certs.load_certificates(pem.encode('ascii'))
-    assert [certs.public_key_fingerprint(cert.public_key()) for cert in found] == [
-        fingerprint(key1), certs.public_key_fingerprint(lab.issuing_cert.public_key())]  # leaf + issuing CA, no root
+    found = certload.load_certificates(pem.encode('ascii'))
+    assert [pki.public_key_fingerprint(cert.public_key()) for cert in found] == [
+        fingerprint(key1), pki.public_key_fingerprint(lab.issuing_cert.public_key())]  # leaf + issuing CA, no root
     assert described['common_name'] == CN
     assert described['days_left'] >= 1850
 
@@ -325,7 +325,7 @@ def test_a_good_certificate_comes_back_as_leaf_and_chain_with_its_description(la
 def test_check_issued_without_ca_bundle_checks_key_cn_usage_and_validity_only(lab, key1):
     csr = csr_pem(key1)
     pem, _described = issue.check_issued(lab.sign_csr(csr), csr, CN, None, 'The lab')
-    assert len(certs.load_certificates(pem.encode('ascii'))) == 1
+    assert len(certload.load_certificates(pem.encode('ascii'))) == 1
 
 
 def refused_by_check_issued(data, csr, common_name=CN, ca_certs=None, now=None):
@@ -417,7 +417,7 @@ class World(object):
             return handle.read()
 
     def stored_leaf(self):
-        return certs.load_certificates(self.stored())[0]
+        return certload.load_certificates(self.stored())[0]
 
     def issue(self, prepared, issuer='lab', play_hosts=('app-1', 'app-2'), status=None, previous=None, **options):
         """``previous``: the pair's state in status.json before this run (its record as a run that
@@ -449,9 +449,9 @@ def test_a_first_issue_stores_the_certificate_and_asks_every_host_to_install(wor
     changed, info = world.issue(prepared)
     assert changed is True
     leaf = world.stored_leaf()
-    assert certs.public_key_fingerprint(leaf.public_key()) == fingerprint(key1)
-    assert certs.common_names(leaf.subject) == [CN]
-    assert len(certs.load_certificates(world.stored())) == 2  # leaf + issuing CA
+    assert pki.public_key_fingerprint(leaf.public_key()) == fingerprint(key1)
+    assert pki.common_names(leaf.subject) == [CN]
+    assert len(certload.load_certificates(world.stored())) == 2  # leaf + issuing CA
     assert stat.S_IMODE(os.stat(world.certificate_path).st_mode) == 0o644
     assert info['certificate_pem'] == world.stored().decode('ascii')
     assert info['certificate']['common_name'] == CN
@@ -542,7 +542,7 @@ def test_a_stored_certificate_for_another_key_is_replaced(world, key1, key2):
     changed, info = world.issue({'app-1': [prepared_result(key2, csr_pem(key2))],
                                  'app-2': [prepared_result(key1, converged=True)]})
     assert changed is True
-    assert certs.public_key_fingerprint(world.stored_leaf().public_key()) == fingerprint(key2)
+    assert pki.public_key_fingerprint(world.stored_leaf().public_key()) == fingerprint(key2)
     assert info['install'] == [('app-1', False), ('app-2', True)]
 
 
@@ -583,7 +583,7 @@ def test_a_staged_renewal_gets_a_certificate_for_the_staged_key_and_every_host_i
     prepared = {'app-1': [staged_result(key1, key2)], 'app-2': [prepared_result(key1, converged=True)]}
     changed, info = world.issue(prepared, previous='renewal_due', renew=True)
     assert changed is True
-    assert certs.public_key_fingerprint(world.stored_leaf().public_key()) == fingerprint(key2)  # the NEW key
+    assert pki.public_key_fingerprint(world.stored_leaf().public_key()) == fingerprint(key2)  # the NEW key
     assert info['install'] == [('app-1', False), ('app-2', True)]   # app-2 gets the staged key from app-1
     assert info['staged_key'] is None and info['state'] is None
     install, keys = issue.deliveries(world.inventory, world.pairs, {})
@@ -738,7 +738,7 @@ def test_the_manual_issuer_picks_up_a_der_certificate_and_stores_pem(world, lab,
                                 issuer='manual', ca_bundle=lab.bundle_path)
     assert changed is True
     assert world.stored().startswith(b'-----BEGIN CERTIFICATE-----')
-    assert len(certs.load_certificates(world.stored())) == 2  # the chain comes from ca_bundle
+    assert len(certload.load_certificates(world.stored())) == 2  # the chain comes from ca_bundle
     assert info['install'] == [('app-1', False), ('app-2', True)]
     assert any('picked up' in message for message in info['messages'])
 
@@ -851,10 +851,10 @@ def test_a_stored_certificate_with_another_cn_than_the_inventory_is_replaced(tmp
     typo = 'geolab.be/dov-services/oefen/Geodril'
     first = World(str(state_dir), [geodrill(oefen={'cn': typo})])
     first.issue({'app-1': [prepared_result(key1, csr_pem(key1, typo))], 'app-2': [prepared_result()]})
-    assert certs.common_names(first.stored_leaf().subject) == [typo]
+    assert pki.common_names(first.stored_leaf().subject) == [typo]
     corrected = World(str(state_dir))  # the CN corrected to CN; the holder's CSR follows (same key)
     _changed, info = corrected.issue({'app-1': [prepared_result(key1, csr_pem(key1))], 'app-2': [prepared_result(key1)]})
-    assert certs.common_names(corrected.stored_leaf().subject) == [CN]
+    assert pki.common_names(corrected.stored_leaf().subject) == [CN]
     assert info['certificate']['common_name'] == CN
 
 

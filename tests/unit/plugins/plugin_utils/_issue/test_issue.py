@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import inventory, plan
@@ -38,7 +38,7 @@ def signed(ca, key, **options):
 
 
 def fingerprint_of(pem):
-    return certs.fingerprint_sha256(certs.load_certificates(pem)[0])
+    return certs.fingerprint_sha256(certload.load_certificates(pem)[0])
 
 
 def found(key, pem=None, holder=False, complete=True):
@@ -71,12 +71,12 @@ def run(state_dir, prepared, ca_bundle, environment=None, base_dir=None, **optio
 
 def test_check_for_key_reads_der_and_pkcs7_and_gives_leaf_and_chain(lab, key1):
     pem = signed(lab, key1)
-    leaf = certs.load_certificates(pem)[0]
-    ca_certs = certs.load_ca_bundle(open(bundle(lab), 'rb').read())
+    leaf = certload.load_certificates(pem)[0]
+    ca_certs = certload.load_ca_bundle(open(bundle(lab), 'rb').read())
     for data in (leaf.public_bytes(serialization.Encoding.DER), pkcs7.serialize_certificates([leaf], serialization.Encoding.DER)):
         text, described = issue.check_for_key(data, pki.public_key_fingerprint(key1), CN, ca_certs, 'the file')
         assert described['common_name'] == CN and described['fingerprint_sha256'] == certs.fingerprint_sha256(leaf)
-        assert len(certs.load_certificates(text.encode('ascii'))) == 2        # leaf + issuing CA (no root)
+        assert len(certload.load_certificates(text.encode('ascii'))) == 2        # leaf + issuing CA (no root)
 
 
 def test_check_for_key_names_both_keys_of_a_certificate_for_another_key(lab, key1, key2):
@@ -96,7 +96,7 @@ def test_a_lost_cache_takes_the_installed_certificate_without_calling_the_issuer
     assert changed is False and info['state'] is None, info['messages']
     assert info['source'] == 'hosts' and info['install'] == [] and info['check'] == ['app-1', 'app-2']
     stored = statefolder.stored_certificate(str(tmp_path), APP, 'oefen')
-    assert certs.fingerprint_sha256(certs.load_certificates(stored.encode('ascii'))[0]) == fingerprint_of(pem)
+    assert certs.fingerprint_sha256(certload.load_certificates(stored.encode('ascii'))[0]) == fingerprint_of(pem)
 
 
 def test_without_verification_an_adopted_certificate_is_not_checked(tmp_path, lab, key1):
@@ -147,7 +147,7 @@ def test_an_installed_certificate_that_cannot_be_adopted_is_named_and_a_new_one_
 # ---------------------------------------------------------------- certificate_file
 
 def test_certificate_file_relative_to_the_inventory_is_checked_and_installed(tmp_path, lab, key1):
-    leaf = certs.load_certificates(signed(lab, key1))[0]
+    leaf = certload.load_certificates(signed(lab, key1))[0]
     (tmp_path / 'geodrill.cer').write_bytes(leaf.public_bytes(serialization.Encoding.DER))
     prepared = {'app-1': [found(key1, holder=True)], 'app-2': [found(key1)]}
     changed, info, _inv, _pairs = run(tmp_path / 'state', prepared, bundle(lab),

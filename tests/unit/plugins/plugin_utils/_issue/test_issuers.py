@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers, programs
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
@@ -246,7 +247,7 @@ def test_an_openssl_command_signs_the_csr_from_stdin(tmp_path, csr, openssl_ca):
     output = run(openssl_sign_command(openssl_ca), csr, tmp_path)
     cert = x509.load_pem_x509_certificate(output)
     assert pki.common_names(cert.subject) == [CN]
-    assert pki.same_public_key(cert.public_key(), pki.load_csr(csr).public_key())
+    assert compat.same_public_key(cert.public_key(), pki.load_csr(csr).public_key())
     assert issuers.certificate_bytes(output) == output
 
 

@@ -14,7 +14,8 @@ import os
 import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import keyfiles
-from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostabsent, hostbase, hostcerts
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostabsent, hostcerts
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import MANIFEST
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import report
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offboard, revocation
@@ -178,7 +179,7 @@ def test_the_manifest_records_the_folders_the_install_made(tmp_path, lab):
     receiver = dict(holder, dest_dir=str(tmp_path / 'h2' / 'geodrill'), key_holder=False,
                     privatekey_content=open(os.path.join(holder['dest_dir'], 'key.pem')).read())
     assert hostcerts.install(receiver, check=None)['error'] is None
-    with open(os.path.join(receiver['dest_dir'], hostbase.MANIFEST)) as handle:
+    with open(os.path.join(receiver['dest_dir'], MANIFEST)) as handle:
         assert json.load(handle)['created_dirs'] == [str(tmp_path / 'h2'), receiver['dest_dir']]
     result = hostabsent.absent(absent(receiver))
     assert result['folders_removed'] == [receiver['dest_dir'], str(tmp_path / 'h2')]

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import revocation
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
@@ -40,7 +40,7 @@ def lab_certificates(tmp_path_factory):
     made = []
     for _number in range(2):
         csr = pki.dump_csr(pki.build_csr(pki.generate_private_key('ec'), LAB_CN))
-        made.append(certs.describe_certificate(certs.load_certificates(lab.sign_csr(csr))[0]))
+        made.append(certs.describe_certificate(certload.load_certificates(lab.sign_csr(csr))[0]))
     return made
 
 
@@ -134,7 +134,7 @@ def test_check_mode_writes_nothing_and_says_what_would_be_written(tmp_path, geod
 
 
 def test_a_description_from_the_host_and_the_pem_hand_over_the_same(tmp_path, geodrill):
-    description = certs.describe_certificate(certs.load_certificates(geodrill)[0])
+    description = certs.describe_certificate(certload.load_certificates(geodrill)[0])
     revocation.hand_over(str(tmp_path / 'a'), 'Geodrill', 'oefen', CN, [description], now=BEFORE_EXPIRY)
     revocation.hand_over(str(tmp_path / 'b'), 'Geodrill', 'oefen', CN, [geodrill], now=BEFORE_EXPIRY)
     for name in ('INSTRUCTIES.txt', 'revocation.json'):
@@ -253,7 +253,7 @@ def test_a_certificate_of_another_cn_is_refused_and_nothing_is_written(tmp_path,
     ({'not_after': '9 Jan 2026'}, "The not_after '9 Jan 2026' of the certificate 24F6CA90000100002448 is not a time"),
 ])
 def test_a_description_with_a_bad_field_is_refused(tmp_path, geodrill, change, expected):
-    description = dict(certs.describe_certificate(certs.load_certificates(geodrill)[0]), **change)
+    description = dict(certs.describe_certificate(certload.load_certificates(geodrill)[0]), **change)
     refused(tmp_path, expected, 'Geodrill', 'oefen', CN, [description], now=BEFORE_EXPIRY)
 
 
