@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The lab's DOV stand-in (lab/dov_standin.py), started and stopped with its own CLI, answers
+"""The lab's DOV stand-in (roles/dov_cert/files/dov_standin.py), started and stopped with its own CLI, answers
 mtls_check like DOV would: ok for an allowed CN, not_authorised for another, client_cert_rejected
 for a certificate its client CA did not issue or that expired."""
 
@@ -15,7 +15,7 @@ import pytest
 import tls_peers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STANDIN = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'lab', 'dov_standin.py')
+STANDIN = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'roles', 'dov_cert', 'files', 'dov_standin.py')
 MODULE = 'vlaanderen.dov.mtls_check'
 
 
