@@ -66,17 +66,22 @@ def for_plan(inventory, state_dir, options, check_mode, pairs, previous, role_pa
     """The plan step's stand-in, after the plan: {} unless ``options['lab']['standin']`` (never for
     report.yml; in check mode only when the lab CA exists), else ``prepare``'s settings for the
     CNs of the inventory (but the denied applications'); started now, while the hosts prepare,
-    when a check is likely; verify.yml (no issue step) waits for it here."""
+    when a check is likely; verify.yml (no issue step) waits for it here. When it cannot start,
+    it is stopped before the error goes on."""
     standin, mode = options.get('lab') or {}, options['mode']
     if mode == 'status' or not standin.get('standin') or (check_mode and not os.path.isdir(issuers.lab_ca_folder(state_dir))):
         return {}
     allowed = [pair.common_name for pair in inventory.pairs.values()
                if pair.common_name and pair.application not in (standin.get('deny') or [])]
     lab = prepare(state_dir, int(standin.get('port') or 18443), allowed, os.path.join(role_path, SCRIPT))
-    if check_likely(mode, pairs, previous):
-        start(lab)
-    if mode == 'verify':
-        wait(lab)
+    try:
+        if check_likely(mode, pairs, previous):
+            start(lab)
+        if mode == 'verify':
+            wait(lab)
+    except Exception:
+        stop(lab)       # the caller never gets these settings: stop what was started here
+        raise
     return lab
 
 
