@@ -123,8 +123,11 @@ def start(lab):
         raise DovError("Port %d on 127.0.0.1 is already in use by another program, so the lab DOV stand-in cannot "
                        "listen there. Set dov_lab_standin_port to a free port." % lab['port'])
     with open(os.devnull, 'rb') as devnull, open(lab['logfile'], 'ab') as log:
-        subprocess.Popen(command, stdin=devnull, stdout=log, stderr=log,  # pylint: disable=consider-using-with
-                         start_new_session=True, close_fds=True)
+        process = subprocess.Popen(command, stdin=devnull, stdout=log, stderr=log,  # pylint: disable=consider-using-with
+                                   start_new_session=True, close_fds=True)
+    # The stand-in writes its pidfile too, once it runs; written here as well, ``stop`` finds it even
+    # when the run ends before that (a release right after the plan step).
+    fsutil.atomic_write(lab['pidfile'], b'%d\n' % process.pid, mode=0o644)
     lab['started'] = True
     return lab
 

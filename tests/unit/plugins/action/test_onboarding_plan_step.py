@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import signal
 import socket
 
 from ansible.parsing.dataloader import DataLoader
@@ -104,3 +105,26 @@ def test_a_stand_in_that_cannot_start_fails_the_plan_step_and_the_lock_is_releas
                              "cannot listen there. Set dov_lab_standin_port to a free port." % port)
     assert not os.path.exists(os.path.join(state_dir, '.lock'))
     assert not os.path.exists(os.path.join(state_dir, 'lab-standin', 'standin.pid'))
+
+
+def running(pid):
+    """Whether ``pid`` runs (a zombie that waits to be reaped does not)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (IOError, OSError):
+        return False
+
+
+def test_a_release_right_after_the_plan_step_stops_the_stand_in_it_started(tmp_path):
+    state_dir = str(tmp_path / 'state')
+    planned = run(plan_args(state_dir, free_port()), task_vars())
+    assert not planned.get('failed'), planned
+    with open(planned['lab']['pidfile']) as handle:      # known at once, before the stand-in runs its own code
+        pid = int(handle.read())
+    try:
+        run({'step': 'release', 'state_dir': state_dir, 'plan': planned}, task_vars())
+        assert not running(pid) and not os.path.exists(planned['lab']['pidfile'])
+    finally:
+        if running(pid):
+            os.killpg(pid, signal.SIGKILL)
