@@ -2,9 +2,10 @@
 # Copyright: vlaanderen.dov developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The controller side of the dov_cert role, run in-process (no module execution): a thin face
-that validates its arguments and calls the steps in module_utils, with what taskvars reads from
-the task variables (the hosts, their dov_certificates, their registered results): ``plan``
-(taskvars.check_variables, taskvars.check_role_variables, plan.plan_step), ``issue`` (offboard.retire_pairs, issue.issue_pairs,
+that validates its arguments and calls the steps in plugin_utils, with what taskvars reads from
+the task variables (the role's folder, the hosts, their dov_certificates, their registered results):
+``plan`` (taskvars.argument_specs, taskvars.check_variables, taskvars.check_role_variables,
+plan.plan_step, labstandin.for_plan, plan.add_checks), ``issue`` (offboard.retire_pairs, issue.issue_pairs,
 issue.deliveries, issue.step_result), ``settle`` (renew.yml: issue.settle_renewals), ``report`` (states.report, then the release),
 ``expiry`` (report.yml: report.pair_records, report.json and report.html,
 the dov_fail_within_days decision, the notification mail) and ``release`` (the lock and the lab stand-in, on every outcome).
@@ -75,12 +76,25 @@ class ActionModule(ActionBase):
     # ------------------------------------------------------------ the steps
 
     def _plan(self, args, task_vars):
-        taskvars.check_variables(task_vars)
-        taskvars.check_role_variables(task_vars, args['mode'])
+        specs = taskvars.argument_specs(task_vars)
+        taskvars.check_variables(task_vars, specs)
+        taskvars.check_role_variables(task_vars, args['mode'], specs)
         offboard.check_options(args['issuer'], args['revoke_command'], args['revoke_reason'])
         inventory = taskvars.inventory(args, task_vars)
-        return plan.plan_step(inventory, args['state_dir'], taskvars.play_hosts(task_vars), args,
-                              self._task.check_mode, self._lock(args))
+        lock = self._lock(args)
+        outcome = plan.plan_step(inventory, args['state_dir'], taskvars.play_hosts(task_vars), args,
+                                 self._task.check_mode, lock)
+        lab = {}
+        try:
+            # The lab only: the DOV stand-in, whose endpoints and server CA the checks then use.
+            lab = labstandin.for_plan(inventory, args['state_dir'], args, self._task.check_mode, outcome['pairs'],
+                                      statefolder.load_status(args['state_dir'])['pairs'], taskvars.role_path(task_vars))
+            return plan.add_checks(outcome, inventory, args, lab)
+        except Exception:
+            labstandin.stop(lab)
+            if plan.takes_lock(args['mode'], self._task.check_mode):
+                lock.release()
+            raise
 
     def _issue(self, args, task_vars):
         inventory = taskvars.inventory(args, task_vars)
@@ -156,6 +170,6 @@ class ActionModule(ActionBase):
 
     def _release(self, args, task_vars):
         """The lock if this run holds it, the stand-in it started: after the report, else in the role's always."""
-        labstandin.stop((args['plan'].get('lab') or {}).get('pidfile'))
+        labstandin.stop(args['plan'].get('lab'))
         released = False if self._task.check_mode else self._lock(args).release()
         return {'changed': False, 'released': released}

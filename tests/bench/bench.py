@@ -48,6 +48,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+STANDIN = os.path.join(REPO, 'roles', 'dov_cert', 'files', 'dov_standin.py')     # the lab stand-in
 SIZES = (5, 20, 80)
 TARGETS = {'first': 0.4, 'rerun': 0.2}
 ANSIBLE_SPEC = 'ansible>=12,<13'          # ships a community.crypto that works with ansible-core 2.19
@@ -194,7 +195,7 @@ class PeerStandin(object):
         self.port = free_port()
         self.pidfile = os.path.join(folder, 'standin.pid')
         os.makedirs(folder, exist_ok=True)
-        command = [sys.executable, os.path.join(REPO, 'lab', 'dov_standin.py'), 'start', '--listen', '127.0.0.1:%d' % self.port,
+        command = [sys.executable, STANDIN, 'start', '--listen', '127.0.0.1:%d' % self.port,
                    '--cert', server_cert, '--key', server_key, '--client-ca', client_ca, '--pidfile', self.pidfile,
                    '--logfile', os.path.join(folder, 'standin.log')]
         for name in common_names:
@@ -205,7 +206,7 @@ class PeerStandin(object):
         self.url = 'https://127.0.0.1:%d/%s' % (self.port, HEALTH_PATH)
 
     def stop(self):
-        subprocess.run([sys.executable, os.path.join(REPO, 'lab', 'dov_standin.py'), 'stop', '--pidfile', self.pidfile],
+        subprocess.run([sys.executable, STANDIN, 'stop', '--pidfile', self.pidfile],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
 
 
@@ -338,7 +339,7 @@ class Ours(Flow):
     def stop_standin(self):
         pidfile = os.path.join(self.state_dir, 'lab-standin', 'standin.pid')
         if os.path.exists(pidfile):
-            subprocess.run([sys.executable, os.path.join(REPO, 'lab', 'dov_standin.py'), 'stop', '--pidfile', pidfile],
+            subprocess.run([sys.executable, STANDIN, 'stop', '--pidfile', pidfile],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False, timeout=60)
 
     def check(self):

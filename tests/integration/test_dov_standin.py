@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
-"""The lab's DOV stand-in (lab/dov_standin.py), started and stopped with its own CLI, answers
+"""The lab's DOV stand-in (roles/dov_cert/files/dov_standin.py), started and stopped with its own CLI, answers
 mtls_check like DOV would: ok for an allowed CN, not_authorised for another, client_cert_rejected
-for a certificate its client CA did not issue or that expired."""
+for a certificate its client CA did not issue or that expired. docs/mtls-check.md's start and stop
+lines run word for word (only the files and the port are this test's)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -15,7 +17,9 @@ import pytest
 import tls_peers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STANDIN = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'lab', 'dov_standin.py')
+ROOT = os.path.dirname(os.path.dirname(HERE))
+STANDIN = os.path.join(ROOT, 'roles', 'dov_cert', 'files', 'dov_standin.py')
+DOC = os.path.join(ROOT, 'docs', 'mtls-check.md')
 MODULE = 'vlaanderen.dov.mtls_check'
 
 
@@ -98,3 +102,28 @@ def test_the_log_names_who_called(server):
         text = handle.read()
     assert 'listening on https://127.0.0.1:%d/' % server['port'] in text
     assert tls_peers.GOOD_CN in text and 'handshake refused' in text
+
+
+def test_the_documented_start_and_stop_lines_run_from_the_repository_root(pki, tmp_path):
+    block = open(DOC).read().split('## The lab stand-in', 1)[1].split('```sh\n', 1)[1].split('```', 1)[0]
+    port = tls_peers.free_port()
+    for old, new in (('127.0.0.1:8443', '127.0.0.1:%d' % port), ('server.pem', pki.path('server.pem')),
+                     ('server.key', pki.path('server.key')), ('lab-ca.pem', pki.path('client-ca.pem')),
+                     ('/tmp/dov-standin', str(tmp_path / 'dov-standin'))):
+        assert old in block, old
+        block = block.replace(old, new)
+    start, stop = block.split('\npython3 ', 1)
+    pidfile = str(tmp_path / 'dov-standin.pid')
+    try:
+        started = subprocess.run(['bash', '-euc', start], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 universal_newlines=True, timeout=30, check=False)
+        assert started.returncode == 0 and 'started' in started.stdout, started
+        assert tls_peers_port_open(port)
+        stopped = subprocess.run(['bash', '-euc', 'python3 ' + stop], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=False)
+        assert stopped.returncode == 0 and 'stopped' in stopped.stdout, stopped
+        assert not os.path.exists(pidfile) and not tls_peers_port_open(port)
+    finally:
+        if os.path.exists(pidfile):
+            with open(pidfile) as handle:
+                os.killpg(int(handle.read().strip()), signal.SIGKILL)

@@ -109,9 +109,8 @@ def _positive_days(days, default):
 class LabCA:
     """Root + issuing CA in ``folder``. Make one with :meth:`load_or_create`."""
 
-    def __init__(self, folder, root_key, root_cert, issuing_key, issuing_cert):
+    def __init__(self, folder, root_cert, issuing_key, issuing_cert):
         self.folder = folder
-        self._root_key = root_key
         self.root_cert = root_cert
         self._issuing_key = issuing_key
         self.issuing_cert = issuing_cert
@@ -172,7 +171,7 @@ class LabCA:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return cls(folder, root_key, root, issuing_key, issuing)
+        return cls(folder, root, issuing_key, issuing)
 
     @classmethod
     def _load(cls, folder):
@@ -213,7 +212,7 @@ class LabCA:
             raise DovError(
                 "The lab CA in %s expired on %s. Remove the folder to have a new lab CA made (and "
                 "trust its new root where the old one was trusted)." % (folder, expires.strftime('%Y-%m-%d')))
-        return cls(folder, root_key, root, issuing_key, issuing)
+        return cls(folder, root, issuing_key, issuing)
 
     # ------------------------------------------------------------ what it hands out
 

@@ -5,11 +5,14 @@
 # other collections and standalone plugins must not import it.
 """The plan step: everything decided before a host is touched.
 
-``refusals`` (typos, unsupported settings, controller files that do not exist) and the
-``Inventory`` run before the lock is taken, so bad input changes nothing. ``plan_hosts`` then
-decides per application/environment pair its hosts and key holder and what each host's
-``host_certificates`` prepare call gets; ``write_requests`` writes (and sends) the access
-requests of applications still waiting for a CN.
+The refusals (misspelled variables: ``misspelled_variables``; values that do not fit the role's
+argument specs: ``check_role_variables``; controller files that do not exist:
+``check_controller_files``; a ``dov_only`` that names no pair: ``check_only``) and the
+``Inventory`` run before the lock is taken, so bad input changes nothing. ``plan_step`` then
+writes (and sends) the access requests of applications still waiting for a CN
+(``write_requests``) and decides per application/environment pair its hosts and key holder and
+what each host's ``host_certificates`` prepare call gets (``plan_hosts``); ``add_checks`` gives
+each pair its check settings.
 
 Inputs: the validated inventory, the state folder, status.json (possibly empty: a lost cache),
 the hosts of this run. Output: ``pairs`` ({key: {application, environment, common_name, hosts,
@@ -32,10 +35,6 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import access
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH, pair_key
-
-
-# Pair states after which a re-run usually checks nothing (the lab stand-in is not started early).
-QUIET_STATES = ('verified', 'retired', 'waiting_for_cn', 'waiting_for_certificate', 'renewal_pending')
 
 
 def misspelled_variables(names, known, internal=()):
@@ -291,22 +290,25 @@ def renewal_scope(pairs, hosts, only=None, force=False, new_key=True, before_day
     return pairs, hosts
 
 
+def takes_lock(mode, check_mode):
+    """Whether the plan step takes the state folder's lock: not for report.yml, not in check mode."""
+    return mode != 'status' and not check_mode
+
+
 def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
     """The whole plan step after the inventory was validated: controller files checked, the lock
-    taken (not for report.yml, not in check mode), access requests, pairs and prepare entries,
-    the lab stand-in started, each pair's check settings. When anything fails after the lock was
-    taken, the lock is released and the stand-in stopped before the error goes on."""
-    from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labstandin
+    taken (``takes_lock``), access requests, pairs and prepare entries. When anything fails after
+    the lock was taken, the lock is released before the error goes on. The action then starts the
+    lab stand-in (lab only: labstandin.for_plan) and adds each pair's check (``add_checks``)."""
     check_controller_files({'dov_ca_bundle': options.get('ca_bundle'),
                             'dov_server_ca_bundle': options.get('server_ca_bundle')})
     mode = options['mode']
     if mode == 'renew':
         check_only(inventory, options.get('only'))
     status = statefolder.load_status(state_dir)
-    locked = mode != 'status' and not check_mode
+    locked = takes_lock(mode, check_mode)
     if locked:
         lock.acquire(timeout=options['lock_timeout'])
-    lab = {}
     try:
         changed, requests, messages = (False, {}, []) if mode == 'status' else write_requests(
             inventory, state_dir, options.get('organisation') or {}, options.get('smtp') or {},
@@ -318,34 +320,28 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
                           options.get('renew_before_days', 60))
         for info in pairs.values():
             messages.extend(info['messages'])
-        standin = options.get('lab') or {}
-        if mode != 'status' and standin.get('standin') and (not check_mode or os.path.isdir(
-                os.path.join(state_dir, 'lab-ca'))):
-            allowed = [pair.common_name for pair in inventory.pairs.values()
-                       if pair.common_name and pair.application not in (standin.get('deny') or [])]
-            lab = labstandin.prepare(state_dir, int(standin.get('port') or 18443), allowed)
-            # A check is likely for verify.yml and for a pair that is new or was neither verified
-            # nor waiting last run: start the stand-in now, while the hosts prepare; else the issue
-            # step starts it when a host needs a check after all.
-            if mode == 'verify' or any((status['pairs'].get(key) or {}).get('state') not in QUIET_STATES for key in pairs):
-                labstandin.start(lab)
-        template = check_template(options, lab)
-        endpoints = dict(options.get('endpoints') or {})
-        for environment, url in (lab.get('endpoints') or {}).items():
-            endpoints.setdefault(environment, url)
-        for key, info in pairs.items():
-            info['check_settings'] = check_settings(inventory.pairs[key], template, endpoints,
-                                                    options.get('health_path') or DEFAULT_HEALTH_PATH)
-        if mode == 'verify':
-            labstandin.wait(lab)
-            verify_entries(pairs, hosts)
     except Exception:
-        labstandin.stop(lab.get('pidfile'))
         if locked:
             lock.release()
         raise
     # ``state_folder``: which controller and state folder the run works on. The hosts' lock (hostlock.py)
     # takes over a lease of an earlier run with the same one: the state folder's lock says that run is over.
-    return {'changed': changed, 'pairs': pairs, 'hosts': hosts, 'requests': requests, 'lab': lab, 'run': uuid.uuid4().hex,
+    return {'changed': changed, 'pairs': pairs, 'hosts': hosts, 'requests': requests, 'lab': {}, 'run': uuid.uuid4().hex,
             'state_folder': '%s:%s' % (socket.gethostname(), os.path.realpath(state_dir)),
             'messages': messages, 'msg': '\n'.join(messages) or 'Inventory checked; %d pair(s).' % len(pairs)}
+
+
+def add_checks(outcome, inventory, options, lab):
+    """The plan step's end: each pair's check settings (the lab stand-in's endpoints and server CA,
+    ``lab``, where the options give none) and, for verify.yml, the entries that only check."""
+    outcome['lab'] = lab
+    template = check_template(options, lab)
+    endpoints = dict(options.get('endpoints') or {})
+    for environment, url in (lab.get('endpoints') or {}).items():
+        endpoints.setdefault(environment, url)
+    for key, info in outcome['pairs'].items():
+        info['check_settings'] = check_settings(inventory.pairs[key], template, endpoints,
+                                                options.get('health_path') or DEFAULT_HEALTH_PATH)
+    if options['mode'] == 'verify':
+        verify_entries(outcome['pairs'], outcome['hosts'])
+    return outcome

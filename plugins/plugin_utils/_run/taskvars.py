@@ -9,9 +9,11 @@
   ``play_hosts_all`` (every host the run started with);
 - ``inventory``: the ``Inventory`` of the action's arguments and every host's ``dov_certificates``;
 - ``registered``: the results of the role's registered host_certificates calls, per live host;
+- ``role_path``: the folder of the role whose task runs the action (Ansible's ``role_path``), and
+  ``argument_specs``: the role's ``meta/argument_specs.yml`` read from it;
 - ``check_variables``: the plan step's refusals of variables (``dov_key_home``, misspelled
-  ``dov_*`` names, compared with the role's ``meta/argument_specs.yml``); ``check_role_variables``:
-  every host's values against that specification, once for the whole run;
+  ``dov_*`` names, compared with the role's argument specs); ``check_role_variables``: every
+  host's values against that specification, once for the whole run;
 - the report step's inputs: ``report_pairs`` (the pairs of the issue or plan step, with the
   settle step's messages) and ``report_results`` (the registered results of the mode).
 
@@ -29,8 +31,6 @@ from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import plan
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import Inventory
 
-COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ARGUMENT_SPECS = os.path.join(COLLECTION, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')
 # The role's own registered and derived names, and the playbooks' and the lab inventory's.
 INTERNAL = frozenset(('dov_plan', 'dov_prepared', 'dov_issued', 'dov_shared_keys', 'dov_installed', 'dov_verified',
                       'dov_inspected', 'dov_settled', 'dov_settle', 'dov_report', 'dov_received',
@@ -56,6 +56,25 @@ def play_hosts(task_vars):
 def play_hosts_all(task_vars):
     """Every host this run started with (``ansible_play_hosts_all``), in order."""
     return list(task_vars.get('ansible_play_hosts_all') or [])
+
+
+# ---------------------------------------------------------------- the role
+
+def role_path(task_vars):
+    """The folder of the role dov_cert, whose task runs the action (Ansible's magic variable
+    ``role_path``): its ``meta/argument_specs.yml`` and the lab stand-in's script are found there."""
+    path = task_vars.get('role_path')
+    if not path:
+        raise DovError("The action vlaanderen.dov.onboarding runs only as a task of the role vlaanderen.dov.dov_cert: this "
+                       "task has no role_path, so the role's argument specs cannot be found. Run the role (or one of the "
+                       "collection's playbooks, e.g. vlaanderen.dov.onboard) instead of calling the action directly.")
+    return path
+
+
+def argument_specs(task_vars):
+    """The role's entry points, read from ``meta/argument_specs.yml`` in its folder (``role_path``)."""
+    with open(os.path.join(role_path(task_vars), 'meta', 'argument_specs.yml')) as handle:
+        return yaml_load(handle)['argument_specs']
 
 
 # ---------------------------------------------------------------- the inventory and the hosts' results
@@ -96,9 +115,9 @@ def lost_reasons(task_vars, names=('dov_installed', 'dov_prepared')):
 
 # ---------------------------------------------------------------- the plan step's refusals
 
-def check_variables(task_vars, argument_specs=ARGUMENT_SPECS):
+def check_variables(task_vars, specs):
     """Refuse ``dov_key_home`` other than ``host`` and every misspelled dov_* variable (of the play
-    or of any host), before anything changes."""
+    or of any host), before anything changes; ``specs`` are the role's entry points (``argument_specs``)."""
     if str(task_vars.get('dov_key_home', 'host')) != 'host':
         raise DovError("dov_key_home=%s is not supported: every pair's key stays on its hosts (made on the key holder "
                        "and copied to the pair's other hosts through Ansible's connection, in memory). Remove "
@@ -106,8 +125,7 @@ def check_variables(task_vars, argument_specs=ARGUMENT_SPECS):
     names = set(task_vars)
     for host in hosts(task_vars):
         names.update(task_vars['hostvars'][host].keys())
-    with open(argument_specs) as handle:
-        known = set(yaml_load(handle)['argument_specs']['main']['options'])
+    known = set(specs['main']['options'])
     typos = plan.misspelled_variables(names, known, INTERNAL)
     if typos:
         raise DovError("Unknown variable(s): %s. They are not dov_cert variables and would be ignored; correct the "
@@ -118,14 +136,13 @@ def check_variables(task_vars, argument_specs=ARGUMENT_SPECS):
 ENTRY_POINTS = {'onboard': 'main', 'renew': 'renew', 'verify': 'verify', 'status': 'status'}
 
 
-def check_role_variables(task_vars, mode, argument_specs=ARGUMENT_SPECS):
+def check_role_variables(task_vars, mode, specs):
     """The role's argument check for every host of the run, once, in-process (the collection's
     playbooks switch off Ansible's own, which is one validation task per host): the entry point of
-    ``mode`` in ``meta/argument_specs.yml``; each host's value of a variable is its own (inventory,
+    ``mode`` in the role's entry points ``specs`` (``argument_specs``); each host's value of a variable is its own (inventory,
     host_vars, extra vars), else what this task sees (play vars, the role's defaults)."""
     entry_point = ENTRY_POINTS[mode]
-    with open(argument_specs) as handle:
-        options = yaml_load(handle)['argument_specs'][entry_point]['options']
+    options = specs[entry_point]['options']
     hostvars = task_vars['hostvars']
     values = {}
     for host in play_hosts(task_vars):

@@ -118,16 +118,14 @@ def test_a_missing_ca_bundle_is_refused_before_the_lock_is_taken(tmp_path):
 
 
 def test_the_plan_step_releases_the_lock_when_it_fails_after_taking_it(tmp_path):
-    busy = socket.socket()
-    busy.bind(('127.0.0.1', 0))
-    busy.listen(1)
-    try:
-        inv = inventory.Inventory(ORGANISATION, [app()], host())
-        lab = {'standin': True, 'port': busy.getsockname()[1]}
-        with pytest.raises(DovError, match='already in use by another program'):
-            plan.plan_step(inv, str(tmp_path), ['app-1'], options(lab=lab), False, lock_for(tmp_path))
-    finally:
-        busy.close()
+    closed = socket.socket()
+    closed.bind(('127.0.0.1', 0))
+    port = closed.getsockname()[1]
+    closed.close()          # nothing listens there: the access request cannot be sent
+    inv = inventory.Inventory(ORGANISATION, [app('Labo', {'oefen': {}})], {})
+    smtp = {'host': '127.0.0.1', 'port': port, 'starttls': False, 'sender': 'it@geolab.be'}
+    with pytest.raises(DovError, match='cannot connect'):
+        plan.plan_step(inv, str(tmp_path), [], options(send_requests=True, smtp=smtp), False, lock_for(tmp_path))
     assert not (tmp_path / '.lock').exists()
 
 
@@ -136,9 +134,28 @@ def test_the_plan_step_takes_the_lock_and_gives_each_pair_its_check(tmp_path):
     lock = lock_for(tmp_path)
     outcome = plan.plan_step(inv, str(tmp_path), ['app-1'], options(), False, lock)
     assert (tmp_path / '.lock').exists() and lock.release() is True
+    assert 'check_settings' not in outcome['pairs']['Geodrill/oefen'] and outcome['lab'] == {}
+    assert plan.add_checks(outcome, inv, options(), {}) is outcome
     assert outcome['pairs']['Geodrill/oefen']['check_settings'] == {
         'timeout': 15.0, 'url': 'https://dov.example/dov-xdov-server/logs/chucknorris'}
     assert outcome['hosts']['app-1'][0]['key_holder'] is True
+
+
+def test_the_lab_stand_ins_endpoints_and_server_ca_fill_in_what_the_options_do_not_give(tmp_path):
+    inv = inventory.Inventory(ORGANISATION, [app()], host())
+    (tmp_path / 'bundle.pem').write_text('LAB CA PEM\n')
+    lab = {'endpoints': {'oefen': 'https://127.0.0.1:18443/', 'productie': 'https://127.0.0.1:18443/'},
+           'server_ca_bundle': str(tmp_path / 'bundle.pem')}
+    outcome = plan.plan_step(inv, str(tmp_path), ['app-1'], options(mode='verify', endpoints={}), True, None)
+    plan.add_checks(outcome, inv, options(mode='verify', endpoints={}), lab)
+    assert outcome['lab'] is lab
+    check = {'timeout': 15.0, 'ca_bundle_pem': 'LAB CA PEM\n', 'url': 'https://127.0.0.1:18443/dov-xdov-server/logs/chucknorris'}
+    assert outcome['pairs']['Geodrill/oefen']['check_settings'] == check
+    # verify.yml: the entries only check what is installed
+    assert outcome['hosts']['app-1'][0]['check'] == check and outcome['hosts']['app-1'][0]['key_holder'] is False
+    # dov_endpoints wins over the stand-in's
+    given = plan.add_checks(plan.plan_step(inv, str(tmp_path), ['app-1'], options(), True, None), inv, options(), lab)
+    assert given['pairs']['Geodrill/oefen']['check_settings']['url'] == 'https://dov.example/dov-xdov-server/logs/chucknorris'
 
 
 def test_report_yml_takes_no_lock(tmp_path):

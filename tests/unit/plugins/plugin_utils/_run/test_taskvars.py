@@ -14,6 +14,8 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors impo
 APP, CN = 'Geodrill', 'geolab.be/dov-services/oefen/Geodrill'
 ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.be'}
 ENTRY = {'application': APP, 'environment': 'oefen', 'dest_dir': '/opt/geodrill/dov'}
+# The role's folder, as Ansible gives it to the role's tasks (role_path).
+ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', 'roles', 'dov_cert'))
 ARGS = {'organisation': ORGANISATION, 'applications': [{'name': APP, 'environments': {'oefen': {'cn': CN}}}],
         'cn_policy': 'strict'}
 
@@ -23,8 +25,13 @@ def task_vars(hostvars=None, groups_all=None, play_hosts=None, play_hosts_all=No
     found = {'hostvars': hostvars, 'groups': {'all': list(hostvars) if groups_all is None else groups_all},
              'ansible_play_hosts': list(hostvars) if play_hosts is None else play_hosts,
              'ansible_play_hosts_all': list(hostvars) if play_hosts_all is None else play_hosts_all}
+    found.setdefault('role_path', ROLE)
     found.update(more)
     return found
+
+
+def specs():
+    return taskvars.argument_specs(task_vars())
 
 
 def result(application=APP, environment='oefen', **more):
@@ -91,22 +98,42 @@ def test_registered_results_are_joined_per_live_host_in_the_order_of_the_names()
 
 def test_known_role_variables_and_the_roles_own_names_pass():
     taskvars.check_variables(task_vars({'app-1': {'dov_certificates': [], 'dov_prepared': {}}}, dov_issuer='lab',
-                                       dov_key_home='host'))
+                                       dov_key_home='host'), specs())
 
 
 def test_a_misspelled_variable_of_any_host_is_refused_with_the_one_meant():
     with pytest.raises(DovError, match=r"Unknown variable\(s\): dov_isuer \(did you mean dov_issuer\?\)"):
-        taskvars.check_variables(task_vars({'app-1': {}, 'app-2': {'dov_isuer': 'lab'}}))
+        taskvars.check_variables(task_vars({'app-1': {}, 'app-2': {'dov_isuer': 'lab'}}), specs())
 
 
 def test_dov_key_home_other_than_host_is_refused():
     with pytest.raises(DovError, match="dov_key_home=controller is not supported: every pair's key stays on its hosts"):
-        taskvars.check_variables(task_vars(dov_key_home='controller'))
+        taskvars.check_variables(task_vars(dov_key_home='controller'), specs())
 
 
-def test_the_role_variables_come_from_the_roles_argument_specs():
-    assert taskvars.ARGUMENT_SPECS.endswith(os.path.join('roles', 'dov_cert', 'meta', 'argument_specs.yml'))
-    assert os.path.isfile(taskvars.ARGUMENT_SPECS)
+def test_the_role_variables_come_from_the_argument_specs_in_the_roles_folder(tmp_path):
+    assert 'dov_issuer' in specs()['main']['options'] and sorted(specs()) == ['main', 'renew', 'status', 'verify']
+    (tmp_path / 'meta').mkdir()
+    (tmp_path / 'meta' / 'argument_specs.yml').write_text('argument_specs:\n  main:\n    options:\n      dov_mine: {}\n')
+    other = taskvars.argument_specs(task_vars(role_path=str(tmp_path)))
+    assert other == {'main': {'options': {'dov_mine': {}}}}
+    with pytest.raises(DovError, match=r"Unknown variable\(s\): dov_mien \(did you mean dov_mine\?\)"):
+        taskvars.check_variables(task_vars({'app-1': {'dov_mien': 1}}), other)
+
+
+@pytest.mark.parametrize('role_path', [None, ''])
+def test_the_action_outside_the_role_is_refused_because_it_has_no_role_path(role_path):
+    found = task_vars()
+    if role_path is None:
+        del found['role_path']
+    else:
+        found['role_path'] = role_path
+    with pytest.raises(DovError) as raised:
+        taskvars.argument_specs(found)
+    assert str(raised.value) == (
+        "The action vlaanderen.dov.onboarding runs only as a task of the role vlaanderen.dov.dov_cert: this task has no "
+        "role_path, so the role's argument specs cannot be found. Run the role (or one of the collection's playbooks, "
+        "e.g. vlaanderen.dov.onboard) instead of calling the action directly.")
 
 
 ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.example'}
@@ -116,10 +143,10 @@ def test_role_variables_of_every_host_are_checked_against_the_modes_entry_point(
     play = dict(dov_organisation=ORGANISATION, dov_applications=[], dov_renew_before_days=60)
     good = task_vars({'app-1': {}, 'app-2': {'dov_renew_before_days': '20'}}, **play)
     for mode in ('onboard', 'renew', 'verify', 'status'):
-        taskvars.check_role_variables(good, mode)
+        taskvars.check_role_variables(good, mode, specs())
     bad = task_vars({'app-1': {}, 'app-2': {'dov_renew_before_days': 'soon'}, 'app-3': {'dov_pkcs12_profile': 'old'}}, **play)
     with pytest.raises(DovError) as raised:
-        taskvars.check_role_variables(bad, 'onboard')
+        taskvars.check_role_variables(bad, 'onboard', specs())
     message = str(raised.value)
     assert 'entry point main' in message
     assert "dov_renew_before_days" in message and '(host app-2)' in message
@@ -130,7 +157,7 @@ def test_a_host_that_left_the_run_is_not_checked_and_the_play_value_is_used_when
     found = task_vars({'app-1': {}, 'gone': {'dov_renew_before_days': 'soon'}}, play_hosts=['app-1'],
                       dov_organisation=ORGANISATION, dov_applications=[], dov_renew_before_days='soon')
     with pytest.raises(DovError, match=r'dov_renew_before_days.*\(host app-1\)'):
-        taskvars.check_role_variables(found, 'verify')
+        taskvars.check_role_variables(found, 'verify', specs())
 
 
 # ---------------------------------------------------------------- the report step's inputs

@@ -2,6 +2,7 @@
 # Copyright: vlaanderen.dov developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A local stand-in for the DOV services, for the lab demo: HTTPS with required client certificates.
+The role dov_cert starts it (plugins/plugin_utils/_lab/labstandin.py) when dov_lab_standin is set.
 
 Python standard library only (ssl + http.server). It answers like DOV's health endpoints:
 200 with a short text on dov-xdov-server/logs/chucknorris and dovinstrumentserver/chucknorris
@@ -12,11 +13,11 @@ that far: the TLS handshake fails with an alert (unknown ca, certificate expired
 Note: CPython's ssl does not send the list of acceptable client CA names, so a client sees an
 empty list here (the real DOV servers and nginx do send one).
 
-    python3 lab/dov_standin.py start --listen 127.0.0.1:8443 --cert server.pem --key server.key \\
+    python3 roles/dov_cert/files/dov_standin.py start --listen 127.0.0.1:8443 --cert server.pem --key server.key \\
         --client-ca lab-ca.pem --allow geolab.be/dov-services/oefen/Geodrill \\
         --pidfile /tmp/standin.pid --logfile /tmp/standin.log
-    python3 lab/dov_standin.py stop --pidfile /tmp/standin.pid
-    python3 lab/dov_standin.py run ...        # the same server in the foreground
+    python3 roles/dov_cert/files/dov_standin.py stop --pidfile /tmp/standin.pid
+    python3 roles/dov_cert/files/dov_standin.py run ...        # the same server in the foreground
 
 ``start`` double-forks, writes the pidfile, waits until the port answers and exits 0 (or 1 with
 the log's tail when the server did not come up); a second ``start`` with a live pidfile exits 0.
