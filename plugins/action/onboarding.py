@@ -24,6 +24,7 @@ from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import repo
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offboard
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import plan, taskvars
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue.candidates import Explainer
@@ -40,7 +41,7 @@ SPEC = dict(
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
     endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),
     check_timeout=dict(type='int', default=15), verify=dict(type='bool', default=True),
-    renew_before_days=dict(type='int', default=60), only=dict(type='str', default=''),
+    renew_before_days=dict(type='int', default=validity.DEFAULT_RENEW_BEFORE_DAYS), only=dict(type='str', default=''),
     force_renew=dict(type='bool', default=False), renew_key=dict(type='bool', default=True),
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
     lab_allow_productie=dict(type='bool', default=False),
@@ -94,8 +95,8 @@ class ActionModule(ActionBase):
         changed = issue.issue_pairs(
             inventory, pairs, prepared, args['state_dir'], args['issuer'],
             ca_bundle=args['ca_bundle'] or None, command=args['issuer_command'],
-            allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
-            renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
+            allow_productie=args['lab_allow_productie'], renew=args['mode'] == 'renew',
+            check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=previous,
             timeout=args['issuer_timeout'], explain=Explainer(inventory, prepared, args['state_dir']).explain)
         install, keys = issue.deliveries(inventory, pairs, args['defaults'])

@@ -120,7 +120,7 @@ def adopt(pair, results, order, ca_certs, now, messages):
 
 
 def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, command=None,
-                allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
+                allow_productie=False, renew=False, check_mode=False, now=None,
                 previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT, explain=None):
     """Decide each pair's certificate (see the module doc) and which hosts install or check it.
     ``prepared`` maps host -> its prepare results; ``previous_states``: pair key -> its record in

@@ -35,6 +35,7 @@ __metaclass__ = type
 import datetime
 import json
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 UTC = datetime.timezone.utc
@@ -303,7 +304,7 @@ def _pair_state(info, previous, earliest, problems, renew_before_days):
     same = previous.get('fingerprint_sha256') == earliest.get('fingerprint_sha256')
     if previous.get('state') in ('failed', 'renewal_pending') and same:
         return previous['state']
-    if earliest.get('days_left') is not None and earliest['days_left'] <= renew_before_days:
+    if validity.in_renewal_window(earliest.get('days_left'), renew_before_days):
         return 'renewal_due'
     return 'verified' if same and previous.get('verdict') == 'ok' else 'installed'
 

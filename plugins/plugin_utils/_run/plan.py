@@ -27,7 +27,7 @@ import uuid
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
@@ -275,7 +275,7 @@ def check_only(inventory, only):
                        % (only, ', '.join(sorted(inventory.pairs)) or 'none (dov_applications is empty)'))
 
 
-def renewal_scope(pairs, hosts, only=None, force=False, new_key=True, before_days=60):
+def renewal_scope(pairs, hosts, only=None, force=False, new_key=True, before_days=validity.DEFAULT_RENEW_BEFORE_DAYS):
     """renew.yml: keep only the pair ``only`` (when given; the others are left as they are, their
     status untouched), and ask the key holder of every pair left to stage its renewal when it is due
     (rollover.stage_renewal decides on the host, from the installed certificate)."""
@@ -315,7 +315,7 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
         messages.extend(notes)
         if mode == 'renew':
             renewal_scope(pairs, hosts, options.get('only'), options.get('force_renew'), options.get('renew_key', True),
-                          options.get('renew_before_days', 60))
+                          options.get('renew_before_days', validity.DEFAULT_RENEW_BEFORE_DAYS))
         for info in pairs.values():
             messages.extend(info['messages'])
         standin = options.get('lab') or {}

@@ -15,6 +15,8 @@ the hosts said: writing it is not a change on a managed system.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
+
 STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'renewal_pending', 'failed',
           'retired')
 WAITING = ('waiting_for_cn', 'waiting_for_certificate')
@@ -74,7 +76,7 @@ def pair_state(info, installed, previous, renew_before_days, verify):
         state = previous if previous in ('verified', 'installed', 'renewal_due') else 'installed'
         if state == 'renewal_due':
             state = 'verified'
-    if state == 'verified' and days is not None and days <= renew_before_days:
+    if state == 'verified' and validity.in_renewal_window(days, renew_before_days):
         return 'renewal_due'
     return state
 
@@ -88,7 +90,7 @@ def verified_state(info, results, previous, renew_before_days):
     if not results:
         return previous or 'waiting_for_certificate'
     days = min((result.get('installed') or {}).get('days_left', 0) for result in results)
-    return 'renewal_due' if days <= renew_before_days else 'verified'
+    return 'renewal_due' if validity.in_renewal_window(days, renew_before_days) else 'verified'
 
 
 PAIR_HEADERS = ('application', 'environment', 'state', 'hosts', 'expires', 'days left', 'verdict', 'common name')
