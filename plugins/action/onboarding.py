@@ -118,7 +118,7 @@ class ActionModule(ActionBase):
         status = statefolder.load_status(state_dir)
         outcome = states.report(pairs, status, taskvars.report_results(task_vars, mode),
                                 set(taskvars.play_hosts_all(task_vars)), set(taskvars.play_hosts(task_vars)), mode,
-                                args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat(),
+                                args['renew_before_days'], args['verify'], validity.utcnow_seconds().isoformat(),
                                 lost_reasons=taskvars.lost_reasons(task_vars), strict=args['strict'])
         if mode in ('onboard', 'renew'):
             for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared', 'dov_installed'])).items():
@@ -137,7 +137,7 @@ class ActionModule(ActionBase):
         recipients = reportmail.check_recipients(args['notify_email']) if args['notify_email'] else []
         server = reportmail.smtp_server(args['smtp']) if recipients else None
         sender = reportmail.sender_of(args['smtp'], args['organisation']) if recipients else None
-        now = statefolder.utc_now()
+        now = validity.utcnow_seconds()
         records = report.pair_records(args['plan'].get('pairs') or {}, taskvars.registered(task_vars, ['dov_inspected']),
                                       statefolder.load_status(args['state_dir']), args['renew_before_days'],
                                       set(task_vars.get('ansible_play_hosts') or []))

@@ -11,7 +11,7 @@ whatever pip installs on the controller. Every other module imports cryptography
 calls the functions below where an API came later:
 
 - ``not_valid_before`` / ``not_valid_after``: aware UTC datetimes (``*_utc`` came in 42);
-- ``utcnow``: an aware UTC now;
+- ``utcnow``: an aware UTC now (``validity.utcnow``, no library difference; kept under this name);
 - ``rfc4514``: a name as RFC 4514 text with emailAddress spelled as openssl does (the override
   argument came in 36);
 - ``load_pkcs7_certificates``: a PKCS#7 bundle; 3.4.8 crashes (segfault) on a signedData
@@ -32,6 +32,7 @@ import datetime
 import re
 import traceback
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 MIN_CRYPTOGRAPHY = (3, 4, 8)
@@ -126,8 +127,8 @@ def require(module, pyopenssl=False):
 
 # ---------------------------------------------------------------- time
 
-def utcnow():
-    return datetime.datetime.now(UTC)
+# ``utcnow`` is validity's (the one home of time), here for the callers of compat.utcnow / certs.utcnow.
+utcnow = validity.utcnow
 
 
 def _aware(value):

@@ -26,10 +26,10 @@ clock. Every refusal is a DovError with two sentences: what is wrong, and what t
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import (
-    UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, hashes, x509)
+    ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, hashes, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 # One definition of each, shared with the key/CSR code (callers also use them as certs.*).
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.pki import common_names, public_key_fingerprint
@@ -47,10 +47,6 @@ dump_pem = certload.dump_pem
 
 not_before = compat.not_valid_before
 not_after = compat.not_valid_after
-
-
-def iso(value):
-    return value.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def days_left(cert, now=None):
@@ -90,8 +86,8 @@ def describe_certificate(cert, now=None):
         'issuer': subject_text(cert.issuer),
         'common_name': names[0] if names else None,
         'serial': serial_hex(cert),
-        'not_before': iso(not_before(cert)),
-        'not_after': iso(not_after(cert)),
+        'not_before': validity.iso(not_before(cert)),
+        'not_after': validity.iso(not_after(cert)),
         'days_left': days_left(cert, now),
         'fingerprint_sha256': fingerprint_sha256(cert),
     }
@@ -279,16 +275,17 @@ def check_validity(cert, now=None, min_days_left=0):
     if now < start:
         raise DovError(
             "The certificate %s is not valid yet: it is valid from %s to %s, and it is now %s. "
-            "Check this host's clock, or install it from %s on." % (label(cert), iso(start), iso(end), iso(now), iso(start)))
+            "Check this host's clock, or install it from %s on."
+            % (label(cert), validity.iso(start), validity.iso(end), validity.iso(now), validity.iso(start)))
     if now > end:
         raise DovError(
             "The certificate %s expired on %s (it was valid from %s). Make a new CSR and request a new "
-            "certificate in VO-DCBaaS." % (label(cert), iso(end), iso(start)))
+            "certificate in VO-DCBaaS." % (label(cert), validity.iso(end), validity.iso(start)))
     left = days_left(cert, now)
     if left < min_days_left:
         raise DovError(
             "The certificate %s has %d days left (it expires on %s), fewer than min_days_left=%d. "
-            "Renew it in VO-DCBaaS now, or lower min_days_left." % (label(cert), left, iso(end), min_days_left))
+            "Renew it in VO-DCBaaS now, or lower min_days_left." % (label(cert), left, validity.iso(end), min_days_left))
     return left
 
 
@@ -333,11 +330,11 @@ def build_chain(leaf, others=(), ca_certs=None, now=None):
             if now < not_before(issuer):
                 raise DovError(
                     "The CA certificate %s in the chain is not valid yet (valid from %s). Check this host's clock "
-                    "and the CA certificates in ca_bundle." % (label(issuer), iso(not_before(issuer))))
+                    "and the CA certificates in ca_bundle." % (label(issuer), validity.iso(not_before(issuer))))
             if now > not_after(issuer):
                 raise DovError(
                     "The CA certificate %s in the chain expired on %s. Put the current VO-PKI CA certificates "
-                    "in ca_bundle." % (label(issuer), iso(not_after(issuer))))
+                    "in ca_bundle." % (label(issuer), validity.iso(not_after(issuer))))
         if fingerprint_sha256(issuer) in anchors:
             trusted = True
         path.append(issuer)

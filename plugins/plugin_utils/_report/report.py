@@ -188,7 +188,7 @@ def report_document(records, generated_at):
         record['severity'] = severity(record)
         certificates.append(record)
     return {
-        'generated_at': _iso(generated_at),
+        'generated_at': validity.iso(parse(generated_at) or validity.utcnow()),
         'summary': summary(certificates),
         'certificates': certificates,
     }
@@ -197,11 +197,6 @@ def report_document(records, generated_at):
 def report_json(records, generated_at):
     """The text of report.json (sorted keys, two-space indent, a final new line)."""
     return json.dumps(report_document(records, generated_at), indent=2, sort_keys=True) + '\n'
-
-
-def _iso(moment):
-    moment = parse(moment) or datetime.datetime.now(UTC)
-    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 # ---------------------------------------------------------------- (d) dov_fail_within_days

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -350,7 +351,7 @@ def test_not_yet_valid_names_the_dates_and_the_clock(pki):
     with pytest.raises(DovError) as caught:
         certs.check_validity(pki.wrong['not yet valid'], now=pki.now)
     message = str(caught.value)
-    assert 'is not valid yet' in message and certs.iso(certs.not_before(pki.wrong['not yet valid'])) in message
+    assert 'is not valid yet' in message and validity.iso(certs.not_before(pki.wrong['not yet valid'])) in message
     assert "clock" in message
 
 
