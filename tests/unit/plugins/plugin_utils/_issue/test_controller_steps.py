@@ -924,18 +924,21 @@ def test_verified_state_for_each_outcome(info, results, previous, expected):
 
 # ---------------------------------------------------------------- table
 
-def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
-    lines = states.table([('Geodrill', 'oefen', 'verified', 2, '2031-12-24', 1859, 'ok', CN),
-                          ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None, None)])
-    assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'expires', 'days', 'left', 'verdict',
-                                'common', 'name']
+def test_the_table_aligns_columns_under_a_rule_and_shows_nothing_as_a_dash():
+    lines = states.table([states.table_row({'application': 'Geodrill', 'environment': 'oefen', 'common_name': CN,
+                                            'hosts': ['app-1', 'app-2'], 'state': 'verified',
+                                            'not_after': '2031-12-24T10:00:00Z', 'days_left': 1859, 'verdict': 'ok'}),
+                          states.table_row({'application': 'Geodrill', 'environment': 'productie', 'hosts': ['app-1'],
+                                            'state': 'waiting_for_cn'})])
+    assert lines[0].split() == ['application', 'environment', 'CN', 'hosts', 'state', 'not', 'after', 'days', 'left',
+                                'last', 'verdict']
     assert set(lines[1].replace(' ', '')) == set('-')
-    assert lines[2].split() == ['Geodrill', 'oefen', 'verified', '2', '2031-12-24', '1859', 'ok', CN]
-    assert lines[3].split() == ['Geodrill', 'productie', 'waiting_for_cn', '0']
+    assert lines[2].split() == ['Geodrill', 'oefen', CN, 'app-1,', 'app-2', 'verified', '2031-12-24', '1859', 'ok']
+    assert lines[3].split() == ['Geodrill', 'productie', '-', 'app-1', 'waiting_for_cn', '-', '-', '-']
     assert lines[2].index('verified') == lines[0].index('state') == lines[3].index('waiting_for_cn')
-    assert lines[2].index('2031-12-24') == lines[0].index('expires')
+    assert lines[2].index('2031-12-24') == lines[0].index('not after')
     assert all(line == line.rstrip() for line in lines)
-    assert len(lines[1]) == len(lines[2])
+    assert len(lines[1]) == max(len(line) for line in lines)      # the rule spans every column
 
 
 def test_a_table_with_other_headers_and_no_rows_is_just_the_header():
