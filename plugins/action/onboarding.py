@@ -25,6 +25,7 @@ from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import repo
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offboard
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import plan, taskvars
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder, states
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue.candidates import Explainer
@@ -42,7 +43,7 @@ SPEC = dict(
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
     endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),
     check_timeout=dict(type='int', default=15), verify=dict(type='bool', default=True),
-    renew_before_days=dict(type='int', default=60), only=dict(type='str', default=''),
+    renew_before_days=dict(type='int', default=validity.DEFAULT_RENEW_BEFORE_DAYS), only=dict(type='str', default=''),
     force_renew=dict(type='bool', default=False), renew_key=dict(type='bool', default=True),
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),
     lab_allow_productie=dict(type='bool', default=False),
@@ -109,8 +110,8 @@ class ActionModule(ActionBase):
         changed = issue.issue_pairs(
             inventory, pairs, prepared, args['state_dir'], args['issuer'],
             ca_bundle=args['ca_bundle'] or None, command=args['issuer_command'],
-            allow_productie=args['lab_allow_productie'], renew_before_days=args['renew_before_days'],
-            renew=args['mode'] == 'renew', check_mode=self._task.check_mode, verify=args['verify'],
+            allow_productie=args['lab_allow_productie'], renew=args['mode'] == 'renew',
+            check_mode=self._task.check_mode, verify=args['verify'],
             previous_states=previous,
             timeout=args['issuer_timeout'], explain=Explainer(inventory, prepared, args['state_dir']).explain)
         install, keys = issue.deliveries(inventory, pairs, args['defaults'])
@@ -132,7 +133,7 @@ class ActionModule(ActionBase):
         status = statefolder.load_status(state_dir)
         outcome = states.report(pairs, status, taskvars.report_results(task_vars, mode),
                                 set(taskvars.play_hosts_all(task_vars)), set(taskvars.play_hosts(task_vars)), mode,
-                                args['renew_before_days'], args['verify'], statefolder.utc_now().isoformat(),
+                                args['renew_before_days'], args['verify'], validity.utcnow_seconds().isoformat(),
                                 lost_reasons=taskvars.lost_reasons(task_vars), strict=args['strict'])
         if mode in ('onboard', 'renew'):
             for host, errors in offboard.absent_errors(taskvars.registered(task_vars, ['dov_prepared', 'dov_installed'])).items():
@@ -151,7 +152,7 @@ class ActionModule(ActionBase):
         recipients = reportmail.check_recipients(args['notify_email']) if args['notify_email'] else []
         server = reportmail.smtp_server(args['smtp']) if recipients else None
         sender = reportmail.sender_of(args['smtp'], args['organisation']) if recipients else None
-        now = statefolder.utc_now()
+        now = validity.utcnow_seconds()
         records = report.pair_records(args['plan'].get('pairs') or {}, taskvars.registered(task_vars, ['dov_inspected']),
                                       statefolder.load_status(args['state_dir']), args['renew_before_days'],
                                       set(task_vars.get('ansible_play_hosts') or []))

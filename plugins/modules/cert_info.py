@@ -42,7 +42,8 @@ options:
     type: str
   renew_before_days:
     description:
-      - RV(needs_renewal) is true when the certificate has fewer days left than this (or has expired).
+      - RV(needs_renewal) is true when the certificate has this many days left or fewer (or has expired), the
+        window C(renew.yml) renews in.
       - VO-DCBaaS mails its reminders a month and a week before expiry; a renewal needs a person in
         the portal, so start earlier.
     type: int
@@ -141,7 +142,7 @@ not_yet_valid:
   returned: always
   type: bool
 needs_renewal:
-  description: Whether it has expired or has fewer than O(renew_before_days) days left.
+  description: Whether it has expired or has O(renew_before_days) days left or fewer.
   returned: always
   type: bool
 renew_before_days:
@@ -171,7 +172,7 @@ extended_key_usage:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certinfo
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
@@ -182,7 +183,7 @@ def run_module():
             path=dict(type='path', required=True),
             pkcs12_password=dict(type='str', no_log=True),
             jks_password=dict(type='str', no_log=True),
-            renew_before_days=dict(type='int', default=certinfo.DEFAULT_RENEW_BEFORE_DAYS),
+            renew_before_days=dict(type='int', default=validity.DEFAULT_RENEW_BEFORE_DAYS),
         ),
         supports_check_mode=True,
     )

@@ -310,6 +310,7 @@ import base64
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostbase, hostcerts, hostlock, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CHECK_OPTIONS, CN_POLICY, INSTALL_OPTIONS, KEY_OPTIONS
@@ -331,7 +332,7 @@ ENTRY = dict(
     shared_key=dict(type='str', no_log=False),
     certificate=dict(type='str'),
     renew=dict(type='dict', options=dict(
-        before_days=dict(type='int', default=60),
+        before_days=dict(type='int', default=validity.DEFAULT_RENEW_BEFORE_DAYS),
         force=dict(type='bool', default=False),
         new_key=dict(type='bool', default=True),
     )),
@@ -366,7 +367,7 @@ def run_module():
             run=dict(type='str'),
             state_folder=dict(type='str'),
             lock_lease=dict(type='int', default=0),
-            renew_before_days=dict(type='int', default=60),
+            renew_before_days=dict(type='int', default=validity.DEFAULT_RENEW_BEFORE_DAYS),
             certificates=dict(type='list', elements='dict', required=True, options=ENTRY),
             shared_keys=dict(type='dict', default={}, no_log=True),
             pkcs12_password=dict(type='str', no_log=True),

@@ -312,7 +312,7 @@ def test_a_job_with_a_known_cn_makes_key_and_csr_and_hands_over_the_csr_and_the_
     events = events_text(first)
     assert csr_body in first.stdout, 'the CSR is not in the job output'
     assert csr_body in events, 'the CSR is not in the job events'
-    assert re.search(r'Geodrill\s+oefen\s+waiting_for_certificate', first.stdout), first
+    assert re.search(r'Geodrill\s+oefen\s+\S+\s+[\w.,\- ]+?\s+waiting_for_certificate', first.stdout), first
     assert 'waiting_for_certificate' in events
     # the next step names both ways: the inbox (a state folder that persists) and, for a job whose
     # state folder is thrown away, certificate_file in the project
@@ -327,7 +327,7 @@ def test_the_committed_download_is_installed_and_verified_against_a_server_that_
     project, lab, jobs = awx
     job = jobs['install']
     assert job.rc == 0, job
-    assert re.search(r'Geodrill\s+oefen\s+verified', job.stdout), job
+    assert re.search(r'Geodrill\s+oefen\s+\S+\s+[\w.,\- ]+?\s+verified', job.stdout), job
     dest = project.dest_dir('Geodrill')
     assert {'cert.pem', 'key.pem', 'chain.pem'} <= set(os.listdir(dest)), os.listdir(dest)
     assert [name for name in os.listdir(dest) if name.endswith(('.p12', '.pfx'))], os.listdir(dest)
@@ -346,7 +346,7 @@ def test_a_job_from_nothing_again_changes_nothing_and_issues_nothing(awx):
     assert job.rc == 0, job
     assert job.recap()['changed'] == 0, job
     assert jobs['again_files'] == jobs['installed_files']
-    assert re.search(r'Geodrill\s+oefen\s+verified', job.stdout), job
+    assert re.search(r'Geodrill\s+oefen\s+\S+\s+[\w.,\- ]+?\s+verified', job.stdout), job
     # nothing handed over: no CSR printed, no handover folder made in the job's state folder
     assert 'BEGIN CERTIFICATE REQUEST' not in job.stdout
     assert not os.path.exists(os.path.join(job.folder, 'project', 'dov-state', 'Geodrill', 'oefen', 'inbox'))
@@ -386,7 +386,7 @@ def test_two_overlapping_jobs_issue_one_certificate_and_the_second_finds_the_key
     first, second = jobs['race']
     assert lab.issued().count('Sondering/oefen') == 1, lab.issued()
     assert first.rc == 0, first
-    assert re.search(r'Sondering\s+oefen\s+verified', first.stdout), first
+    assert re.search(r'Sondering\s+oefen\s+\S+\s+[\w.,\- ]+?\s+verified', first.stdout), first
     assert second.rc != 0, second
     assert 'Another run is changing Sondering/oefen on this host' in second.stdout, second
     dest = project.dest_dir('Sondering')

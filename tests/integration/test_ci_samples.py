@@ -184,7 +184,7 @@ def test_the_gitlab_onboard_job_installs_and_verifies_with_dov_strict_and_keeps_
     # installed from the tarball into the project's collections/, where Ansible found it
     assert os.path.isfile(os.path.join(checkout.folder, 'collections', 'ansible_collections', 'vlaanderen', 'dov',
                                        'MANIFEST.json'))
-    assert re.search(r'Geodrill\s+oefen\s+verified', out), out[-4000:]
+    assert re.search(r'Geodrill\s+oefen\s+\S+\s+[\w.,\- ]+?\s+verified', out), out[-4000:]
     assert lab.issued() == ['Geodrill/oefen']
     assert artifacts == ['dov-state/status.json']
     with open(os.path.join(checkout.folder, artifacts[0])) as handle:
@@ -225,7 +225,7 @@ def test_with_dov_strict_a_waiting_pair_makes_the_job_red(ci):
     rc, out, _checkout, _kept = runs['strict']
     assert rc == 2, out[-6000:]
     assert 'Waiting (dov_strict): Sondering/oefen.' in out, out[-3000:]
-    assert re.search(r'Geodrill\s+oefen\s+verified', out), out[-3000:]
+    assert re.search(r'Geodrill\s+oefen\s+\S+\s+[\w.,\- ]+?\s+verified', out), out[-3000:]
     assert lab.issued() == ['Geodrill/oefen']
 
 

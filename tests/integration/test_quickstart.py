@@ -88,7 +88,7 @@ def test_the_quickstart_commands_work_from_the_users_own_folder(own_folder):
     parts = output.split('PLAY RECAP')
     assert len(parts) == 4, output[-4000:]            # onboard, onboard, report
     first_run, second_recap, third_recap = parts[0], parts[2].split('\n\n')[0], parts[3]
-    assert re.search(r'Geodrill\s+oefen\s+verified\s+1\s', first_run), first_run[-3000:]
+    assert re.search(r'Geodrill\s+oefen\s+\S+/Geodrill\s+app-oefen-1\s+verified\s', first_run), first_run[-3000:]
     assert re.search(r'app-oefen-1\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0', second_recap), second_recap
     # the report's table, read from the host: CN, hosts, state, expiry date
     assert re.search(r'Geodrill\s+oefen\s+\S+/Geodrill\s+app-oefen-1\s+verified\s+\d{4}-\d\d-\d\d\s', parts[2]), parts[2][-3000:]

@@ -122,7 +122,7 @@ def rendered(tmp_path_factory):
         record = dict((key, info[key]) for key in ('common_name', 'not_before', 'not_after', 'days_left',
                                                    'fingerprint_sha256', 'issuer'))
         record.update(application=application, environment=environment, state=state, hosts=hosts,
-                      verdict='ok' if state != 'failed' else 'client_cert_rejected', checked_at=report._iso(now))
+                      verdict='ok' if state != 'failed' else 'client_cert_rejected', checked_at=now.strftime('%Y-%m-%dT%H:%M:%SZ'))
         records.append(record)
     page = folder / 'report.html'
     page.write_text(reporthtml.render_html(records, now), encoding='utf-8')

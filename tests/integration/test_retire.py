@@ -147,7 +147,7 @@ def test_a_retired_pair_is_taken_off_the_last_host_and_its_revocation_handed_ove
     assert [(item['serial'], item['state']) for item in record['certificates']] == [(serial, 'handed_over')]
     assert 'revoke the certificate %s in VO-DCBaaS (CN %s' % (serial, ORG + 'Boorlog') in retired.stdout
     assert site.status()[PAIR]['state'] == 'retired'
-    assert re.search(r'"Boorlog\s+oefen\s+retired\s', retired.stdout), 'the table has no retired row'
+    assert re.search(r'"Boorlog\s+oefen\s+\S+\s+[\w.,\- ]+?\s+retired\s', retired.stdout), 'the table has no retired row'
 
     before = site.files()
     with open(os.path.join(folder, 'revocation.json'), 'rb') as handle:

@@ -11,7 +11,6 @@ whatever pip installs on the controller. Every other module imports cryptography
 calls the functions below where an API came later:
 
 - ``not_valid_before`` / ``not_valid_after``: aware UTC datetimes (``*_utc`` came in 42);
-- ``utcnow``: an aware UTC now;
 - ``rfc4514``: a name as RFC 4514 text with emailAddress spelled as openssl does (the override
   argument came in 36);
 - ``load_pkcs7_certificates``: a PKCS#7 bundle; 3.4.8 crashes (segfault) on a signedData
@@ -124,11 +123,7 @@ def require(module, pyopenssl=False):
         module.fail_json(msg=str(error))
 
 
-# ---------------------------------------------------------------- time
-
-def utcnow():
-    return datetime.datetime.now(UTC)
-
+# ---------------------------------------------------------------- a certificate's dates
 
 def _aware(value):
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -21,12 +21,10 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, compat, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, compat, fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, keystores
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import dsa, ec, ed448, ed25519, rsa, x509
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-
-DEFAULT_RENEW_BEFORE_DAYS = 60
 
 
 # ---------------------------------------------------------------- reading
@@ -135,21 +133,22 @@ def cn_parts(common_name):
 
 def check_renew_before_days(value):
     if value is None:
-        return DEFAULT_RENEW_BEFORE_DAYS
+        return validity.DEFAULT_RENEW_BEFORE_DAYS
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise DovError("renew_before_days must be a whole number of days, 0 or more, not %r. Leave it out for %d."
-                       % (value, DEFAULT_RENEW_BEFORE_DAYS))
+                       % (value, validity.DEFAULT_RENEW_BEFORE_DAYS))
     return value
 
 
-def certificate_info(cert, renew_before_days=DEFAULT_RENEW_BEFORE_DAYS, now=None):
+def certificate_info(cert, renew_before_days=validity.DEFAULT_RENEW_BEFORE_DAYS, now=None):
     """Everything cert_info returns about one certificate (no key material).
 
     ``days_left`` counts whole days and is negative once expired; ``needs_renewal`` is true when
-    it is expired or has fewer than ``renew_before_days`` days left.
+    it is expired or has ``renew_before_days`` days left or fewer (``validity.in_renewal_window``,
+    the rule renew.yml renews by).
     """
     renew_before_days = check_renew_before_days(renew_before_days)
-    now = now or certs.utcnow()
+    now = now or validity.utcnow()
     info = certs.describe_certificate(cert, now)
     key_type, key_size = key_description(cert.public_key())
     expired = now > compat.not_valid_after(cert)
@@ -157,7 +156,7 @@ def certificate_info(cert, renew_before_days=DEFAULT_RENEW_BEFORE_DAYS, now=None
         'cn_parts': cn_parts(info['common_name']),
         'expired': expired,
         'not_yet_valid': now < compat.not_valid_before(cert),
-        'needs_renewal': expired or info['days_left'] < renew_before_days,
+        'needs_renewal': validity.in_renewal_window(info['days_left'], renew_before_days),
         'renew_before_days': renew_before_days,
         'key_type': key_type,
         'key_size': key_size,
@@ -166,7 +165,7 @@ def certificate_info(cert, renew_before_days=DEFAULT_RENEW_BEFORE_DAYS, now=None
     return info
 
 
-def cert_info(path, pkcs12_password=None, jks_password=None, renew_before_days=DEFAULT_RENEW_BEFORE_DAYS,
+def cert_info(path, pkcs12_password=None, jks_password=None, renew_before_days=validity.DEFAULT_RENEW_BEFORE_DAYS,
               now=None):
     """Read the file at ``path`` and describe its leaf certificate; adds ``path``, ``format`` and
     ``chain_length`` (how many other certificates came with it)."""

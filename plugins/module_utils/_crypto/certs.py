@@ -27,28 +27,22 @@ clock. Every refusal is a DovError with two sentences: what is wrong, and what t
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import (
-    UTC, ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, hashes, not_valid_after, not_valid_before, x509)
+    ExtendedKeyUsageOID, InvalidSignature, UnsupportedAlgorithm, hashes, not_valid_after, not_valid_before, x509)
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.pki import common_names, public_key_fingerprint
 
 DAY = 86400
 
-utcnow = compat.utcnow
-
 
 # ---------------------------------------------------------------- description
 
 
-def iso(value):
-    return value.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
 def days_left(cert, now=None):
     """Whole days until the certificate expires (negative when it has)."""
-    seconds = (not_valid_after(cert) - (now or utcnow())).total_seconds()
+    seconds = (not_valid_after(cert) - (now or validity.utcnow())).total_seconds()
     return int(seconds // DAY)
 
 
@@ -83,8 +77,8 @@ def describe_certificate(cert, now=None):
         'issuer': subject_text(cert.issuer),
         'common_name': names[0] if names else None,
         'serial': serial_hex(cert),
-        'not_before': iso(not_valid_before(cert)),
-        'not_after': iso(not_valid_after(cert)),
+        'not_before': validity.iso(not_valid_before(cert)),
+        'not_after': validity.iso(not_valid_after(cert)),
         'days_left': days_left(cert, now),
         'fingerprint_sha256': fingerprint_sha256(cert),
     }
@@ -267,21 +261,22 @@ def check_client_auth(cert):
 
 def check_validity(cert, now=None, min_days_left=0):
     """5. Valid now, and at least ``min_days_left`` days to go."""
-    now = now or utcnow()
+    now = now or validity.utcnow()
     start, end = not_valid_before(cert), not_valid_after(cert)
     if now < start:
         raise DovError(
             "The certificate %s is not valid yet: it is valid from %s to %s, and it is now %s. "
-            "Check this host's clock, or install it from %s on." % (label(cert), iso(start), iso(end), iso(now), iso(start)))
+            "Check this host's clock, or install it from %s on."
+            % (label(cert), validity.iso(start), validity.iso(end), validity.iso(now), validity.iso(start)))
     if now > end:
         raise DovError(
             "The certificate %s expired on %s (it was valid from %s). Make a new CSR and request a new "
-            "certificate in VO-DCBaaS." % (label(cert), iso(end), iso(start)))
+            "certificate in VO-DCBaaS." % (label(cert), validity.iso(end), validity.iso(start)))
     left = days_left(cert, now)
     if left < min_days_left:
         raise DovError(
             "The certificate %s has %d days left (it expires on %s), fewer than min_days_left=%d. "
-            "Renew it in VO-DCBaaS now, or lower min_days_left." % (label(cert), left, iso(end), min_days_left))
+            "Renew it in VO-DCBaaS now, or lower min_days_left." % (label(cert), left, validity.iso(end), min_days_left))
     return left
 
 
@@ -295,7 +290,7 @@ def build_chain(leaf, others=(), ca_certs=None, now=None):
     link's signature and validity is checked; a refusal names the link. Without ``ca_certs``
     only what came with the input is used, nothing is required.
     """
-    now = now or utcnow()
+    now = now or validity.utcnow()
     pool = list(others) + list(ca_certs or [])
     anchors = set(fingerprint_sha256(cert) for cert in (ca_certs or []))
     path = [leaf]
@@ -326,11 +321,11 @@ def build_chain(leaf, others=(), ca_certs=None, now=None):
             if now < not_valid_before(issuer):
                 raise DovError(
                     "The CA certificate %s in the chain is not valid yet (valid from %s). Check this host's clock "
-                    "and the CA certificates in ca_bundle." % (label(issuer), iso(not_valid_before(issuer))))
+                    "and the CA certificates in ca_bundle." % (label(issuer), validity.iso(not_valid_before(issuer))))
             if now > not_valid_after(issuer):
                 raise DovError(
                     "The CA certificate %s in the chain expired on %s. Put the current VO-PKI CA certificates "
-                    "in ca_bundle." % (label(issuer), iso(not_valid_after(issuer))))
+                    "in ca_bundle." % (label(issuer), validity.iso(not_valid_after(issuer))))
         if fingerprint_sha256(issuer) in anchors:
             trusted = True
         path.append(issuer)
@@ -361,7 +356,7 @@ class CheckedCertificate(object):
 def check_certificate(certificates, key, expected_common_name, ca_certs=None, min_days_left=0,
                       now=None, key_path='the private key'):
     """Checks 2 to 6 on parsed certificates (check 1 is ``certload.load_certificates``); returns a CheckedCertificate."""
-    now = now or utcnow()
+    now = now or validity.utcnow()
     leaf, others = pick_leaf(certificates, key)
     check_key_match(leaf, key, key_path)
     check_common_name(leaf, expected_common_name)

@@ -35,7 +35,7 @@ __metaclass__ = type
 import os
 import stat
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, keyfiles, keystores, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 # The file names live in installed.py, which loads no cryptography (the manifest check needs them).
@@ -208,7 +208,7 @@ def plan_install(content, privatekey_path, expected_common_name, dest_dir, sourc
     (``read_source`` gets it from ``src``/``content``); ``source`` names it in messages.
     ``ca_bundle`` is a path (or None). ``now`` (aware UTC datetime) is for tests.
     """
-    now = now or certs.utcnow()
+    now = now or validity.utcnow()
     formats = check_formats(formats)
     if 'pkcs12' in formats:
         keystores.check_password(pkcs12_password, 'pkcs12_password')

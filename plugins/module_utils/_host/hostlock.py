@@ -47,6 +47,7 @@ import stat
 import tempfile
 import time
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 RUN_LOCK = '/run/lock'
@@ -76,10 +77,6 @@ def lock_folder(root=None, uid=None):
 def lock_name(application, environment, dest_dir):
     digest = hashlib.sha256(('%s/%s\0%s' % (application, environment, os.path.abspath(dest_dir))).encode('utf-8'))
     return 'pair-%s.lock' % digest.hexdigest()[:24]
-
-
-def _utc(seconds):
-    return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(seconds))
 
 
 def open_folder(folder):
@@ -201,8 +198,8 @@ def live(record, now=None, boot=None):
 def busy_message(pair, record, path):
     return ('Another run is changing %s on this host (run %s, since %s; lock file %s). Wait for it to finish and run '
             'again; if that run is gone, the lock lapses at %s, or remove the lock file.'
-            % (pair, str(record.get('run') or '?')[:12], _utc(float(record.get('taken') or 0)), path,
-               _utc(float(record.get('expires') or 0))))
+            % (pair, str(record.get('run') or '?')[:12], validity.utc_text(float(record.get('taken') or 0)), path,
+               validity.utc_text(float(record.get('expires') or 0))))
 
 
 def hold(application, environment, dest_dir, run, folder=None, wait=WAIT, now=None, boot=None, state_folder=None):

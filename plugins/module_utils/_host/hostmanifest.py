@@ -26,7 +26,7 @@ import json
 import os
 import stat
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import (
     FORMAT_KINDS, FORMATS, MANIFEST, PREVIOUS, STAGED, entry_files, paths)
@@ -126,11 +126,10 @@ def days_left_now(installed):
     """The manifest's description of the certificate with days_left counted from now."""
     installed = dict(installed or {})
     try:
-        end = datetime.datetime.strptime(installed['not_after'], '%Y-%m-%dT%H:%M:%SZ')
+        end = validity.as_utc(datetime.datetime.strptime(installed['not_after'], '%Y-%m-%dT%H:%M:%SZ'))
     except (KeyError, TypeError, ValueError):
         return installed
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    installed['days_left'] = (end - now).days
+    installed['days_left'] = (end - validity.utcnow()).days
     return installed
 
 

@@ -14,9 +14,8 @@ file that cannot be read. ``metrics_record`` and ``write_metrics`` turn a phase'
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import metrics
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
@@ -75,7 +74,7 @@ def write_metrics(metrics_dir, results, replace, check_mode=False, now=None):
     """``<metrics_dir>/vlaanderen_dov.prom`` from this phase's results, the last check of each
     certificate kept from the file when this phase ran none (``metrics.merge``). Returns
     ``{'path', 'written'}``; not a change of the certificates (``changed`` stays as it is)."""
-    now = now or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = now or validity.utcnow_seconds()
     current = [record for record in (metrics_record(result, now) for result in results) if record]
     records = metrics.merge(metrics.read_textfile(metrics_dir), current, replace)
     written = metrics.write_textfile(metrics_dir, records, check_mode=check_mode)

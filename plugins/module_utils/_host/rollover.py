@@ -21,7 +21,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.hostbase import entry_result
@@ -37,11 +37,12 @@ def staged_paths(entry):
 
 
 def renewal_due(renew, installed):
-    """Whether a pair is renewed this run: forced, or its installed certificate has at most
-    ``renew['before_days']`` days left. A pair with no certificate installed is onboarded, not renewed."""
+    """Whether a pair is renewed this run: forced, or its installed certificate is in the renewal
+    window of ``renew['before_days']`` days (``validity.in_renewal_window``). A pair with no
+    certificate installed is onboarded, not renewed."""
     if not installed or installed.get('days_left') is None:
         return False
-    return bool(renew.get('force')) or installed['days_left'] <= int(renew.get('before_days') or 0)
+    return bool(renew.get('force')) or validity.in_renewal_window(installed['days_left'], int(renew.get('before_days') or 0))
 
 
 def stage_renewal(entry, result, check_mode=False):

@@ -27,7 +27,6 @@ Everything here is plain Python, usable from a module or from a controller-side 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import hashlib
 import os
 import re
@@ -40,7 +39,7 @@ from email.parser import BytesParser
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import orgid
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import orgid, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.cn import REQUESTABLE_ENVIRONMENTS, SERVICE
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
@@ -238,21 +237,13 @@ class AccessRequest(object):
 
 # --- sending --------------------------------------------------------------------------------
 
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def iso(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
 def outgoing_message(eml, now=None):
     """The message as it goes out: the draft with Date and a fresh Message-ID, without X-Unsent."""
     msg = BytesParser(policy=FILE_POLICY).parsebytes(eml)
     del msg['X-Unsent']
     del msg['Date']
     del msg['Message-ID']
-    now = now or utc_now()
+    now = now or validity.utcnow_seconds()
     domain = msg['From'].addresses[0].domain or 'localhost'
     msg['Date'] = format_datetime(now)
     msg['Message-ID'] = make_msgid(domain=domain)
@@ -311,7 +302,7 @@ class SmtpServer(object):
         Raises DovError naming the server and the reason when anything fails.
         """
         msg = outgoing_message(eml, now)
-        moment = now or utc_now()
+        moment = now or validity.utcnow_seconds()
         context = self._context() if self.starttls else None
         to_addrs = list(recipients) if recipients else [MELDPUNT]
         failed = "Sending %s to %s via the SMTP server %s failed" % (what, ', '.join(to_addrs), self.where)
@@ -357,7 +348,7 @@ class SmtpServer(object):
                 smtp.close()
         return {
             'sha256': hashlib.sha256(eml).hexdigest(),
-            'sent_at': iso(moment),
+            'sent_at': validity.iso(moment),
             'message_id': msg['Message-ID'],
             'to': ', '.join(to_addrs),
             'smtp_server': self.where,

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._tls.tlswire import Verdict, verify_error_text
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, validity
 
 try:
     from cryptography import x509
@@ -121,7 +121,7 @@ def alert_of(error):
 
 def client_cert_hint(alert=None, identity=None, accepted=None, acceptable=(), http_body=None, now=None):
     """The sentence or two that say which of expired / unknown issuer / wrong key usage it is."""
-    now = now or certs.utcnow()
+    now = now or validity.utcnow()
     said = (" The server said: alert '%s'." % alert) if alert else ''
     if http_body:
         said = " The server answered HTTP 400: %r." % http_body

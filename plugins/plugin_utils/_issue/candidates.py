@@ -30,7 +30,7 @@ import datetime
 import glob
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover, statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
@@ -118,12 +118,12 @@ class Explainer(object):
         if certs.is_ca(cert):
             return 'ca', 'the CA certificate %s (CA:TRUE), not a client certificate' % label, None
         start, end = compat.not_valid_before(cert), compat.not_valid_after(cert)
-        dates = 'valid from %s to %s' % (certs.iso(start), certs.iso(end))
+        dates = 'valid from %s to %s' % (validity.iso(start), validity.iso(end))
         if now + SKEW < start:
             return 'not_yet_valid', 'the certificate %s, which is not valid yet (%s; it is now %s)' % (
-                label, dates, certs.iso(now)), None
+                label, dates, validity.iso(now)), None
         if now > end:
-            return 'expired', 'the certificate %s, which expired on %s (%s)' % (label, certs.iso(end), dates), None
+            return 'expired', 'the certificate %s, which expired on %s (%s)' % (label, validity.iso(end), dates), None
         key = pki.public_key_fingerprint(cert.public_key())
         names = pki.common_names(cert.subject)
         owners = [(other, where) for other, where in self.known_keys().get(key, []) if other != pair.key]
@@ -144,7 +144,7 @@ class Explainer(object):
 
     def explain(self, found, pair, fingerprint, source, csr_where, now=None):
         """The message for ``found`` (the certificates of ``source``, none for ``fingerprint``)."""
-        now = now or certs.utcnow()
+        now = now or validity.utcnow()
         leaves = [cert for cert in found if not certs.is_ca(cert)]
         if not leaves:
             cas = ', '.join(certs.label(cert) for cert in found)

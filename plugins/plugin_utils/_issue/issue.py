@@ -27,13 +27,13 @@ __metaclass__ = type
 import datetime
 import os
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import installed
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover, statefolder, states
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.plan import host_entry
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.plan import PairInfo, host_entry
 
 CLOCK_SKEW = 300    # seconds a freshly issued certificate may start in the future
 
@@ -73,7 +73,7 @@ def check_for_key(data, key_fingerprint, common_name, ca_certs, source, now=None
                      % (source, len(leaves), certs.label(leaf), certs.serial_hex(leaf), whose))
     certs.check_common_name(leaf, common_name)
     certs.check_client_auth(leaf)
-    now = now or certs.utcnow()
+    now = now or validity.utcnow()
     start = compat.not_valid_before(leaf)
     if now < start <= now + datetime.timedelta(seconds=CLOCK_SKEW):
         now = start     # just issued by a CA whose clock is a little ahead: not a reason to refuse
@@ -120,40 +120,53 @@ def adopt(pair, results, order, ca_certs, now, messages):
 
 
 def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, command=None,
-                allow_productie=False, renew_before_days=60, renew=False, check_mode=False, now=None,
+                allow_productie=False, renew=False, check_mode=False, now=None,
                 previous_states=None, verify=True, timeout=issuers.DEFAULT_TIMEOUT, explain=None):
     """Decide each pair's certificate (see the module doc) and which hosts install or check it.
-    ``prepared`` maps host -> its prepare results; ``previous_states``: pair key -> its record in
-    status.json (states.verdict_on_record says when it spares a check). ``explain`` (the
-    controller's candidates.Explainer.explain) names what a candidate that fits no key of its pair
-    is. A pair that fails gets ``failures`` (see ``failure``). Returns changed (a certificate was
-    issued, or a handover folder written)."""
+    ``pairs``: the plan step's (key -> a ``plan.PairInfo``'s dict), updated in place; the work is
+    done on ``PairInfo`` objects. ``prepared`` maps host -> its prepare results; ``previous_states``:
+    pair key -> its record in status.json (states.verdict_on_record says when it spares a check).
+    ``explain`` (the controller's candidates.Explainer.explain) names what a candidate that fits no
+    key of its pair is. A pair that fails gets ``failures`` (see ``failure``). Returns changed (a
+    certificate was issued, or a handover folder written)."""
+    infos = dict((key, PairInfo.from_dict(info)) for key, info in pairs.items())
+    try:
+        return _issue_each(inventory, infos, prepared, state_dir, issuer, ca_bundle, command, allow_productie, renew,
+                           check_mode, now, previous_states or {}, verify, timeout, explain)
+    finally:
+        for key, info in infos.items():
+            pairs[key].clear()
+            pairs[key].update(info.to_dict())
+
+
+def _issue_each(inventory, infos, prepared, state_dir, issuer, ca_bundle, command, allow_productie, renew,
+                check_mode, now, previous_states, verify, timeout, explain):
     changed = False
     # ``now`` (tests) stays None otherwise: each check reads the clock when it runs, after a slow issuer.
-    previous_states = previous_states or {}
     ca_certs = certload.load_ca_bundle(fsutil.read_bytes(ca_bundle), ca_bundle) if ca_bundle else None
-    for key in sorted(pairs):
-        info = pairs[key]
-        info['install'], info['check'] = [], []
-        info.setdefault('failures', [])
-        if info['state'] == 'waiting_for_cn':
+    for key in sorted(infos):
+        info = infos[key]
+        info.install, info.check = [], []
+        if not info.has('failures'):
+            info.failures = []
+        if info.state == 'waiting_for_cn':
             continue
         pair = inventory.pairs[key]
-        results = dict((host, _find(prepared.get(host), pair)) for host in info['hosts'])
+        results = dict((host, _find(prepared.get(host), pair)) for host in info.hosts)
         errors = ['%s: %s' % (host, result['error']) for host, result in sorted(results.items())
                   if result and result.get('error')]
-        if errors or not results.get(info['holder']):
-            info['state'] = 'failed'
-            info['messages'] += errors or ['%s: no host of this pair could be reached to make its key.' % key]
-            info['failures'] += [failure('prepare', result['error'], result.get('dest_dir'), host)
-                                 for host, result in sorted(results.items()) if result and result.get('error')] or [
-                failure('prepare', 'No host of this pair could be reached to make its key.', host=info['holder'])]
+        if errors or not results.get(info.holder):
+            info.state = 'failed'
+            info.messages += errors or ['%s: no host of this pair could be reached to make its key.' % key]
+            info.failures += [failure('prepare', result['error'], result.get('dest_dir'), host)
+                              for host, result in sorted(results.items()) if result and result.get('error')] or [
+                failure('prepare', 'No host of this pair could be reached to make its key.', host=info.holder)]
             continue
-        if renew and results[info['holder']].get('staged'):
+        if renew and results[info.holder].get('staged'):
             changed = renew_pair(info, pair, results, state_dir, issuer, command, allow_productie, ca_certs,
                                  check_mode, now, timeout, explain) or changed
             continue
-        fingerprint = results[info['holder']].get('key_fingerprint')
+        fingerprint = results[info.holder].get('key_fingerprint')
         planned = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
         chosen, source = None, None
         if pair.certificate_file:
@@ -161,13 +174,13 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             try:
                 chosen = check_for_key(fsutil.read_bytes(pair.certificate_file), fingerprint, pair.common_name,
                                        ca_certs, what, now, notes=notes)
-                info['messages'] += ['%s: %s' % (key, note) for note in notes]
+                info.messages += ['%s: %s' % (key, note) for note in notes]
             except DovError as error:
                 message = _explained(error, explain, pair, fingerprint, what, '%s on %s' % (
-                    results[info['holder']].get('csr_path'), info['holder']), now)
-                info['state'] = 'failed'
-                info['messages'].append('%s: %s Nothing was installed. The hosts keep their files.' % (key, message))
-                info['failures'].append(failure('certificate_file', message, pair.certificate_file))
+                    results[info.holder].get('csr_path'), info.holder), now)
+                info.state = 'failed'
+                info.messages.append('%s: %s Nothing was installed. The hosts keep their files.' % (key, message))
+                info.failures.append(failure('certificate_file', message, pair.certificate_file))
                 continue
             source = 'certificate_file'
         current = _stored(planned, fingerprint, pair.common_name, now) if planned and not chosen else None
@@ -179,11 +192,11 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             # one is checked (and the failed one, also where a host still holds it, is not taken).
             planned = None
         if chosen is None and not fresher:
-            order = [info['holder']] + [host for host in info['hosts'] if host != info['holder']]
-            found = adopt(pair, results, order, ca_certs, now, info['messages'])
+            order = [info.holder] + [host for host in info.hosts if host != info.holder]
+            found = adopt(pair, results, order, ca_certs, now, info.messages)
             if found is not None:
-                if found[0] != info['holder'] and results[found[0]]['key_fingerprint'] != fingerprint:
-                    info['holder'] = found[0]       # the key is where the working certificate is
+                if found[0] != info.holder and results[found[0]]['key_fingerprint'] != fingerprint:
+                    info.holder = found[0]       # the key is where the working certificate is
                     fingerprint = results[found[0]]['key_fingerprint']
                 chosen, source = found[1:], 'hosts'
         if chosen is None:
@@ -193,19 +206,19 @@ def issue_pairs(inventory, pairs, prepared, state_dir, issuer, ca_bundle=None, c
             if chosen is None:
                 continue
             source, changed = 'issuer', True
-            info['messages'].append(info.pop('issued_from_message'))
-            info.pop('issued_from')
+            info.messages.append(info.take('issued_from_message'))
+            info.take('issued_from')
         pem, described = chosen
-        before = results[info['holder']].get('installed')
+        before = results[info.holder].get('installed')
         if before and before.get('fingerprint_sha256') != described['fingerprint_sha256']:
-            info['live_certificate'] = before       # what the hosts keep if every install fails (states.held_certificate)
+            info.live_certificate = before       # what the hosts keep if every install fails (states.held_certificate)
         if not check_mode and pem != planned:
             statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
-        info['certificate'] = described
-        info['certificate_pem'] = pem
-        info['source'] = source
+        info.certificate = described
+        info.certificate_pem = pem
+        info.source = source
         _deliver(info, results, fingerprint, pem, planned,
-                 verify and not states.verdict_on_record(previous_states.get(key), described, info['hosts']))
+                 verify and not states.verdict_on_record(previous_states.get(key), described, info.hosts))
     return changed
 
 
@@ -234,42 +247,42 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
                explain=None):
     """renew.yml, for a pair whose key holder staged a renewal (rollover.stage_renewal): a new
     certificate from the issuer for the staged CSR, checked against the STAGED key; when it passes,
-    every host of the pair installs it with the staged key as one set (``info['renewal']``), checks
+    every host of the pair installs it with the staged key as one set (``info.renewal``), checks
     and rolls back on failure. While the issuer has none yet (manual) the pair is
     ``renewal_pending``; the live pair keeps serving and the staged key stays where it is. Returns
     whether something was issued or written in the state folder."""
-    key, holder = pair.key, info['holder']
+    key, holder = pair.key, info.holder
     staged = results[holder]['staged']
     live = results[holder].get('installed') or {}
-    info['certificate'] = live
-    info['staged_key'] = '%s on %s' % (staged['key_path'], holder) if staged['new_key'] else None
+    info.certificate = live
+    info.staged_key = '%s on %s' % (staged['key_path'], holder) if staged['new_key'] else None
     what = 'a new key' if staged['new_key'] else 'the live key'
     if check_mode:
-        info['state'] = 'renewal_due'
-        info['messages'].append('%s: would be renewed with %s (%s days left); a certificate would be requested from '
-                                'the %s issuer.' % (key, what, live.get('days_left'), issuer))
+        info.state = 'renewal_due'
+        info.messages.append('%s: would be renewed with %s (%s days left); a certificate would be requested from '
+                             'the %s issuer.' % (key, what, live.get('days_left'), issuer))
         return False
     earlier = issued_before(state_dir, pair, staged['key_fingerprint'], results, ca_certs, now, live)
     if earlier is not None:
         pem, described, where = earlier
-        info['messages'].append('%s: the renewed certificate %s for the staged key was issued by an earlier run (%s); it '
-                                'is installed now, without asking the issuer again.' % (key, described['serial'], where))
+        info.messages.append('%s: the renewed certificate %s for the staged key was issued by an earlier run (%s); it '
+                             'is installed now, without asking the issuer again.' % (key, described['serial'], where))
         return _renewal_install(info, pair, results, state_dir, staged, holder, pem, described)
     try:
         outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, staged['csr'],
                                 command=command, allow_productie=allow_productie, timeout=timeout, renewal=True)
     except DovError as error:
-        info['state'] = 'failed'
-        info['messages'].append('%s: the renewal failed: %s The live certificate keeps serving.' % (key, error))
-        info['failures'].append(failure('issuer', str(error)))
+        info.state = 'failed'
+        info.messages.append('%s: the renewal failed: %s The live certificate keeps serving.' % (key, error))
+        info.failures.append(failure('issuer', str(error)))
         return False
     waiting = ('%s: the staged key %s waits for its certificate; the live certificate keeps serving (%s days left).'
-               % (key, info['staged_key'] or staged['key_path'], live.get('days_left')))
+               % (key, info.staged_key or staged['key_path'], live.get('days_left')))
     if not outcome.issued:
-        info['state'] = 'renewal_pending'
-        info['messages'] += [outcome.message, waiting,
-                             '%s: the CSR to upload (also %s on %s):\n%s'
-                             % (key, staged['csr_path'], holder, staged['csr'].strip())]
+        info.state = 'renewal_pending'
+        info.messages += [outcome.message, waiting,
+                          '%s: the CSR to upload (also %s on %s):\n%s'
+                          % (key, staged['csr_path'], holder, staged['csr'].strip())]
         return outcome.changed
     bundle = ca_certs
     if bundle is None and outcome.ca_bundle:
@@ -280,26 +293,26 @@ def renew_pair(info, pair, results, state_dir, issuer, command, allow_productie,
     except DovError as error:
         error = _explained(error, explain, pair, staged['key_fingerprint'], 'The renewed certificate from %s'
                            % outcome.source, '%s on %s' % (staged['csr_path'], holder), now)
-        info['state'] = 'failed'
-        info['failures'].append(failure('inbox' if outcome.path else 'issuer', error, outcome.path))
+        info.state = 'failed'
+        info.failures.append(failure('inbox' if outcome.path else 'issuer', error, outcome.path))
         hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
-        info['messages'].append('%s: the renewal failed: %s%s The live certificate keeps serving; the staged key %s stays '
-                                'for the next run.' % (key, error, hint, info['staged_key'] or staged['key_path']))
+        info.messages.append('%s: the renewal failed: %s%s The live certificate keeps serving; the staged key %s stays '
+                             'for the next run.' % (key, error, hint, info.staged_key or staged['key_path']))
         return outcome.changed
     if described['fingerprint_sha256'] == live.get('fingerprint_sha256'):
-        info['state'] = 'renewal_pending'       # the live certificate again (same key): still waiting
-        info['messages'].append(waiting)
+        info.state = 'renewal_pending'       # the live certificate again (same key): still waiting
+        info.messages.append(waiting)
         return outcome.changed
-    info['messages'].append(outcome.message)
+    info.messages.append(outcome.message)
     return _renewal_install(info, pair, results, state_dir, staged, holder, pem, described)
 
 
 def _renewal_install(info, pair, results, state_dir, staged, holder, pem, described):
     """The renewed certificate goes to every host of the pair with the staged key, as one set."""
     statefolder.store_certificate(state_dir, pair.application, pair.environment, pem)
-    info.update(live_certificate=info.get('certificate'), certificate=described, certificate_pem=pem, source='issuer',
+    info.update(live_certificate=info.certificate, certificate=described, certificate_pem=pem, source='issuer',
                 staged_key=None, renewal={'key_path': staged['key_path'], 'new_key': staged['new_key']})
-    info['install'] = [(host, staged['new_key'] and host != holder) for host in info['hosts'] if host in results]
+    info.install = [(host, staged['new_key'] and host != holder) for host in info.hosts if host in results]
     return True
 
 
@@ -333,29 +346,29 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
     issuer wrote something in the state folder (a handover folder))."""
     key = pair.key
     if check_mode:
-        info['state'] = 'waiting_for_certificate'
-        info['messages'].append('%s: a certificate would be requested from the %s issuer.' % (key, issuer))
+        info.state = 'waiting_for_certificate'
+        info.messages.append('%s: a certificate would be requested from the %s issuer.' % (key, issuer))
         return None, False
-    csr_pem = results[info['holder']].get('csr')
+    csr_pem = results[info.holder].get('csr')
     if not csr_pem:
-        info['state'] = 'failed'
-        info['messages'].append('%s: the key holder %s has no CSR. Run again.' % (key, info['holder']))
-        info['failures'].append(failure('prepare', 'The key holder has no CSR. Run again.', host=info['holder']))
+        info.state = 'failed'
+        info.messages.append('%s: the key holder %s has no CSR. Run again.' % (key, info.holder))
+        info.failures.append(failure('prepare', 'The key holder has no CSR. Run again.', host=info.holder))
         return None, False
     try:
         outcome = issuers.issue(issuer, state_dir, pair.application, pair.environment, pair.common_name, csr_pem,
                                 command=command, allow_productie=allow_productie, timeout=timeout)
     except DovError as error:
-        info['state'] = 'failed'
-        info['messages'].append('%s: %s' % (key, error))
-        info['failures'].append(failure('issuer', str(error)))
+        info.state = 'failed'
+        info.messages.append('%s: %s' % (key, error))
+        info.failures.append(failure('issuer', str(error)))
         return None, False
     if not outcome.issued:
-        info['state'] = 'waiting_for_certificate'
-        info['messages'].append(outcome.message)
+        info.state = 'waiting_for_certificate'
+        info.messages.append(outcome.message)
         # The CSR is public: printed, so that a runner whose files are thrown away still hands it over.
-        info['messages'].append('%s: the CSR to upload (also %s on %s):\n%s'
-                                % (key, results[info['holder']].get('csr_path'), info['holder'], csr_pem.strip()))
+        info.messages.append('%s: the CSR to upload (also %s on %s):\n%s'
+                             % (key, results[info.holder].get('csr_path'), info.holder, csr_pem.strip()))
         return None, outcome.changed
     bundle = ca_certs
     if bundle is None and outcome.ca_bundle:
@@ -366,15 +379,15 @@ def _issue(info, pair, results, state_dir, issuer, command, allow_productie, ca_
         issued = check_issued(outcome.certificate, csr_pem, pair.common_name, bundle, source, now, notes)
     except DovError as error:
         csr_where = (os.path.join(handover.pair_folder(state_dir, pair.application, pair.environment), handover.CSR_FILE)
-                     if issuer == 'manual' else '%s on %s' % (results[info['holder']].get('csr_path'), info['holder']))
-        message = _explained(error, explain, pair, results[info['holder']].get('key_fingerprint'), source, csr_where, now)
-        info['state'] = 'failed'
+                     if issuer == 'manual' else '%s on %s' % (results[info.holder].get('csr_path'), info.holder))
+        message = _explained(error, explain, pair, results[info.holder].get('key_fingerprint'), source, csr_where, now)
+        info.state = 'failed'
         hint = ' Remove %s and drop the right certificate in the inbox.' % outcome.path if outcome.path else ''
-        info['messages'].append('%s: %s%s' % (key, message, hint))
-        info['failures'].append(failure('inbox' if outcome.path else 'issuer', message, outcome.path))
+        info.messages.append('%s: %s%s' % (key, message, hint))
+        info.failures.append(failure('inbox' if outcome.path else 'issuer', message, outcome.path))
         return None, outcome.changed
-    info['issued_from'], info['issued_from_message'] = outcome.source, outcome.message
-    info['messages'] += ['%s: %s' % (key, note) for note in notes]
+    info.issued_from, info.issued_from_message = outcome.source, outcome.message
+    info.messages += ['%s: %s' % (key, note) for note in notes]
     return issued, True
 
 
@@ -385,8 +398,8 @@ def _deliver(info, results, fingerprint, pem, planned, recheck):
     When the hosts were prepared with this very certificate (``planned``), their ``converged``
     says whether every file is exactly as asked; else (a lost cache, an adoption) the installed
     certificate's fingerprint and the presence of every format's file do."""
-    wanted = info['certificate']['fingerprint_sha256']
-    for host in info['hosts']:
+    wanted = info.certificate['fingerprint_sha256']
+    for host in info.hosts:
         result = results.get(host)
         if result is None:
             continue
@@ -396,9 +409,9 @@ def _deliver(info, results, fingerprint, pem, planned, recheck):
         else:
             good = (result.get('installed') or {}).get('fingerprint_sha256') == wanted and result.get('complete')
         if needs_key or not good:
-            info['install'].append((host, needs_key))
+            info.install.append((host, needs_key))
         elif recheck:
-            info['check'].append(host)
+            info.check.append(host)
 
 
 def _find(results, pair):
@@ -413,30 +426,33 @@ def deliveries(inventory, pairs, defaults):
     check there too, ``verify_only``: one host_certificates call per host), and the key
     transfers, from issue_pairs."""
     install, keys = {}, []
-    for key, info in sorted(pairs.items()):
+    for key, data in sorted(pairs.items()):
+        info = PairInfo.from_dict(data)
         pair = inventory.pairs[key]
         entries = dict(pair.hosts)
-        renewal = info.pop('renewal', None)
-        for host, needs_key in info.pop('install', []):
-            entry = host_entry(pair, host, entries[host], info['holder'], info.get('certificate_pem'), defaults)
+        renewal = info.take('renewal')
+        for host, needs_key in info.take('install') or []:
+            entry = host_entry(pair, host, entries[host], info.holder, info.certificate_pem, defaults)
             entry.pop('key_holder', None)
-            if info.get('check_settings'):
-                entry['check'] = info['check_settings']
-            if renewal and host == info['holder']:
+            if info.check_settings:
+                entry['check'] = info.check_settings
+            if renewal and host == info.holder:
                 entry['staged_key' if renewal['new_key'] else 'renewed'] = True
-            if renewal and len(info['hosts']) > 1:
+            if renewal and len(info.hosts) > 1:
                 entry['keep_previous'] = True   # until every host of the pair passed its check (settle_renewals)
             if needs_key:
-                holder_key = renewal['key_path'] if renewal else installed.paths(entries[info['holder']])[0]
-                keys.append({'host': host, 'pair': key, 'holder': info['holder'], 'key_path': holder_key})
+                holder_key = renewal['key_path'] if renewal else installed.paths(entries[info.holder])[0]
+                keys.append({'host': host, 'pair': key, 'holder': info.holder, 'key_path': holder_key})
                 entry['shared_key'] = key
             install.setdefault(host, []).append(entry)
-        for host in info.pop('check', []):
-            if info.get('check_settings'):
+        for host in info.take('check') or []:
+            if info.check_settings:
                 entry = host_entry(pair, host, entries[host], None, None, defaults)
-                entry.update(key_holder=False, check=info['check_settings'], verify_only=True)
+                entry.update(key_holder=False, check=info.check_settings, verify_only=True)
                 install.setdefault(host, []).append(entry)
-        info.pop('certificate_pem', None)
+        info.take('certificate_pem')
+        data.clear()
+        data.update(info.to_dict())     # the pair as the step result carries it, without what was delivered
     return install, keys
 
 

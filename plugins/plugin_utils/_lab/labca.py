@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, validity
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labprofile
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.compat import (
     HAS_CRYPTOGRAPHY, ExtendedKeyUsageOID, InvalidSignature, NameOID, UnsupportedAlgorithm, ec, hashes, rsa,
@@ -41,17 +41,7 @@ FILES = {
 }
 
 
-def _now():
-    return compat.utcnow().replace(microsecond=0)
-
-
 _not_after = compat.not_valid_after
-
-
-def _utc(moment):
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
 
 
 def _dump_key(key):
@@ -151,7 +141,7 @@ class LabCA:
     def _create(cls, folder):
         parent = os.path.dirname(folder)
         ensure_dir(parent)
-        root_key, root, issuing_key, issuing = labprofile.make_ca(_now())
+        root_key, root, issuing_key, issuing = labprofile.make_ca(validity.utcnow_seconds())
         staging = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(folder), dir=parent)
         try:
             atomic_write(os.path.join(staging, FILES['root_key']), _dump_key(root_key), mode=0o600)
@@ -208,7 +198,7 @@ class LabCA:
                 "The issuing CA in %s was not issued by the root next to it. Remove the folder to "
                 "have a new lab CA made." % folder)
         expires = _not_after(issuing)
-        if expires <= _now():
+        if expires <= validity.utcnow_seconds():
             raise DovError(
                 "The lab CA in %s expired on %s. Remove the folder to have a new lab CA made (and "
                 "trust its new root where the old one was trusted)." % (folder, expires.strftime('%Y-%m-%d')))
@@ -236,7 +226,7 @@ class LabCA:
         return self.issuing_pem() + self.root_pem()
 
     def _validity(self, not_before, days, default_days):
-        start = _utc(not_before) if not_before is not None else _now() - labprofile.BACKDATE
+        start = validity.as_utc(not_before) if not_before is not None else validity.utcnow_seconds() - labprofile.BACKDATE
         end = start + datetime.timedelta(days=_positive_days(days, default_days))
         # Like a real issuing CA, never past its own end.
         return start, min(end, _not_after(self.issuing_cert))

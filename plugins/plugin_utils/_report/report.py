@@ -35,16 +35,14 @@ __metaclass__ = type
 import datetime
 import json
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import states
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state.states import STATES, WAITING
 
 UTC = datetime.timezone.utc
 DAY = 86400
-STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'renewal_pending',
-          'failed', 'retired')
-WAITING = ('waiting_for_cn', 'waiting_for_certificate')
-ATTENTION_STATES = ('failed', 'renewal_due', 'renewal_pending')
 URGENT_DAYS = 30  # VO-DCBaaS mails its first reminder a month before expiry
-TABLE_HEADER = ('application', 'environment', 'CN', 'hosts', 'state', 'not after', 'days left', 'last verdict')
 FIELDS = ('application', 'environment', 'common_name', 'hosts', 'state', 'not_before', 'not_after', 'days_left',
           'fingerprint_sha256', 'issuer', 'verdict', 'checked_at', 'problems', 'failures')
 
@@ -148,24 +146,13 @@ def severity(record, within_days=URGENT_DAYS):
 # ---------------------------------------------------------------- (b) the text table
 
 def table_rows(records):
-    """The rows of the text table, most urgent first: every cell a string, not_after as a date."""
-    rows = []
-    for record in sort_by_urgency(records):
-        rows.append((
-            str(record['application'] or '-'), str(record['environment'] or '-'), str(record['common_name'] or '-'),
-            ', '.join(record['hosts']) or '-', str(record['state'] or '-'), date_of(record['not_after']) or '-',
-            '-' if record['days_left'] is None else str(record['days_left']), str(record['verdict'] or '-'),
-        ))
-    return rows
+    """The rows of the text table (``states.table_row``), most urgent first."""
+    return [states.table_row(record) for record in sort_by_urgency(records)]
 
 
 def format_table(records):
-    """The table as text, columns aligned, with a header line."""
-    rows = [TABLE_HEADER] + table_rows(records)
-    widths = [max(len(row[column]) for row in rows) for column in range(len(TABLE_HEADER))]
-    lines = ['  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, '  '.join('-' * width for width in widths))
-    return '\n'.join(lines) + '\n'
+    """The table as text (``states.table``: the one table of every playbook), with a final new line."""
+    return '\n'.join(states.table(table_rows(records))) + '\n'
 
 
 # ---------------------------------------------------------------- (c) report.json
@@ -187,7 +174,7 @@ def report_document(records, generated_at):
         record['severity'] = severity(record)
         certificates.append(record)
     return {
-        'generated_at': _iso(generated_at),
+        'generated_at': validity.iso(parse(generated_at) or validity.utcnow()),
         'summary': summary(certificates),
         'certificates': certificates,
     }
@@ -196,11 +183,6 @@ def report_document(records, generated_at):
 def report_json(records, generated_at):
     """The text of report.json (sorted keys, two-space indent, a final new line)."""
     return json.dumps(report_document(records, generated_at), indent=2, sort_keys=True) + '\n'
-
-
-def _iso(moment):
-    moment = parse(moment) or datetime.datetime.now(UTC)
-    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 # ---------------------------------------------------------------- (d) dov_fail_within_days
@@ -289,23 +271,20 @@ def within_days_option(value, option='dov_fail_within_days'):
     return check_within_days(value, option)
 
 
-def _pair_state(info, previous, earliest, problems, renew_before_days):
-    """A pair's state from what its hosts hold now, and the last run's record for what the hosts cannot
-    tell (whether the last check passed, a renewal waiting on VO-DCBaaS)."""
-    if info.get('state') in ('waiting_for_cn', 'retired'):
-        return info['state']       # retired: taken off its hosts, no longer checked or alerted on
-    if problems:
-        return 'failed'
-    if not earliest:
-        # nothing on the hosts: still failed when the last run failed before any certificate (a wrong download)
-        failed_before = previous.get('state') == 'failed' and not previous.get('fingerprint_sha256')
-        return 'failed' if failed_before else 'waiting_for_certificate'
+def reported_state(info, previous, earliest, problems, renew_before_days):
+    """A pair's state in report.yml (``states.decide_state``) from what its hosts hold now
+    (``earliest``: the certificate that expires first, ``problems``), and the last run's record for
+    what the hosts cannot tell (whether the last check passed, a renewal waiting on VO-DCBaaS)."""
     same = previous.get('fingerprint_sha256') == earliest.get('fingerprint_sha256')
-    if previous.get('state') in ('failed', 'renewal_pending') and same:
-        return previous['state']
-    if earliest.get('days_left') is not None and earliest['days_left'] <= renew_before_days:
-        return 'renewal_due'
-    return 'verified' if same and previous.get('verdict') == 'ok' else 'installed'
+    return states.decide_state(
+        earliest.get('days_left'), renew_before_days,
+        # retired: taken off its hosts, no longer checked or alerted on
+        standing=info.get('state') if info.get('state') in ('waiting_for_cn', 'retired') else None,
+        # nothing on the hosts: still failed when the last run failed before any certificate (a wrong download)
+        failed=bool(problems) or (not earliest and previous.get('state') == 'failed' and not previous.get('fingerprint_sha256')),
+        held=bool(earliest),
+        carried=previous['state'] if previous.get('state') in ('failed', 'renewal_pending') and same else None,
+        verified=same and previous.get('verdict') == 'ok')
 
 
 def pair_records(pairs, results, status, renew_before_days, live_hosts=None):
@@ -340,7 +319,7 @@ def pair_records(pairs, results, status, renew_before_days, live_hosts=None):
         if len(fingerprints) > 1:
             problems.append('the hosts hold %d different certificates; run onboard.yml to give them the same one.'
                             % len(fingerprints))
-        state = _pair_state(info, previous, earliest, problems, renew_before_days)
+        state = reported_state(info, previous, earliest, problems, renew_before_days)
         if state == 'failed' and not problems:
             # failed in the last onboard run and nothing changed since: its reasons, from status.json
             failures = list(previous.get('failures') or []) or [

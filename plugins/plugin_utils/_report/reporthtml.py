@@ -17,8 +17,9 @@ import html
 import os
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state.states import TABLE_HEADER
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report.report import (
-    TABLE_HEADER, URGENT_DAYS, UTC, failure_lines, is_expired, parse, report_document, report_json)
+    URGENT_DAYS, UTC, failure_lines, is_expired, parse, report_document, report_json)
 
 REPORT_JSON = 'report.json'
 REPORT_HTML = 'report.html'

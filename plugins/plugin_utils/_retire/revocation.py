@@ -39,7 +39,7 @@ import json
 import os
 import re
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers, programs
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
@@ -139,13 +139,6 @@ def certificate_facts(certificate, now=None):
         raise DovError("The not_after %r of the certificate %s is not a time like 2026-01-09T12:00:00Z. Give it in "
                        "that form (UTC)." % (facts['not_after'], serial))
     return facts
-
-
-def _now(now):
-    moment = now or datetime.datetime.now(datetime.timezone.utc)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
 
 
 def _expired(facts, now):
@@ -257,7 +250,7 @@ def hand_over(state_dir, application, environment, common_name, certificates, re
     if command is not None and programs.is_empty_command(command):
         raise DovError("dov_revoke_command is empty. Set it to the program that revokes a certificate, or leave it out "
                        "to get the revocation handover in the state folder.")
-    moment = _now(now)
+    moment = validity.as_utc(now or validity.utcnow())
     stamp = moment.strftime(_TIME)
     facts, seen = [], set()
     for certificate in certificates or []:

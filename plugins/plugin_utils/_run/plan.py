@@ -30,11 +30,79 @@ import uuid
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail, sendrecord
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH, pair_key
+
+
+class PairInfo(object):
+    """What the steps know of one application/environment pair this run, with its fields declared.
+
+    The plan step makes it (``plan_hosts``), the issue step decides its certificate on it
+    (``issue.issue_pairs``); between steps it travels through Ansible as a plain dict
+    (``to_dict`` / ``from_dict``) that holds exactly the fields that were set, in the order they
+    were set, as the role and status.json have always seen it.
+
+    Always: ``application``, ``environment``, ``common_name``, ``hosts``, ``holder`` (the key
+    holder), ``state`` (None until decided), ``messages``. Set when they apply (None when not):
+    ``retired_hosts`` (a retired pair), ``check_settings`` (the mTLS check), ``failures``,
+    ``certificate`` (its description), ``certificate_pem``, ``source``, ``live_certificate``
+    (what the hosts keep if every install fails), ``staged_key`` (a renewal's new key),
+    ``renewal``, ``install`` ([(host, needs_key)]) and ``check`` ([host]) for ``issue.deliveries``,
+    ``issued_from`` / ``issued_from_message`` (an issuer's answer, within the issue step),
+    ``revocation`` / ``removals`` (a retired pair) and ``restored`` (settle put the previous pair back).
+    """
+    ALWAYS = ('application', 'environment', 'common_name', 'hosts', 'holder', 'state', 'messages')
+    OPTIONAL = ('retired_hosts', 'check_settings', 'failures', 'certificate', 'certificate_pem', 'source',
+                'live_certificate', 'staged_key', 'renewal', 'install', 'check', 'issued_from', 'issued_from_message',
+                'revocation', 'removals', 'restored')
+    FIELDS = ALWAYS + OPTIONAL
+
+    def __init__(self, **fields):
+        object.__setattr__(self, '_given', [])
+        self.update(**fields)
+
+    def __setattr__(self, name, value):
+        if name not in self.FIELDS:
+            raise AttributeError('A pair has no field %r (declared: %s).' % (name, ', '.join(self.FIELDS)))
+        object.__setattr__(self, name, value)
+        if name not in self._given:
+            self._given.append(name)
+
+    def __getattr__(self, name):
+        # only asked for a field that was never set
+        if name in self.FIELDS:
+            return None
+        raise AttributeError(name)
+
+    def update(self, **fields):
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def has(self, name):
+        """Whether ``name`` was set (also to None)."""
+        return name in self._given
+
+    def take(self, name):
+        """The field's value (None when it was not set), and the field no longer set."""
+        if name not in self._given:
+            return None
+        value = getattr(self, name)
+        self._given.remove(name)
+        object.__delattr__(self, name)
+        return value
+
+    def to_dict(self):
+        return dict((name, getattr(self, name)) for name in self._given)
+
+    @classmethod
+    def from_dict(cls, fields):
+        unknown = sorted(set(fields) - set(cls.FIELDS))
+        if unknown:
+            raise TypeError('A pair has no field %s (declared: %s).' % (', '.join(unknown), ', '.join(cls.FIELDS)))
+        return cls(**fields)
 
 
 def misspelled_variables(names, known, internal=()):
@@ -190,7 +258,7 @@ def check_settings(pair, template, endpoints, health_path=DEFAULT_HEALTH_PATH):
 
 
 def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
-    """Per pair: hosts, key holder; per host: the entries of its prepare call.
+    """Per pair: hosts, key holder (a ``PairInfo``, returned as its dict); per host: the entries of its prepare call.
 
     The key holder is the recorded one, else the first live host of the pair; the issue step
     corrects that from what the hosts report when status.json was lost.
@@ -201,8 +269,8 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
     for key in sorted(inventory.pairs):
         pair = inventory.pairs[key]
         names = [host for host, _entry in pair.hosts]
-        info = {'application': pair.application, 'environment': pair.environment, 'common_name': pair.common_name,
-                'hosts': names, 'holder': None, 'state': None, 'messages': []}
+        info = PairInfo(application=pair.application, environment=pair.environment, common_name=pair.common_name,
+                        hosts=names, holder=None, state=None, messages=[])
         pairs[key] = info
         for host, entry in pair.absent:
             if host in hosts:
@@ -212,8 +280,8 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
             info.update(state='retired', hosts=[], retired_hosts=[host for host, _entry in pair.absent])
             continue
         if not pair.common_name:
-            info['state'] = 'waiting_for_cn'
-            info['messages'].append(
+            info.state = 'waiting_for_cn'
+            info.messages.append(
                 "%s: no CN yet. Send %s to meldpunt@dov.vlaanderen.be and put the CN DOV sends back in "
                 "dov_applications (%s -> environments -> %s -> cn)."
                 % (key, os.path.join(state_dir, pair.application, 'access-request.eml'), pair.application,
@@ -235,12 +303,12 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
                             % (key, recorded))
             continue
         holder = recorded if recorded in live else live[0]
-        info['holder'] = holder
+        info.holder = holder
         certificate = statefolder.stored_certificate(state_dir, pair.application, pair.environment)
         for host, entry in pair.hosts:
             if host in hosts:
                 hosts[host].append(host_entry(pair, host, entry, holder, certificate, defaults))
-    return pairs, hosts, messages
+    return dict((key, info.to_dict()) for key, info in pairs.items()), hosts, messages
 
 
 def verify_entries(pairs, hosts):
@@ -274,7 +342,7 @@ def check_only(inventory, only):
                        % (only, ', '.join(sorted(inventory.pairs)) or 'none (dov_applications is empty)'))
 
 
-def renewal_scope(pairs, hosts, only=None, force=False, new_key=True, before_days=60):
+def renewal_scope(pairs, hosts, only=None, force=False, new_key=True, before_days=validity.DEFAULT_RENEW_BEFORE_DAYS):
     """renew.yml: keep only the pair ``only`` (when given; the others are left as they are, their
     status untouched), and ask the key holder of every pair left to stage its renewal when it is due
     (rollover.stage_renewal decides on the host, from the installed certificate)."""
@@ -317,7 +385,7 @@ def plan_step(inventory, state_dir, play_hosts, options, check_mode, lock):
         messages.extend(notes)
         if mode == 'renew':
             renewal_scope(pairs, hosts, options.get('only'), options.get('force_renew'), options.get('renew_key', True),
-                          options.get('renew_before_days', 60))
+                          options.get('renew_before_days', validity.DEFAULT_RENEW_BEFORE_DAYS))
         for info in pairs.values():
             messages.extend(info['messages'])
     except Exception:

@@ -16,7 +16,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import errno
 import json
 import multiprocessing
@@ -24,7 +23,7 @@ import os
 import socket
 import time
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
@@ -34,10 +33,6 @@ CERTIFICATE_FILE = 'certificate.pem'
 # A lock of another machine (another container, another AWX execution environment) cannot be
 # checked for a live process: it is taken over once it is this old. No run takes that long.
 STALE_AFTER = 12 * 3600
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
 # ---------------------------------------------------------------- status.json
@@ -122,7 +117,7 @@ def run_owner():
     if multiprocessing.current_process().name != 'MainProcess' or os.environ.get('DOV_LOCK_OWNER_IS_PARENT'):
         pid = os.getppid()
     return {'pid': pid, 'process_started': process_started(pid), 'process': process_name(pid),
-            'host': socket.gethostname(), 'started': utc_now().isoformat()}
+            'host': socket.gethostname(), 'started': validity.utcnow_seconds().isoformat()}
 
 
 class Lock(object):

@@ -3,21 +3,30 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # PRIVATE: this file is internal to vlaanderen.dov. It may change in any release without notice;
 # other collections and standalone plugins must not import it.
-"""The report step's logic: one state per pair, status.json and the table.
+"""A pair's states, the one rule that decides its state, status.json's records and the table.
+
+``STATES`` in their order; ``decide_state`` is the one rule of a pair's state, for every playbook:
+the onboard and renew runs (``pair_state``), verify.yml (``verified_state``) and report.yml
+(``report.reported_state``) only gather its evidence. ``table`` / ``table_row`` print the pairs'
+table of every playbook, in one column order (``TABLE_HEADER``).
 
 ``report`` takes the pairs (from the issue step, or the plan for verify.yml / report.yml),
 the recorded status (possibly empty: a lost cache), and what each host's install, check or
-verify call returned; it gives each pair one state (``pair_state`` / ``verified_state``),
-the new status records and the table lines. status.json is the run's record, a cache of what
-the hosts said: writing it is not a change on a managed system.
+verify call returned; it gives each pair one state, the new status records and the table lines.
+status.json is the run's record, a cache of what the hosts said: writing it is not a change on a
+managed system.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
+
 STATES = ('waiting_for_cn', 'waiting_for_certificate', 'installed', 'verified', 'renewal_due', 'renewal_pending', 'failed',
           'retired')
 WAITING = ('waiting_for_cn', 'waiting_for_certificate')
+# A state the onboard and renew runs keep as the issue step (or a lost host) set it.
+STANDING = WAITING + ('renewal_pending', 'failed', 'retired')
 # Waiting on someone else: green, red only with dov_strict. A pending renewal's live pair keeps serving.
 WAITING_RUN = WAITING + ('renewal_pending',)
 QUIET = ('updated_at', 'messages')      # this run's notes: replaced, without counting as a change
@@ -54,44 +63,57 @@ def held_certificate(info, found):
     return info.get('certificate') or {}
 
 
-def pair_state(info, installed, previous, renew_before_days, verify):
-    """The one state a pair ends this run in."""
-    if info.get('state') in ('waiting_for_cn', 'waiting_for_certificate', 'renewal_pending', 'failed', 'retired'):
-        return info['state']
-    if info.get('state') == 'renewal_due' and not installed:
-        return 'renewal_due'    # --check of renew.yml: it would be renewed
-    if any(result.get('error') for result in installed):
+def decide_state(days_left, renew_before_days, standing=None, failed=False, held=True, carried=None, verified=False):
+    """The one rule of a pair's state, whatever the playbook; the callers gather the evidence.
+
+    In this order: a ``standing`` state stays (waiting, retired, a pending renewal, a failure
+    earlier in the run); a ``failed`` host or step makes the pair ``failed``; no certificate on its
+    hosts (not ``held``) is ``waiting_for_certificate``; a state ``carried`` over from the last run
+    stays; a certificate in the renewal window (``validity.in_renewal_window``: ``days_left`` at
+    most ``renew_before_days``, expired included) is ``renewal_due`` - renew.yml renews it, checked
+    or not; else ``verified`` when its check passed, ``installed`` when it was not checked."""
+    if standing:
+        return standing
+    if failed:
         return 'failed'
-    days = (info.get('certificate') or {}).get('days_left')
-    checks = [result.get('check') for result in installed if result.get('check')]
+    if not held:
+        return 'waiting_for_certificate'
+    if carried:
+        return carried
+    if validity.in_renewal_window(days_left, renew_before_days):
+        return 'renewal_due'
+    return 'verified' if verified else 'installed'
+
+
+def pair_state(info, installed, previous, renew_before_days, verify):
+    """The state a pair ends an onboard or renew run in (``decide_state``), from the issue step's
+    ``info``, this run's ``installed`` results of its hosts and its ``previous`` state."""
+    standing = info.get('state') if info.get('state') in STANDING else None
+    if info.get('state') == 'renewal_due' and not installed:
+        standing = 'renewal_due'    # --check of renew.yml: it would be renewed
     if installed:
+        checks = [result.get('check') for result in installed if result.get('check')]
         verified = verify and len(checks) == len(installed) and all(c.get('verdict') == 'ok' for c in checks)
-        state = 'verified' if verified else 'installed'
         if verified and len(installed) < len(info['hosts']):
             # some hosts were already converged: they keep what the last run found
-            state = 'verified' if previous in ('verified', 'renewal_due') else 'installed'
+            verified = previous in ('verified', 'renewal_due')
     else:
-        state = previous if previous in ('verified', 'installed', 'renewal_due') else 'installed'
-        if state == 'renewal_due':
-            state = 'verified'
-    if state == 'verified' and days is not None and days <= renew_before_days:
-        return 'renewal_due'
-    return state
+        verified = previous in ('verified', 'renewal_due')     # nothing to do on the hosts: as the last run found
+    return decide_state((info.get('certificate') or {}).get('days_left'), renew_before_days, standing=standing,
+                        failed=any(result.get('error') for result in installed), verified=verified)
 
 
 def verified_state(info, results, previous, renew_before_days):
-    """The state after verify.yml: the checks of every host decide."""
-    if info.get('state') in WAITING or info.get('state') == 'retired':
-        return info['state']
-    if info.get('state') == 'failed' or any(result.get('error') for result in results):
-        return 'failed'
-    if not results:
-        return previous or 'waiting_for_certificate'
-    days = min((result.get('installed') or {}).get('days_left', 0) for result in results)
-    return 'renewal_due' if days <= renew_before_days else 'verified'
+    """The state after verify.yml (``decide_state``): the checks of every host decide; a pair none
+    of whose hosts is in the run keeps its ``previous`` state."""
+    standing = info.get('state') if info.get('state') in WAITING + ('retired',) else None
+    failed = info.get('state') == 'failed' or any(result.get('error') for result in results)
+    days = min((result.get('installed') or {}).get('days_left', 0) for result in results) if results else None
+    return decide_state(days, renew_before_days, standing=standing, failed=failed,
+                        carried=None if results else previous or 'waiting_for_certificate', verified=True)
 
 
-PAIR_HEADERS = ('application', 'environment', 'state', 'hosts', 'expires', 'days left', 'verdict', 'common name')
+TABLE_HEADER = ('application', 'environment', 'CN', 'hosts', 'state', 'not after', 'days left', 'last verdict')
 
 
 def expiry_date(not_after):
@@ -99,7 +121,18 @@ def expiry_date(not_after):
     return str(not_after)[:10] if not_after else None
 
 
-def table(rows, headers=PAIR_HEADERS):
+def table_row(record):
+    """A pair's row of the table (``TABLE_HEADER``) from its record (status.json's or report.yml's):
+    every cell text, the hosts by name, not_after as a date, ``-`` for nothing."""
+    days = record.get('days_left')
+    return (str(record.get('application') or '-'), str(record.get('environment') or '-'),
+            str(record.get('common_name') or '-'), ', '.join(record.get('hosts') or []) or '-',
+            str(record.get('state') or '-'), expiry_date(record.get('not_after')) or '-',
+            '-' if days is None else str(days), str(record.get('verdict') or '-'))
+
+
+def table(rows, headers=TABLE_HEADER):
+    """The lines of a table: the header, a rule, the rows; columns aligned, None shown as blank."""
     lines = [headers] + [tuple('' if value is None else str(value) for value in row) for row in rows]
     widths = [max(len(line[index]) for line in lines) for index in range(len(headers))]
     text = ['  '.join(value.ljust(widths[index]) for index, value in enumerate(line)).rstrip() for line in lines]
@@ -199,9 +232,9 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
         info = pairs[key]
         previous = status['pairs'].get(key) or {}
         if mode == 'status':
-            rows.append((info['application'], info['environment'], previous.get('state') or info.get('state') or 'unknown',
-                         len(info.get('hosts') or []), expiry_date(previous.get('not_after')), previous.get('days_left'),
-                         previous.get('verdict'), info.get('common_name')))
+            rows.append(table_row(dict(previous, application=info['application'], environment=info['environment'],
+                                       state=previous.get('state') or info.get('state') or 'unknown',
+                                       hosts=info.get('hosts') or [], common_name=info.get('common_name'))))
             continue
         found, lost = _host_results(info, results, in_run, live)
         if lost:
@@ -235,9 +268,7 @@ def report(pairs, status, results, in_run, live, mode, renew_before_days, verify
             failures[key] = [{'host': None, 'step': 'retire' if 'retired_hosts' in info else 'issue', 'file': None,
                               'message': ' '.join(info.get('messages') or []) or 'The pair failed.'}]
         status['pairs'][key] = record(info, state, certificate, checks, previous, now, failures[key])
-        entry = status['pairs'][key]
-        rows.append((info['application'], info['environment'], state, len(entry['hosts']),
-                     expiry_date(entry['not_after']), entry['days_left'], entry['verdict'], entry['common_name']))
+        rows.append(table_row(status['pairs'][key]))
     states = dict((key, value['state']) for key, value in status['pairs'].items() if key in pairs)
     if mode == 'verify':
         lines = table(host_rows, ('host', 'application', 'environment', 'verdict', 'days left', 'problem'))

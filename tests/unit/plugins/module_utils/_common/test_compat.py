@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'fixtures', 'vo-pki')
@@ -115,7 +115,7 @@ def test_validity_is_aware_utc():
     cert = x509.load_pem_x509_certificate(read('geolab-oefen-geodrill.pem'))
     assert compat.not_valid_after(cert).tzinfo is not None
     assert compat.not_valid_before(cert) < compat.not_valid_after(cert)
-    assert compat.utcnow().tzinfo is not None
+    assert validity.utcnow().tzinfo is not None
 
 
 def test_the_modern_pkcs12_profile_is_refused_below_38_naming_both_versions(old):

@@ -104,6 +104,13 @@ def test_days_left_and_renewal_follow_the_clock_and_the_window():
     assert certinfo.cert_info(GEODRILL, now=after)['days_left'] == -1
 
 
+def test_exactly_renew_before_days_left_needs_renewal_as_renew_yml_renews_it():
+    before = datetime.datetime(2025, 12, 1, 11, 15, 5, tzinfo=UTC)  # 39 days before 2026-01-09
+    at_edge = certinfo.cert_info(GEODRILL, now=before, renew_before_days=39)
+    assert (at_edge['days_left'], at_edge['needs_renewal']) == (39, True)
+    assert certinfo.cert_info(GEODRILL, now=before, renew_before_days=38)['needs_renewal'] is False
+
+
 def test_trailing_slash_cn_is_parsed_and_unknown_eku_is_shown_as_its_oid():
     info = certinfo.cert_info(CLIENT1)
     assert info['common_name'] == 'www.omgeving.be/dov-services/ontwikkel/dov-client1/'

@@ -15,6 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto.pki import public_key_fingerprint
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
 
@@ -352,7 +353,7 @@ def test_not_yet_valid_names_the_dates_and_the_clock(pki):
     with pytest.raises(DovError) as caught:
         certs.check_validity(pki.wrong['not yet valid'], now=pki.now)
     message = str(caught.value)
-    assert 'is not valid yet' in message and certs.iso(compat.not_valid_before(pki.wrong['not yet valid'])) in message
+    assert 'is not valid yet' in message and validity.iso(compat.not_valid_before(pki.wrong['not yet valid'])) in message
     assert "clock" in message
 
 

@@ -23,6 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostcerts
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import paths
@@ -384,7 +385,7 @@ def test_a_refused_certificate_leaves_a_previous_install_as_it_was(tmp_path, lab
     assert hostcerts.install(make_entry(dest, lab, certificate=certificate_for(lab, key1),
                                         privatekey_content=key_text(key1)))['error'] is None
     before = files_of(dest)
-    expired = certificate_for(lab, key2, not_before=certs.utcnow() - datetime.timedelta(days=400), days=30)
+    expired = certificate_for(lab, key2, not_before=validity.utcnow() - datetime.timedelta(days=400), days=30)
     result = hostcerts.install(make_entry(dest, lab, certificate=expired, privatekey_content=key_text(key2)))
     assert 'expired on' in result['error']
     assert files_of(dest) == before

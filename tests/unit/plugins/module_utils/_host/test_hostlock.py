@@ -13,6 +13,7 @@ import time
 import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostlock
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 APP, ENV = 'Geodrill', 'oefen'
@@ -52,7 +53,7 @@ def test_a_lease_stops_another_run_with_the_lock_file_and_when_it_lapses(folder)
     message = str(refused.value)
     assert message.startswith('Another run is changing Geodrill/oefen on this host (run run-arun-aru, since ')
     assert 'lock file %s). Wait for it to finish and run again; if that run is gone, the lock lapses at %s, or ' \
-           'remove the lock file.' % (lock_file(folder), hostlock._utc(now + 600)) in message
+           'remove the lock file.' % (lock_file(folder), validity.utc_text(now + 600)) in message
     # refused: the lease is as it was
     assert json.load(open(lock_file(folder))) == record
 

@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca
@@ -136,7 +137,7 @@ def test_a_csr_in_the_state_folder_names_its_pair(tmp_path, keys, lab):
 
 def test_an_expired_download_says_so_with_its_dates(tmp_path, keys, lab):
     site = Site(tmp_path, keys, lab)
-    start = certs.utcnow() - datetime.timedelta(days=400)
+    start = validity.utcnow() - datetime.timedelta(days=400)
     site.drop(site.sign(keys['old'], not_before=start, days=30), 'old.cer')
     message = the_failure(site.run())['message']
     assert 'which expired on' in message and 'valid from %s' % start.strftime('%Y-%m-%d') in message
@@ -145,7 +146,7 @@ def test_an_expired_download_says_so_with_its_dates(tmp_path, keys, lab):
 
 def test_a_download_not_valid_yet_points_at_the_clock(tmp_path, keys, lab):
     site = Site(tmp_path, keys, lab)
-    site.drop(site.sign(keys['old'], not_before=certs.utcnow() + datetime.timedelta(days=3), days=30))
+    site.drop(site.sign(keys['old'], not_before=validity.utcnow() + datetime.timedelta(days=3), days=30))
     message = the_failure(site.run())['message']
     assert 'not valid yet' in message and "controller's clock" in message
     assert candidates.NEW_REQUEST not in message

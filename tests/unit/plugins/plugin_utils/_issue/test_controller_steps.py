@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issue
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import inventory, plan
@@ -356,7 +357,7 @@ def test_check_issued_refuses_a_certificate_without_client_authentication(lab):
 
 def test_check_issued_refuses_an_expired_or_not_yet_valid_certificate(lab, key1):
     csr = csr_pem(key1)
-    now = certs.utcnow()
+    now = validity.utcnow()
     expired = lab.sign_csr(csr, not_before=now - datetime.timedelta(days=400), days=30)
     assert 'expired on' in refused_by_check_issued(expired, csr)
     future = lab.sign_csr(csr, not_before=now + datetime.timedelta(days=10), days=30)
@@ -365,7 +366,7 @@ def test_check_issued_refuses_an_expired_or_not_yet_valid_certificate(lab, key1)
 
 def test_check_issued_accepts_a_certificate_that_starts_within_the_clock_skew(lab, key1):
     csr = csr_pem(key1)
-    now = certs.utcnow().replace(microsecond=0)
+    now = validity.utcnow().replace(microsecond=0)
     ahead = lab.sign_csr(csr, not_before=now + datetime.timedelta(seconds=120), days=30)
     _pem, described = issue.check_issued(ahead, csr, CN, None, 'The lab', now)
     assert described['common_name'] == CN
@@ -550,7 +551,7 @@ def test_an_expired_stored_certificate_for_the_same_key_is_replaced(world, lab, 
     csr = csr_pem(key1)
     os.makedirs(os.path.dirname(world.certificate_path))
     with open(world.certificate_path, 'wb') as handle:
-        handle.write(lab.sign_csr(csr, not_before=certs.utcnow() - datetime.timedelta(days=100), days=30))
+        handle.write(lab.sign_csr(csr, not_before=validity.utcnow() - datetime.timedelta(days=100), days=30))
     # an expired certificate is never converged (the install plan refuses it)
     changed, info = world.issue({'app-1': [prepared_result(key1, csr)], 'app-2': [prepared_result(key1)]})
     assert changed is True
@@ -564,7 +565,7 @@ def test_renew_keeps_a_certificate_outside_the_renewal_window(world, key1):
     prepared = {'app-1': [prepared_result(key1, csr, converged=True)], 'app-2': [prepared_result(key1, converged=True)]}
     world.issue(prepared)
     first = world.stored()
-    changed, info = world.issue(prepared, previous='verified', renew=True, renew_before_days=60)
+    changed, info = world.issue(prepared, previous='verified', renew=True)
     assert changed is False and world.stored() == first
     assert info['install'] == []
 
@@ -755,7 +756,7 @@ def _another_key(lab, key1, key2, csr):
 
 def _expired(lab, key1, key2, csr):
     del key1, key2
-    return lab.sign_csr(csr, not_before=certs.utcnow() - datetime.timedelta(days=400), days=30)
+    return lab.sign_csr(csr, not_before=validity.utcnow() - datetime.timedelta(days=400), days=30)
 
 
 def _the_csr(lab, key1, key2, csr):
@@ -924,18 +925,21 @@ def test_verified_state_for_each_outcome(info, results, previous, expected):
 
 # ---------------------------------------------------------------- table
 
-def test_the_table_aligns_columns_under_a_rule_and_shows_none_as_blank():
-    lines = states.table([('Geodrill', 'oefen', 'verified', 2, '2031-12-24', 1859, 'ok', CN),
-                          ('Geodrill', 'productie', 'waiting_for_cn', 0, None, None, None, None)])
-    assert lines[0].split() == ['application', 'environment', 'state', 'hosts', 'expires', 'days', 'left', 'verdict',
-                                'common', 'name']
+def test_the_table_aligns_columns_under_a_rule_and_shows_nothing_as_a_dash():
+    lines = states.table([states.table_row({'application': 'Geodrill', 'environment': 'oefen', 'common_name': CN,
+                                            'hosts': ['app-1', 'app-2'], 'state': 'verified',
+                                            'not_after': '2031-12-24T10:00:00Z', 'days_left': 1859, 'verdict': 'ok'}),
+                          states.table_row({'application': 'Geodrill', 'environment': 'productie', 'hosts': ['app-1'],
+                                            'state': 'waiting_for_cn'})])
+    assert lines[0].split() == ['application', 'environment', 'CN', 'hosts', 'state', 'not', 'after', 'days', 'left',
+                                'last', 'verdict']
     assert set(lines[1].replace(' ', '')) == set('-')
-    assert lines[2].split() == ['Geodrill', 'oefen', 'verified', '2', '2031-12-24', '1859', 'ok', CN]
-    assert lines[3].split() == ['Geodrill', 'productie', 'waiting_for_cn', '0']
+    assert lines[2].split() == ['Geodrill', 'oefen', CN, 'app-1,', 'app-2', 'verified', '2031-12-24', '1859', 'ok']
+    assert lines[3].split() == ['Geodrill', 'productie', '-', 'app-1', 'waiting_for_cn', '-', '-', '-']
     assert lines[2].index('verified') == lines[0].index('state') == lines[3].index('waiting_for_cn')
-    assert lines[2].index('2031-12-24') == lines[0].index('expires')
+    assert lines[2].index('2031-12-24') == lines[0].index('not after')
     assert all(line == line.rstrip() for line in lines)
-    assert len(lines[1]) == len(lines[2])
+    assert len(lines[1]) == max(len(line) for line in lines)      # the rule spans every column
 
 
 def test_a_table_with_other_headers_and_no_rows_is_just_the_header():

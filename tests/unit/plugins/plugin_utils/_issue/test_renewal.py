@@ -282,7 +282,7 @@ def test_a_pending_renewal_is_waiting_not_failing_and_names_its_staged_key():
     assert outcome['waiting_pairs'] == [PAIR]        # red only with dov_strict
     assert outcome['staged_keys'] == {PAIR: '/opt/o/key.pem.next on app-1'}
     assert status['pairs'][PAIR]['staged_key'] == '/opt/o/key.pem.next on app-1'
-    assert outcome['table'][2].split()[:6] == [APP, 'oefen', 'renewal_pending', '1', '2026-12-21', '19']
+    assert outcome['table'][2].split()[:7] == [APP, 'oefen', CN, 'app-1', 'renewal_pending', '2026-12-21', '19']
 
 
 @pytest.mark.parametrize('restored, errors', [(True, ['', 'its check failed']), (False, ['check failed', 'check failed'])])

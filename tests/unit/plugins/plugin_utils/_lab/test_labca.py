@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca, labprofile
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 CN = 'geolab.be/dov-services/oefen/Geodrill'
@@ -232,8 +233,8 @@ def test_an_issuing_ca_from_another_root_is_refused(copy_of, tmp_path):
 
 
 def test_an_expired_lab_ca_is_refused(copy_of, monkeypatch):
-    later = labca._now() + datetime.timedelta(days=labprofile.ISSUING_DAYS + 1)
-    monkeypatch.setattr(labca, '_now', lambda: later)
+    later = validity.utcnow_seconds() + datetime.timedelta(days=labprofile.ISSUING_DAYS + 1)
+    monkeypatch.setattr(labca.validity, 'utcnow_seconds', lambda: later)
     refused(copy_of, r'expired on \d{4}-\d\d-\d\d\. Remove the folder')
 
 

@@ -175,7 +175,7 @@ def test_report_html_shows_the_failing_host_and_reason_under_the_row_and_counts_
     cards = re.findall(r'<div class="card[^"]*"><strong>(\d+)</strong><span>([^<]+)</span>',
                        reporthtml.render_html(records, NOW))
     assert dict((label, int(count)) for count, label in cards)['certificates'] == 1
-    assert [row[-1] for row in page.rows if len(row) == len(report.TABLE_HEADER)].count('ok') == 0
+    assert [row[-1] for row in page.rows if len(row) == len(states.TABLE_HEADER)].count('ok') == 0
 
 
 def test_the_timeline_dates_stand_right_of_every_bar():

@@ -228,3 +228,26 @@ def test_a_value_every_host_shares_is_validated_once(monkeypatch):
 def test_a_value_json_cannot_sort_is_still_validated():
     odd = {'dov_organisation': ORGANISATION, 'dov_applications': [], 'dov_endpoints': {1: 'https://a.example/', 'x': 'https://b.example/'}}
     plan.check_role_variables(_role_options(), {'web1': odd})
+
+
+# ---------------------------------------------------------------- PairInfo
+
+def test_a_pair_info_crosses_to_ansible_as_exactly_the_fields_that_were_set_in_their_order():
+    info = plan.PairInfo.from_dict({'application': 'Geodrill', 'environment': 'oefen', 'common_name': None,
+                                    'hosts': ['app-1'], 'holder': 'app-1', 'state': None, 'messages': []})
+    assert info.certificate is None and not info.has('certificate')       # declared, not set
+    info.staged_key = None                                                  # set to None: it is in the dict
+    info.install = [('app-1', False)]
+    info.state = 'verified'                                                 # keeps its place
+    assert list(info.to_dict()) == ['application', 'environment', 'common_name', 'hosts', 'holder', 'state', 'messages',
+                                    'staged_key', 'install']
+    assert info.take('install') == [('app-1', False)] and info.take('install') is None
+    assert 'install' not in info.to_dict() and info.to_dict()['state'] == 'verified'
+
+
+def test_a_field_a_pair_does_not_declare_is_refused():
+    info = plan.PairInfo(application='Geodrill')
+    with pytest.raises(AttributeError, match="no field 'certifcate'"):
+        info.certifcate = {}
+    with pytest.raises(TypeError, match='no field colour'):
+        plan.PairInfo.from_dict({'application': 'Geodrill', 'colour': 'red'})
