@@ -4,6 +4,7 @@ access requests only while a CN is awaited; controller files; the plan step rele
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import copy
 import os
 import socket
 
@@ -209,5 +210,18 @@ def test_a_value_every_host_shares_is_validated_once(monkeypatch):
 
 
 def test_a_value_json_cannot_sort_is_still_validated():
-    odd = {'dov_organisation': ORGANISATION, 'dov_applications': [], 'dov_endpoints': {1: 'https://a.example/', 'x': 'https://b.example/'}}
-    plan.check_role_variables(_role_options(), {'web1': odd})
+    """environments with an int and a text key (json cannot sort them): each host's value is still
+    checked on its own, the refusal names only the host whose value does not fit, and the hosts'
+    values are left as they were."""
+    bad = {'dov_organisation': ORGANISATION, 'dov_applications': [{'name': 'Geodrill', 'environments': {1: {}, 'oefen': {}}}]}
+    good = {'dov_organisation': ORGANISATION,
+            'dov_applications': [{'name': 'Geodrill', 'description': 'x', 'environments': {1: {}, 'oefen': {}}}]}
+    values = {'web1': bad, 'web2': good, 'web3': copy.deepcopy(good)}
+    before = copy.deepcopy(values)
+    with pytest.raises(DovError) as raised:
+        plan.check_role_variables(_role_options(), values)
+    assert str(raised.value) == (
+        "The role's variables do not fit its specification (meta/argument_specs.yml, entry point main): missing required "
+        "arguments: description found in dov_applications (host web1). Correct them in the inventory (ansible-doc -t role "
+        "vlaanderen.dov.dov_cert lists every variable).")
+    assert values == before
