@@ -36,15 +36,11 @@ TESTED_THROUGH_A_FLOW = {
     'plugins/module_utils/_host/hostmanifest.py': 'tests/unit/plugins/module_utils/_host/test_host_integrity.py',
     # the staged key and CSR of a renewal: plugin_utils/_issue/test_renewal.py.
     'plugins/module_utils/_host/rollover.py': 'tests/unit/plugins/plugin_utils/_issue/test_renewal.py',
-    # the record of a sent access request: module_utils/_mail/test_accessmail.py.
-    'plugins/module_utils/_mail/sendrecord.py': 'tests/unit/plugins/module_utils/_mail/test_accessmail.py',
     # the TLS exchange and its verdicts, against real servers: module_utils/_tls/test_tlsprobe.py.
     'plugins/module_utils/_tls/tlswire.py': 'tests/unit/plugins/module_utils/_tls/test_tlsprobe.py',
     'plugins/module_utils/_tls/tlsdiagnosis.py': 'tests/unit/plugins/module_utils/_tls/test_tlsprobe.py',
     # the lab's certificate profiles: plugin_utils/_lab/test_labca.py.
     'plugins/plugin_utils/_lab/labprofile.py': 'tests/unit/plugins/plugin_utils/_lab/test_labca.py',
-    # the manual issuer's handover folder: plugin_utils/_issue/test_issuers.py, test_renewal.py.
-    'plugins/plugin_utils/_state/handover.py': 'tests/unit/plugins/plugin_utils/_issue/test_issuers.py',
 }
 
 
