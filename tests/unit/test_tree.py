@@ -39,8 +39,6 @@ TESTED_THROUGH_A_FLOW = {
     # the TLS exchange and its verdicts, against real servers: module_utils/_tls/test_tlsprobe.py.
     'plugins/module_utils/_tls/tlswire.py': 'tests/unit/plugins/module_utils/_tls/test_tlsprobe.py',
     'plugins/module_utils/_tls/tlsdiagnosis.py': 'tests/unit/plugins/module_utils/_tls/test_tlsprobe.py',
-    # the lab's certificate profiles: plugin_utils/_lab/test_labca.py.
-    'plugins/plugin_utils/_lab/labprofile.py': 'tests/unit/plugins/plugin_utils/_lab/test_labca.py',
 }
 
 
