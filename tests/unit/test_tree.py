@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ast
+import itertools
 import os
 
 import pytest
@@ -28,8 +29,8 @@ TESTED_THROUGH_A_FLOW = {
     'plugins/module_utils/_common/errors.py': 'tests/unit/plugins/module_utils/_common/test_cn.py',
     # keys and CSRs: module_utils/_host/test_hostcerts.py (prepare makes them), _crypto/test_keyfiles.py.
     'plugins/module_utils/_crypto/pki.py': 'tests/unit/plugins/module_utils/_host/test_hostcerts.py',
-    # state: absent on a host: module_utils/_host/test_retire.py and test_host_integrity.py.
-    'plugins/module_utils/_host/hostabsent.py': 'tests/unit/plugins/module_utils/_host/test_retire.py',
+    # the host's state: absent phase: the offboarding flow, plugin_utils/_retire/test_offboard.py.
+    'plugins/module_utils/_host/hostabsent.py': 'tests/unit/plugins/plugin_utils/_retire/test_offboard.py',
     # the entry checks shared by the host phases: test_host_integrity.py, test_host_hostile.py.
     'plugins/module_utils/_host/hostbase.py': 'tests/unit/plugins/module_utils/_host/test_host_integrity.py',
     # the folder's manifest: test_host_integrity.py (written, trusted, refused), test_retire.py.
@@ -99,7 +100,7 @@ def test_c_every_private_file_has_the_private_header():
     missing = []
     for path in private:
         with open(os.path.join(ROOT, path)) as handle:
-            head = [line for line, _ in zip(handle, range(10))]
+            head = list(itertools.islice(handle, 10))
         if not any(line.startswith('# PRIVATE: ') for line in head):
             missing.append(path)
     assert len(private) > 40 and missing == []

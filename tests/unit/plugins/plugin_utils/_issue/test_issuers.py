@@ -388,5 +388,11 @@ def test_lab_kind_refuses_productie_and_writes_nothing(tmp_path):
 
 
 def test_lab_kind_for_productie_when_allowed(tmp_path):
-    result = issuers.issue('lab', str(tmp_path), APP, 'productie', PRODUCTIE_CN, make_csr(PRODUCTIE_CN), allow_productie=True)
-    assert result.issued
+    key = pki.generate_private_key()
+    result = issuers.issue('lab', str(tmp_path), APP, 'productie', PRODUCTIE_CN, make_csr(PRODUCTIE_CN, key),
+                           allow_productie=True)
+    assert result.state == 'issued' and result.issued
+    cert = x509.load_pem_x509_certificate(result.certificate)
+    assert pki.common_names(cert.subject) == [PRODUCTIE_CN]
+    assert pki.public_key_fingerprint(cert.public_key()) == pki.public_key_fingerprint(key)
+    assert cert.issuer.rfc4514_string() == 'CN=vlaanderen.dov LAB Issuing CA,O=vlaanderen.dov LAB - not VO-PKI,C=BE'
