@@ -37,8 +37,6 @@ TESTED_THROUGH_A_FLOW = {
     'plugins/module_utils/_host/hostmanifest.py': 'tests/unit/plugins/module_utils/_host/test_host_integrity.py',
     # the staged key and CSR of a renewal: plugin_utils/_issue/test_renewal.py.
     'plugins/module_utils/_host/rollover.py': 'tests/unit/plugins/plugin_utils/_issue/test_renewal.py',
-    # the TLS exchange with a server, against real servers: module_utils/_tls/test_tlsprobe.py.
-    'plugins/module_utils/_tls/tlswire.py': 'tests/unit/plugins/module_utils/_tls/test_tlsprobe.py',
 }
 
 
