@@ -104,9 +104,10 @@ $(OLD_CRYPTO)/bin/.installed:
 # python3-openssl (a venv that sees the system packages, for pytest) and cryptography 3.4.8 /
 # pyOpenSSL 21.0.0. The other unit tests need the controller's libraries (requirements.txt).
 HOST_UNIT := $(addprefix tests/unit/plugins/module_utils/,_common/test_compat.py _common/test_cn.py _common/test_fsutil.py \
-             _common/test_validity.py _crypto/test_certs.py _crypto/test_keyfiles.py _crypto/test_keystores_folder.py \
-             _tls/test_tlsprobe.py _host/test_host_integrity.py _host/test_host_hostile.py _host/test_hostlock.py \
-             _host/test_installed.py _host/test_hostmanifest.py _host/test_rollover.py)
+             _common/test_validity.py _crypto/test_certs.py _crypto/test_certload.py _crypto/test_keyfiles.py \
+             _crypto/test_keystores_folder.py _tls/test_tlsprobe.py _tls/test_tlsdiagnosis.py _tls/test_tlswire.py \
+             _host/test_host_integrity.py _host/test_host_hostile.py _host/test_hostlock.py _host/test_installed.py \
+             _host/test_hostmanifest.py _host/test_rollover.py _host/test_retirefs.py)
 $(DEBIAN_PY)/bin/.installed:
 	rm -rf $(DEBIAN_PY)
 	/usr/bin/python3 -m venv --system-site-packages $(DEBIAN_PY)

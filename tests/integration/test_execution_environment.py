@@ -8,15 +8,20 @@ rpm and a dpkg platform."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ast
 import json
 import os
 import re
 import subprocess
+import sys
 import tarfile
+from importlib.metadata import packages_distributions
 
 import pytest
 import yaml
 from bindep.depends import Depends
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from conftest import BIN, ROOT
 
@@ -39,12 +44,64 @@ def context(tmp_path_factory):
     return folder
 
 
-def test_the_definition_is_ansible_builder_version_3_with_a_named_base_image():
-    definition = yaml.safe_load(open(DEFINITION))
-    assert definition['version'] == 3
-    assert definition['images']['base_image']['name']
-    assert set(definition['dependencies']) >= {'ansible_core', 'ansible_runner', 'python', 'system', 'galaxy'}
-    assert definition['dependencies']['python'] == 'requirements.txt'
+def imported_top_names():
+    """{top-level name: [files]} of every absolute import in plugins/ (host and controller code),
+    read with ast: what the code needs at run time, wherever it runs."""
+    found = {}
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, 'plugins')):
+        for name in sorted(files):
+            if not name.endswith('.py'):
+                continue
+            path = os.path.join(folder, name)
+            with open(path) as handle:
+                tree = ast.parse(handle.read(), path)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules = [node.module]
+                else:
+                    continue
+                for module in modules:
+                    found.setdefault(module, []).append(os.path.relpath(path, ROOT))
+    return found
+
+
+def test_the_context_installs_every_library_and_collection_the_code_imports_with_requirements_txt_ranges(context):
+    """Every third-party package that plugins/ imports (cryptography, OpenSSL, ansible, ...) is
+    installed by the image, with the version range of requirements.txt (the one the docs and the
+    controller's virtualenv use); every other collection it imports is a galaxy.yml dependency."""
+    python = [Requirement(line) for line in (context / '_build' / 'requirements.txt').read_text().splitlines()
+              if line.strip() and not line.startswith('#')]
+    containerfile = (context / 'Containerfile').read_text()
+    refs = re.search(r'^ARG ANSIBLE_INSTALL_REFS="([^"]*)"', containerfile, re.M).group(1)
+    installed = dict((canonicalize_name(req.name), str(req.specifier)) for req in python + [Requirement(ref) for ref in refs.split()])
+    wanted = dict((canonicalize_name(req.name), str(req.specifier))
+                  for req in (Requirement(line) for line in open(os.path.join(ROOT, 'requirements.txt')).read().splitlines()
+                              if line.strip() and not line.startswith('#')))
+    distributions = packages_distributions()
+    galaxy = yaml.safe_load(open(os.path.join(ROOT, 'galaxy.yml')))
+    missing, collections, needed = [], set(), set()
+    for module, files in sorted(imported_top_names().items()):
+        top = module.split('.')[0]
+        if top == 'ansible_collections':
+            collection = '.'.join(module.split('.')[1:3])
+            if collection != 'vlaanderen.dov':
+                collections.add((collection, files[0]))
+            continue
+        if top in sys.stdlib_module_names or top == '__future__':
+            continue
+        names = [canonicalize_name(name) for name in distributions.get(top, [top])]
+        needed.update(names)
+        if not any(name in installed for name in names):
+            missing.append('%s (imported by %s)' % (top, files[0]))
+        for name in names:
+            assert name in wanted, '%s is imported by %s but requirements.txt does not name it' % (top, files[0])
+            assert installed.get(name) == wanted[name], (name, installed.get(name), wanted[name])
+    assert not missing, 'The execution environment does not install: %s' % ', '.join(missing)
+    assert sorted(name for name, _file in collections) == sorted(galaxy.get('dependencies') or {}), collections
+    # The code imports at least these (a walk that found nothing would pass the loop above).
+    assert {'cryptography', 'pyopenssl', 'ansible-core'} <= needed
 
 
 def test_the_context_installs_the_built_collection_with_ansible_galaxy(context):

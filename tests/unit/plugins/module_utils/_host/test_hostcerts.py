@@ -474,3 +474,52 @@ def test_a_jks_only_install_is_checked_with_the_key_and_certificate_of_the_keyst
     wrong = hostcerts.verify(checked)
     assert wrong['error'].startswith('The keystore %s is missing or does not open with jks_password.' % (dest / 'keystore.jks'))
     assert 'not-the-password' not in wrong['error'] and len(dov.seen) == 2
+
+
+# ---------------------------------------------------------------- prepare reports what is installed by hand
+
+def found_entry(dest, holder=False, **more):
+    return dict({'application': APP, 'environment': 'oefen', 'common_name': CN, 'cn_policy': 'strict',
+                 'dest_dir': str(dest), 'key_holder': holder, 'install': {'formats': ['pem']}}, **more)
+
+
+def hand_installed(dest, lab, key, key_name='key.pem', cert_name='cert.pem', **options):
+    """A key and a certificate put in dest by hand: leaf only, no chain file, no CSR, no manifest."""
+    os.makedirs(str(dest), exist_ok=True)
+    (dest / key_name).write_bytes(pki.dump_private_key(key))
+    os.chmod(str(dest / key_name), 0o600)
+    (dest / cert_name).write_bytes(lab.sign_csr(pki.dump_csr(pki.build_csr(key, CN)), **options))
+
+
+def test_prepare_reports_a_hand_installed_certificate_and_writes_no_csr_beside_it(tmp_path, lab, key1):
+    hand_installed(tmp_path, lab, key1, 'client.key', 'client.crt')
+    before = files_of(tmp_path)
+    result = hostcerts.prepare(found_entry(tmp_path, holder=True, files={'key': 'client.key', 'cert': 'client.crt'}))
+    assert result['error'] is None and result['changed'] is False
+    assert files_of(tmp_path) == before                   # no csr.pem, nothing rewritten
+    leaf = certload.load_certificates(result['installed_pem'].encode('ascii'))[0]
+    assert pki.public_key_fingerprint(leaf.public_key()) == result['key_fingerprint'] == pki.public_key_fingerprint(key1)
+    assert result['installed']['common_name'] == CN and result['installed']['issuer']
+    assert result['installed']['fingerprint_sha256'] == certs.fingerprint_sha256(leaf)
+    assert result['complete'] is True and result['converged'] is False
+    assert 'BEGIN CERTIFICATE REQUEST' in result['csr']    # reported all the same, in memory
+
+
+def test_prepare_writes_the_csr_when_the_installed_certificate_has_expired(tmp_path, lab, key1):
+    hand_installed(tmp_path, lab, key1, not_before=datetime.datetime.utcnow() - datetime.timedelta(days=20), days=10)
+    result = hostcerts.prepare(found_entry(tmp_path, holder=True))
+    assert result['changed'] is True and (tmp_path / 'csr.pem').exists()
+    assert result['installed']['days_left'] < 0
+
+
+def test_prepare_without_the_files_of_every_format_says_incomplete(tmp_path, lab, key1):
+    hand_installed(tmp_path, lab, key1)
+    item = found_entry(tmp_path)
+    item['install']['formats'] = ['pem', 'pkcs12']
+    result = hostcerts.prepare(item)
+    assert result['installed_pem'] and result['complete'] is False
+
+
+def test_prepare_on_an_empty_folder_reports_nothing_installed(tmp_path):
+    result = hostcerts.prepare(found_entry(tmp_path / 'dov'))
+    assert (result['installed'], result['installed_pem'], result['complete']) == (None, None, False)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """installed: which files belong to an entry (``entry_files``, ``certificate_files``), the one list
 that the install's snapshot, a renewal's kept set, the manifest and ``state: absent`` all take
 their files from. Each caller's list is compared with the list it built itself before it used
@@ -6,14 +5,12 @@ their files from. Each caller's list is compared with the list it built itself b
 each set of formats. No cryptography needed."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
-
 import os
-
 import pytest
-
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostabsent, installed, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FORMAT_KINDS, FORMATS, INSTALL_SET, entry_files
+from ansible_collections.vlaanderen.dov.plugins.module_utils._host import installed
 
 DEST = '/opt/geodrill/dov'
 
@@ -95,3 +92,31 @@ def test_a_bad_files_mapping_is_refused_by_entry_files_as_by_file_names():
         entry_files(entry(files={'cert': '../cert.pem'}))
     with pytest.raises(DovError, match="files names 'p12', which is not a file of a certificate"):
         entry_files(entry(files={'p12': 'x.p12'}))
+
+
+APP, CN = 'Geodrill', 'geolab.be/dov-services/oefen/Geodrill'
+
+
+def dest_entry(dest, holder=False, **more):
+    return dict({'application': APP, 'environment': 'oefen', 'common_name': CN, 'cn_policy': 'strict',
+                 'dest_dir': str(dest), 'key_holder': holder, 'install': {'formats': ['pem']}}, **more)
+
+
+def test_file_names_are_the_defaults_unless_renamed():
+    names = installed.file_names({'key': 'client.key', 'cert': 'client.crt'})
+    assert names == {'key': 'client.key', 'csr': 'csr.pem', 'cert': 'client.crt', 'chain': 'chain.pem',
+                     'fullchain': 'fullchain.pem', 'pkcs12': 'bundle.p12', 'jks': 'keystore.jks'}
+    assert installed.file_names(None)['key'] == 'key.pem'
+
+
+@pytest.mark.parametrize('files', [{'cert': 'sub/cert.pem'}, {'cert': '..'}, {'pkcs12': ''}, {'p7b': 'x'},
+                                   {'chain': 'cert.pem'}])
+def test_file_names_that_are_no_plain_distinct_names_are_refused(files):
+    with pytest.raises(DovError):
+        installed.file_names(files)
+
+
+def test_paths_follow_the_file_names(tmp_path):
+    item = dest_entry(tmp_path, files={'key': 'client.key', 'csr': 'client.csr'})
+    assert installed.paths(item) == (str(tmp_path / 'client.key'), str(tmp_path / 'client.csr'))
+    assert installed.file_path(dest_entry(tmp_path, files={'cert': 'client.crt'}), 'cert') == str(tmp_path / 'client.crt')

@@ -113,3 +113,10 @@ def test_no_certificates_give_a_file_with_only_help_and_type_lines():
     families = parse(metrics.render_textfile([]))
     assert all(not family.samples for family in families.values())
     assert len(families) == 4
+
+
+def test_parse_reads_back_escaped_labels():
+    record = {'application': 'Sonde "2"', 'environment': 'oefen', 'common_name': 'a\\b', 'dest_dir': '/srv/x\ny',
+              'not_after': 1798761600, 'check_success': True, 'check_timestamp': 1796151600}
+    parsed = metrics.parse_textfile(metrics.render_textfile([record]))
+    assert parsed == {metrics.key_of(record): dict(record, not_after=1798761600.0, check_timestamp=1796151600.0)}

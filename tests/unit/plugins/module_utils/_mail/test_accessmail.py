@@ -6,15 +6,11 @@ import datetime
 import email
 import email.policy
 import hashlib
-import ipaddress
-import json
-import os
 import socket
-import ssl
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail, sendrecord
+from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 REQUEST = dict(
@@ -243,83 +239,7 @@ def test_a_ca_bundle_without_starttls_is_refused(tmp_path):
     assert 'no certificate is checked' in str(error.value)
 
 
-# --- send once -----------------------------------------------------------------------------------
-
-class FakeServer(object):
-    """Stands in for SmtpServer in the bookkeeping tests: counts sends, can fail."""
-
-    def __init__(self, fail=False):
-        self.sent = []
-        self.fail = fail
-
-    def send(self, eml, now=None):
-        if self.fail:
-            raise DovError('Sending failed: connection refused. Nothing was recorded as sent.')
-        self.sent.append(eml)
-        return {'sha256': hashlib.sha256(eml).hexdigest(), 'sent_at': '2025-03-04T09:15:0%dZ' % len(self.sent),
-                'message_id': '<%d@geolab.be>' % len(self.sent), 'to': accessmail.MELDPUNT, 'smtp_server': 'fake:25'}
-
-
-def test_a_request_is_sent_once_then_recorded_and_not_sent_again(tmp_path):
-    dest = str(tmp_path / 'access-request.eml')
-    eml, server = make().eml, FakeServer()
-    first = sendrecord.send_once(dest, eml, server)
-    assert first['sent'] is True and first['sent_at'] == '2025-03-04T09:15:01Z'
-    record = json.loads((tmp_path / 'access-request.eml.sent.json').read_text())
-    assert record['sent'][0]['sha256'] == hashlib.sha256(eml).hexdigest()
-    assert record['sent'][0]['sent_at'] == '2025-03-04T09:15:01Z'
-
-    second = sendrecord.send_once(dest, eml, server)
-    assert second['sent'] is False and second['would_send'] is False
-    assert second['already_sent_at'] == '2025-03-04T09:15:01Z'
-    assert len(server.sent) == 1
-
-
-def test_force_and_a_changed_request_send_again(tmp_path):
-    dest = str(tmp_path / 'r.eml')
-    server = FakeServer()
-    sendrecord.send_once(dest, make().eml, server)
-    assert sendrecord.send_once(dest, make().eml, server, force=True)['sent'] is True
-    assert sendrecord.send_once(dest, make(description='Nieuw.').eml, server)['sent'] is True
-    assert len(server.sent) == 3
-    assert len(sendrecord.load_record(dest)['sent']) == 3
-    # going back to the first content: it was sent before, so not again
-    assert sendrecord.send_once(dest, make().eml, server)['sent'] is False
-
-
-def test_check_mode_sends_nothing_and_writes_no_record(tmp_path):
-    dest = str(tmp_path / 'r.eml')
-    server = FakeServer()
-    result = sendrecord.send_once(dest, make().eml, server, check_mode=True)
-    assert result['would_send'] is True and result['sent'] is False
-    assert server.sent == [] and os.listdir(str(tmp_path)) == []
-
-
-def test_a_failed_send_records_nothing(tmp_path):
-    dest = str(tmp_path / 'r.eml')
-    with pytest.raises(DovError):
-        sendrecord.send_once(dest, make().eml, FakeServer(fail=True))
-    assert os.listdir(str(tmp_path)) == []
-
-
-def test_a_corrupt_record_is_refused_naming_the_file(tmp_path):
-    dest = str(tmp_path / 'r.eml')
-    (tmp_path / 'r.eml.sent.json').write_text('{not json')
-    with pytest.raises(DovError) as error:
-        sendrecord.load_record(dest)
-    assert str(tmp_path / 'r.eml.sent.json') in str(error.value) and 'Move it away' in str(error.value)
-    (tmp_path / 'r.eml.sent.json').write_text('[]')
-    with pytest.raises(DovError):
-        sendrecord.load_record(dest)
-
-
-def test_no_record_means_never_sent(tmp_path):
-    record = sendrecord.load_record(str(tmp_path / 'r.eml'))
-    assert record == {'sent': []}
-    assert sendrecord.previous_send(record, 'abc') is None
-
-
-# --- a real SMTP server (aiosmtpd) ---------------------------------------------------------------
+# --- a real SMTP server (aiosmtpd; plain_smtp and tls_smtp: this folder's conftest.py) -----------
 
 def free_port():
     sock = socket.socket()
@@ -327,75 +247,6 @@ def free_port():
     port = sock.getsockname()[1]
     sock.close()
     return port
-
-
-class Inbox(object):
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return '250 OK'
-
-
-def start_smtp(**kwargs):
-    from aiosmtpd.controller import Controller
-    inbox = Inbox()
-    controller = Controller(inbox, hostname='127.0.0.1', port=free_port(), **kwargs)
-    controller.start()
-    return controller, inbox
-
-
-def self_signed(tmp_path):
-    """A CA and a server certificate for 127.0.0.1 signed by it; returns (ca.pem, cert.pem, key.pem)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'test SMTP CA')])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(1).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = tuple(str(tmp_path / name) for name in ('ca.pem', 'cert.pem', 'key.pem'))
-    with open(paths[0], 'wb') as handle:
-        handle.write(ca.public_bytes(serialization.Encoding.PEM))
-    with open(paths[1], 'wb') as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(paths[2], 'wb') as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    return paths
-
-
-@pytest.fixture
-def plain_smtp():
-    controller, inbox = start_smtp()
-    yield controller, inbox
-    controller.stop()
-
-
-@pytest.fixture
-def tls_smtp(tmp_path):
-    ca, cert, key = self_signed(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    controller, inbox = start_smtp(tls_context=context, require_starttls=True)
-    yield controller, inbox, ca
-    controller.stop()
 
 
 def test_send_delivers_the_mail_with_date_and_message_id(plain_smtp):
@@ -441,33 +292,3 @@ def test_starttls_with_the_ca_bundle_delivers(tls_smtp):
     controller, inbox, ca = tls_smtp
     accessmail.SmtpServer('127.0.0.1', controller.port, ca_bundle=ca).send(make().eml)
     assert len(inbox.envelopes) == 1
-
-
-# --- the draft file ------------------------------------------------------------------------------
-
-def test_write_draft_writes_once_then_changes_nothing(tmp_path):
-    dest = str(tmp_path / 'state' / 'Geodrill' / 'access-request.eml')
-    eml = make().eml
-    assert sendrecord.write_draft(dest, eml) == {'changed': True, 'before': None}
-    assert open(dest, 'rb').read() == eml
-    assert oct(os.stat(dest).st_mode & 0o777) == '0o644'
-    assert oct(os.stat(str(tmp_path / 'state')).st_mode & 0o777) == '0o700'
-    mtime = os.stat(dest).st_mtime_ns
-    assert sendrecord.write_draft(dest, eml)['changed'] is False
-    assert os.stat(dest).st_mtime_ns == mtime
-
-
-def test_write_draft_in_check_mode_writes_nothing(tmp_path):
-    dest = str(tmp_path / 'state' / 'r.eml')
-    assert sendrecord.write_draft(dest, make().eml, check_mode=True)['changed'] is True
-    assert os.listdir(str(tmp_path)) == []
-
-
-def test_write_draft_refuses_a_folder_and_a_corrupt_record_before_writing(tmp_path):
-    with pytest.raises(DovError) as error:
-        sendrecord.write_draft(str(tmp_path), make().eml)
-    assert 'is a folder' in str(error.value)
-    (tmp_path / 'r.eml.sent.json').write_text('garbage')
-    with pytest.raises(DovError):
-        sendrecord.write_draft(str(tmp_path / 'r.eml'), make().eml)
-    assert sorted(os.listdir(str(tmp_path))) == ['r.eml.sent.json']

@@ -306,25 +306,6 @@ def test_microsoft_template_extensions_are_there_with_a_lab_template(client):
     assert policies.value.value == real_policies.value.value  # SEQUENCE { SEQUENCE { clientAuth } }
 
 
-def test_the_template_value_is_der_that_openssl_parses(tmp_path):
-    der = tmp_path / 'template.der'
-    der.write_bytes(labprofile.template_extension_value())
-    result = openssl('asn1parse', '-inform', 'DER', '-in', str(der))
-    assert result.returncode == 0, result.stderr
-    assert labprofile.LAB_TEMPLATE_OID in result.stdout
-    assert re.findall(r'INTEGER\s+:(\w+)', result.stdout) == ['64', '04']  # version 100.4, as the real ones
-
-
-def test_long_der_values_use_the_long_length_form(tmp_path):
-    der = tmp_path / 'policies.der'
-    value = labprofile.application_policies_value([labprofile.CLIENT_AUTH_OID] * 40)
-    assert len(value) > 256
-    der.write_bytes(value)
-    result = openssl('asn1parse', '-inform', 'DER', '-in', str(der))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.count('TLS Web Client Authentication') == 40
-
-
 def test_signing_the_same_csr_twice_gives_two_certificates(ca):
     csr = make_csr()
     one = x509.load_pem_x509_certificate(ca.sign_csr(csr))

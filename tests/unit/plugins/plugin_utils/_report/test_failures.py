@@ -79,9 +79,9 @@ def test_a_failure_on_the_controller_fails_the_pairs_hosts_in_the_run_and_replac
 
 def test_this_runs_messages_replace_the_last_ones_without_counting_as_a_change():
     status = {'pairs': {}}
-    first, status = run({PAIR: info(state='failed', messages=['A: Geodrill.cer is a CA certificate'],
-                                    failures=[{'host': None, 'step': 'inbox', 'message': 'CA', 'file': 'Geodrill.cer'}])},
-                        {}, status)
+    _first, status = run({PAIR: info(state='failed', messages=['A: Geodrill.cer is a CA certificate'],
+                                     failures=[{'host': None, 'step': 'inbox', 'message': 'CA', 'file': 'Geodrill.cer'}])},
+                         {}, status)
     _second, status = run({PAIR: info(state='failed', messages=['A: old.cer expired'],
                                       failures=[{'host': None, 'step': 'inbox', 'message': 'expired', 'file': 'old.cer'}])},
                           {}, status)

@@ -1,70 +1,27 @@
 # -*- coding: utf-8 -*-
-"""report, reporthtml and reportmail: urgency, the text table, report.json, report.html, the CI threshold
-and the notification."""
+"""report: urgency, the text table, report.json, the CI threshold, and the records of report.yml
+from the hosts' report phase and status.json (pair_records). ``rec``, ``real_record`` and ``fleet``
+are fixtures of this folder's conftest.py."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import email
-import email.policy
 import json
-import os
-import sys
 
 import pytest
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certinfo
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import report, reporthtml, reportmail
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import report
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'integration'))
-from support import Page  # noqa: E402  (the HTML parser shared with the integration tests)
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-GEODRILL = os.path.join(HERE, '..', '..', '..', '..', 'fixtures', 'vo-pki', 'geolab-oefen-geodrill.pem')
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
 ISSUER = 'CN=Vlaamse overheid Issuing CA 2,O=e-IB (DAB ICT),C=BE'
-
-
-def rec(application, environment, state, not_after=None, verdict='ok', hosts=('app1.geolab.be',)):
-    days = None
-    if not_after:
-        moment = datetime.datetime.strptime(not_after, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=UTC)
-        days = int((moment - NOW).total_seconds() // 86400)
-    return {'application': application, 'environment': environment,
-            'common_name': 'geolab.be/dov-services/%s/%s' % (environment, application) if not_after else None,
-            'hosts': list(hosts), 'state': state, 'not_before': '2026-01-01T00:00:00Z' if not_after else None,
-            'not_after': not_after, 'days_left': days, 'fingerprint_sha256': 'AB:CD' if not_after else None,
-            'issuer': ISSUER if not_after else None, 'verdict': verdict, 'checked_at': '2026-12-01T18:59:00Z'}
-
-
-def real_record():
-    """The real, expired VO-PKI Geodrill certificate as the host phase would report it."""
-    info = certinfo.cert_info(GEODRILL, now=NOW)
-    record = dict((name, info.get(name)) for name in ('common_name', 'not_before', 'not_after', 'days_left',
-                                                      'fingerprint_sha256', 'issuer'))
-    record.update(application='Geodrill', environment='oefen', hosts=['legacy.geolab.be'], state='verified',
-                  verdict='client_cert_rejected', checked_at='2026-12-01T18:00:00Z')
-    return record
-
-
-def fleet():
-    return [
-        rec('Boorlog', 'productie', 'verified', '2030-11-01T10:00:00Z'),
-        rec('Peilbuis', 'oefen', 'waiting_for_certificate', verdict=None),
-        rec('Oud', 'oefen', 'retired', '2024-01-03T15:24:46Z', verdict=None),
-        rec('Sonde', 'productie', 'renewal_pending', '2026-12-21T10:00:00Z', hosts=('app1.geolab.be', 'app2.geolab.be')),
-        rec('Geodrill', 'productie', 'renewal_due', '2026-12-21T10:00:00Z'),
-        rec('Pomp', 'oefen', 'failed', '2027-06-01T10:00:00Z', verdict='client_cert_rejected'),
-        real_record(),
-        rec('Aanvraag', 'oefen', 'waiting_for_cn', verdict=None),
-    ]
+CN = 'geolab.be/dov-services/oefen/Geodrill'
 
 
 # ---------------------------------------------------------------- (a) urgency
 
-def test_urgency_is_failed_then_expired_then_fewest_days_then_waiting_then_retired():
+def test_urgency_is_failed_then_expired_then_fewest_days_then_waiting_then_retired(fleet):
     order = [(record['application'], record['environment'], record['state'])
              for record in report.sort_by_urgency(fleet())]
     assert order == [
@@ -79,7 +36,7 @@ def test_urgency_is_failed_then_expired_then_fewest_days_then_waiting_then_retir
     ]
 
 
-def test_severity_classes_follow_state_and_days():
+def test_severity_classes_follow_state_and_days(rec, fleet):
     levels = dict((record['application'] + '/' + record['environment'], report.severity(record))
                   for record in report.sort_by_urgency(fleet()))
     assert levels == {'Pomp/oefen': 'failed', 'Geodrill/oefen': 'expired', 'Geodrill/productie': 'urgent',
@@ -90,7 +47,7 @@ def test_severity_classes_follow_state_and_days():
 
 # ---------------------------------------------------------------- (b) the table
 
-def test_table_rows_show_not_after_as_a_date_hosts_joined_and_dashes_for_nothing():
+def test_table_rows_show_not_after_as_a_date_hosts_joined_and_dashes_for_nothing(fleet):
     rows = report.table_rows(fleet())
     assert rows[1] == ('Geodrill', 'oefen', 'geolab.be/dov-services/oefen/Geodrill', 'legacy.geolab.be', 'verified',
                        '2026-01-09', '-327', 'client_cert_rejected')
@@ -98,7 +55,7 @@ def test_table_rows_show_not_after_as_a_date_hosts_joined_and_dashes_for_nothing
     assert rows[5] == ('Peilbuis', 'oefen', '-', 'app1.geolab.be', 'waiting_for_certificate', '-', '-', '-')
 
 
-def test_text_table_has_a_header_and_aligned_columns():
+def test_text_table_has_a_header_and_aligned_columns(fleet):
     lines = report.format_table(fleet()).splitlines()
     assert lines[0].split() == ['application', 'environment', 'CN', 'hosts', 'state', 'not', 'after', 'days', 'left',
                                 'last', 'verdict']
@@ -109,7 +66,7 @@ def test_text_table_has_a_header_and_aligned_columns():
 
 # ---------------------------------------------------------------- (c) report.json
 
-def test_report_json_lists_every_certificate_with_hosts_dates_fingerprint_issuer_and_state():
+def test_report_json_lists_every_certificate_with_hosts_dates_fingerprint_issuer_and_state(fleet):
     document = json.loads(report.report_json(fleet(), NOW))
     assert document['generated_at'] == '2026-12-01T19:00:00Z'
     assert len(document['certificates']) == 8
@@ -123,71 +80,16 @@ def test_report_json_lists_every_certificate_with_hosts_dates_fingerprint_issuer
     assert document['summary']['installed'] == 0
 
 
-def test_a_date_that_is_not_iso_8601_is_a_clear_error():
+def test_a_date_that_is_not_iso_8601_is_a_clear_error(rec):
     bad = rec('Geodrill', 'oefen', 'verified', '2026-12-21T10:00:00Z')
     bad['not_after'] = '21/12/2026'
     with pytest.raises(DovError, match=r"The date '21/12/2026' in the report is not ISO 8601\. Give it as"):
         report.report_json([bad], NOW)
 
 
-# ---------------------------------------------------------------- (d) report.html
-
-def page(records):
-    parser = Page()
-    parser.feed(reporthtml.render_html(records, NOW))
-    return parser
-
-
-def test_html_is_self_contained_without_script_or_external_assets():
-    text = reporthtml.render_html(fleet(), NOW)
-    parser = page(fleet())
-    names = set(tag for tag, _attrs in parser.tags)
-    assert 'script' not in names and 'link' not in names and 'img' not in names and 'iframe' not in names
-    assert not any(name.startswith('on') for _tag, attrs in parser.tags for name in attrs)
-    assert not any('src' in attrs or 'href' in attrs for _tag, attrs in parser.tags)
-    assert 'url(' not in text and '@import' not in text and 'http://' not in text.replace(
-        'http://www.w3.org/2000/svg', '')
-    assert 'svg' in names and 'table' in names
-
-
-def test_html_table_is_most_urgent_first_and_colour_coded():
-    parser = page(fleet())
-    body = [row for row in parser.rows if row]
-    assert [row[0] for row in body] == ['Pomp', 'Geodrill', 'Geodrill', 'Sonde', 'Boorlog', 'Peilbuis', 'Aanvraag', 'Oud']
-    assert body[1][2] == 'geolab.be/dov-services/oefen/Geodrill' and body[1][5] == '2026-01-09'
-    classes = [attrs.get('class') for tag, attrs in parser.tags if tag == 'tr' and attrs.get('class')]
-    assert classes == ['failed', 'expired', 'urgent', 'urgent', 'ok', 'waiting', 'waiting', 'retired']
-    rows = [attrs['style'] for tag, attrs in parser.tags if tag == 'tr' and attrs.get('class') == 'failed']
-    assert rows == ['background:%s' % reporthtml.COLOURS['failed'][0]]
-
-
-def test_html_timeline_has_a_dot_per_dated_certificate_and_a_today_line():
-    parser = page(fleet())
-    circles = [attrs for tag, attrs in parser.tags if tag == 'circle']
-    assert len(circles) == 5  # the waiting ones have no date, the retired one is left out
-    assert 'today 2026-12-01' in ''.join(parser.text)
-    assert '2026-01-09 (expired)' in ''.join(parser.text)
-
-
-def test_every_text_in_the_page_is_html_escaped():
-    evil = rec('<script>alert(1)</script>', 'oefen', 'failed', '2027-01-01T10:00:00Z',
-               verdict='"><img src=x onerror=alert(2)>', hosts=('h&<b>',))
-    text = reporthtml.render_html([evil], NOW)
-    assert '<script>' not in text and '<img' not in text and '<b>' not in text
-    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in text
-    parser = page([evil])
-    assert [row for row in parser.rows if row][0][0] == '<script>alert(1)</script>'  # shown as text, as typed
-    assert not any(tag in ('img', 'script', 'b') for tag, _attrs in parser.tags)
-
-
-def test_a_report_without_certificates_still_renders_a_page():
-    parser = page([])
-    assert 'No certificate with an expiry date yet.' in ''.join(parser.text)
-
-
 # ---------------------------------------------------------------- (e) dov_fail_within_days
 
-def test_fail_within_60_days_names_every_certificate_that_expires_within_them():
+def test_fail_within_60_days_names_every_certificate_that_expires_within_them(fleet):
     failed, message = report.fail_within_days(fleet(), 60)
     assert failed is True
     assert message.startswith('3 certificates expire within 60 days: ')
@@ -201,7 +103,7 @@ def test_fail_within_60_days_names_every_certificate_that_expires_within_them():
                             'dov_fail_within_days.')
 
 
-def test_fail_within_a_few_days_passes_when_nothing_expires_that_soon():
+def test_fail_within_a_few_days_passes_when_nothing_expires_that_soon(fleet):
     healthy = [record for record in fleet() if record['application'] != 'Geodrill' or record['environment'] != 'oefen']
     assert report.fail_within_days(healthy, 10) == (False, None)
     assert report.fail_within_days(healthy, 20)[0] is True  # the 19-day ones
@@ -209,67 +111,102 @@ def test_fail_within_a_few_days_passes_when_nothing_expires_that_soon():
 
 
 @pytest.mark.parametrize('value', [-1, '60', True, 1.5])
-def test_fail_within_days_must_be_a_whole_number_of_days(value):
+def test_fail_within_days_must_be_a_whole_number_of_days(value, fleet):
     with pytest.raises(DovError, match=r'dov_fail_within_days must be a whole number of days, 0 or more, not .*Give'):
         report.fail_within_days(fleet(), value)
 
 
-# ---------------------------------------------------------------- (f) the notification
+# ---------------------------------------------------------------- pair_records: the records of report.yml
 
-def parse_mail(eml):
-    return email.message_from_bytes(eml, policy=email.policy.default)
-
-
-def test_notification_lists_only_what_needs_attention():
-    eml = reportmail.notification_eml(fleet(), 'dov-bot@geolab.be', ['it@geolab.be', 'ops@geolab.be'], within_days=30)
-    assert b'\r\n' in eml  # RFC 5322 line ends
-    msg = parse_mail(eml)
-    assert msg['To'] == 'it@geolab.be, ops@geolab.be'
-    assert msg['From'] == '"vlaanderen.dov" <dov-bot@geolab.be>'
-    assert msg['Subject'] == 'DOV certificates: 4 need attention'
-    body = msg.get_content()
-    assert body.startswith('4 DOV client certificates need attention:')
-    for expected in ('geolab.be/dov-services/oefen/Pomp', 'failed: client_cert_rejected',
-                     'geolab.be/dov-services/oefen/Geodrill', 'expired on 2026-01-09',
-                     'renewal due: expires on 2026-12-21, 19 days left', 'renewal pending',
-                     'Sonde/productie - hosts: app1.geolab.be, app2.geolab.be'):
-        assert expected in body
-    assert 'Boorlog' not in body and 'Oud' not in body and 'Peilbuis' not in body
+PAIRS = {
+    'Geodrill/oefen': {'application': 'Geodrill', 'environment': 'oefen', 'common_name': CN,
+                       'hosts': ['app1', 'app2'], 'state': None},
+    'Sonde/productie': {'application': 'Sonde', 'environment': 'productie',
+                        'common_name': 'geolab.be/dov-services/productie/Sonde', 'hosts': ['app2'], 'state': None},
+    'Pomp/oefen': {'application': 'Pomp', 'environment': 'oefen', 'common_name': None, 'hosts': [],
+                   'state': 'waiting_for_cn'},
+}
 
 
-def test_notification_names_a_healthy_certificate_inside_the_threshold():
-    soon = [rec('Boorlog', 'productie', 'verified', '2027-01-10T10:00:00Z')]
-    assert reportmail.notification_eml(soon, 'dov-bot@geolab.be', 'it@geolab.be') is None
-    body = parse_mail(reportmail.notification_eml(soon, 'dov-bot@geolab.be', 'it@geolab.be', within_days=60)).get_content()
-    assert 'expires within 60 days: on 2027-01-10, 39 days left' in body
+def installed(days, fingerprint='AA', not_after='2026-12-21T10:00:00Z', common_name=CN):
+    return {'common_name': common_name, 'not_before': '2026-01-01T00:00:00Z', 'not_after': not_after,
+            'days_left': days, 'fingerprint_sha256': fingerprint, 'issuer': 'CN=Test CA'}
 
 
-def test_notification_in_dutch_carries_the_english_too():
-    msg = parse_mail(reportmail.notification_eml(fleet(), 'dov-bot@geolab.be', 'it@geolab.be', language='nl',
-                                                 report_path='/srv/dov/report.html'))
-    assert msg['Subject'].startswith('DOV-certificaten: 4 vragen aandacht / DOV certificates: 4 need attention')
-    body = msg.get_content()
-    assert body.index('4 DOV-clientcertificaten vragen aandacht:') < body.index('-- English --') < body.index(
-        '4 DOV client certificates need attention:')
-    assert 'vernieuwing nodig: verloopt op 2026-12-21, nog 19 dagen' in body
-    assert body.count('Het volledige rapport: /srv/dov/report.html') == 1
+def result(application, environment, found=None, error=None):
+    return {'application': application, 'environment': environment, 'installed': found, 'error': error}
 
 
-def test_no_notification_when_all_is_well():
-    healthy = [rec('Boorlog', 'productie', 'verified', '2030-11-01T10:00:00Z'),
-               rec('Oud', 'oefen', 'retired', '2024-01-03T15:24:46Z')]
-    assert reportmail.notification_eml(healthy, 'dov-bot@geolab.be', 'it@geolab.be', within_days=60) is None
-    assert report.needs_attention(healthy, 60) == []
+def test_records_from_the_hosts_without_a_state_folder():
+    results = {'app1': [result('Geodrill', 'oefen', installed(19))],
+               'app2': [result('Geodrill', 'oefen', installed(19)),
+                        result('Sonde', 'productie', installed(400, 'BB', '2028-01-05T10:00:00Z',
+                                                               'geolab.be/dov-services/productie/Sonde'))]}
+    records = dict(((item['application'], item['state']), item) for item in
+                   report.pair_records(PAIRS, results, {'pairs': {}}, 60, {'app1', 'app2'}))
+    assert set(records) == {('Geodrill', 'renewal_due'), ('Sonde', 'installed'), ('Pomp', 'waiting_for_cn')}
+    geodrill = records[('Geodrill', 'renewal_due')]
+    assert geodrill['hosts'] == ['app1', 'app2'] and geodrill['not_after'] == '2026-12-21T10:00:00Z'
+    assert geodrill['verdict'] is None and geodrill['problems'] == []
 
 
-@pytest.mark.parametrize('recipients, sender, language, expected', [
-    ([], 'dov-bot@geolab.be', 'en', r'dov_notify_email is empty\. Give one address or a list'),
-    (['it@geolab.be', 'not an address'], 'dov-bot@geolab.be', 'en',
-     r"The dov_notify_email address 'not an address' is not a plausible mail address\."),
-    ('it@geolab.be\r\nBcc: x@evil.example', 'dov-bot@geolab.be', 'en', r'is not a plausible mail address'),
-    ('it@geolab.be', 'bot', 'en', r"The dov_smtp sender 'bot' is not a plausible mail address\."),
-    ('it@geolab.be', 'dov-bot@geolab.be', 'fr', r"The notification language 'fr' is not known\. Use 'en'"),
-])
-def test_bad_recipients_sender_or_language_are_refused(recipients, sender, language, expected):
-    with pytest.raises(DovError, match=expected):
-        reportmail.notification_eml(fleet(), sender, recipients, language=language)
+def test_the_last_verdict_comes_from_status_json_only_for_the_same_certificate():
+    results = {'app2': [result('Sonde', 'productie', installed(400, 'BB'))]}
+    pairs = {'Sonde/productie': PAIRS['Sonde/productie']}
+    same = {'pairs': {'Sonde/productie': {'state': 'verified', 'verdict': 'ok', 'fingerprint_sha256': 'BB',
+                                          'updated_at': '2026-12-01T19:00:00Z'}}}
+    record, = report.pair_records(pairs, results, same, 60)
+    assert (record['state'], record['verdict'], record['checked_at']) == ('verified', 'ok', '2026-12-01T19:00:00Z')
+    other = {'pairs': {'Sonde/productie': dict(same['pairs']['Sonde/productie'], fingerprint_sha256='OLD')}}
+    record, = report.pair_records(pairs, results, other, 60)
+    assert (record['state'], record['verdict']) == ('installed', None)
+
+
+def test_a_retired_pair_is_reported_retired_with_its_last_certificate_and_never_fails_a_threshold():
+    pairs = {'Geodrill/oefen': dict(PAIRS['Geodrill/oefen'], state='retired', hosts=[])}
+    status = {'pairs': {'Geodrill/oefen': {'state': 'retired', 'not_after': '2026-12-21T10:00:00Z', 'days_left': 19,
+                                           'fingerprint_sha256': 'AA', 'verdict': None}}}
+    record, = report.pair_records(pairs, {}, status, 60, set())
+    assert (record['state'], record['hosts'], record['not_after']) == ('retired', [], '2026-12-21T10:00:00Z')
+    assert report.fail_within_days([record], 100000) == (False, None)
+
+
+def test_a_host_problem_or_a_lost_host_makes_the_pair_failed_and_says_why():
+    results = {'app1': [result('Geodrill', 'oefen', None, 'The file /x/cert.pem is a symbolic link.')]}
+    pairs = {'Geodrill/oefen': PAIRS['Geodrill/oefen']}
+    record, = report.pair_records(pairs, results, {'pairs': {}}, 60, {'app1'})
+    assert record['state'] == 'failed'
+    assert record['problems'] == ['app1: The file /x/cert.pem is a symbolic link.',
+                                  'app2: the host failed or was unreachable.']
+
+
+def test_different_certificates_on_the_hosts_of_a_pair_are_a_problem_and_the_first_to_expire_is_shown():
+    results = {'app1': [result('Geodrill', 'oefen', installed(300, 'AA', '2027-10-01T00:00:00Z'))],
+               'app2': [result('Geodrill', 'oefen', installed(19, 'BB'))]}
+    record, = report.pair_records({'Geodrill/oefen': PAIRS['Geodrill/oefen']}, results, {'pairs': {}}, 60)
+    assert record['fingerprint_sha256'] == 'BB' and record['state'] == 'failed'
+    assert 'different certificates' in record['problems'][0]
+
+
+@pytest.mark.parametrize('value, expected', [(None, None), ('', None), ('60', 60), (' 10 ', 10), (0, 0), (30, 30)])
+def test_the_threshold_as_typed_on_the_command_line(value, expected):
+    assert report.within_days_option(value) == expected
+
+
+@pytest.mark.parametrize('value', ['soon', '-1', -1, 1.5, True])
+def test_a_threshold_that_is_not_a_number_of_days_is_refused_by_name(value):
+    with pytest.raises(DovError, match='dov_fail_within_days must be a whole number of days'):
+        report.within_days_option(value)
+
+
+def test_report_fails_for_failed_pairs_waiting_ones_with_strict_and_what_expires_within_the_threshold():
+    records = [dict(installed(19), application='Geodrill', environment='oefen', hosts=['app1'], state='renewal_due'),
+               dict(installed(400, 'BB'), application='Sonde', environment='productie', hosts=['app2'], state='verified'),
+               {'application': 'Pomp', 'environment': 'oefen', 'state': 'waiting_for_cn'}]
+    assert report.failure_message(records) is None
+    assert report.failure_message(records, 10) is None
+    message = report.failure_message(records, 60, strict=True)
+    assert message.startswith('Waiting (dov_strict): Pomp/oefen. 1 certificate expires within 60 days: ')
+    assert CN in message and 'Sonde' not in message
+    records[1]['state'] = 'failed'
+    assert report.failure_message(records).startswith('Failed: Sonde/productie')

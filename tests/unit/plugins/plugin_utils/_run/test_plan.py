@@ -4,6 +4,8 @@ access requests only while a CN is awaited; controller files; the plan step rele
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import copy
+import json
 import os
 import socket
 
@@ -15,6 +17,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors impo
 
 ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.be'}
 CN = 'geolab.be/dov-services/oefen/Geodrill'
+APP, PAIR = 'Geodrill', 'Geodrill/oefen'
 
 
 def app(name='Geodrill', environments=None, **more):
@@ -25,12 +28,6 @@ def host(**more):
     return {'app-1': [dict({'application': 'Geodrill', 'environment': 'oefen', 'dest_dir': '/opt/geodrill/dov'}, **more)]}
 
 
-def refused(applications, hosts=None, base_dir=None):
-    with pytest.raises(DovError) as info:
-        inventory.Inventory(ORGANISATION, applications, hosts or {}, base_dir=base_dir)
-    return str(info.value)
-
-
 def options(**more):
     base = {'mode': 'onboard', 'verify': True, 'check_timeout': 15, 'lock_timeout': 0, 'send_requests': False,
             'health_path': 'dov-xdov-server/logs/chucknorris', 'endpoints': {'oefen': 'https://dov.example/'},
@@ -39,40 +36,7 @@ def options(**more):
     return base
 
 
-# ---------------------------------------------------------------- inventory
-
-@pytest.mark.parametrize('name', ['..', '.hidden', 'status.json', 'lab-ca', 'lab-standin', 'a/b', 'a\\b', 'bell\x07',
-                                  'x' * 65, ' Geodrill'])
-def test_an_application_name_that_collides_with_the_state_folder_is_refused(name):
-    message = refused([app(name)])
-    assert "The application name %r cannot be used" % name in message
-    assert "Use the application name as DOV wrote it in the CN, e.g. 'Geodrill'." in message
-
-
-def test_a_relative_certificate_file_is_taken_from_the_inventory_folder(tmp_path):
-    (tmp_path / 'certs').mkdir()
-    (tmp_path / 'certs' / 'geodrill.cer').write_bytes(b'DER')
-    inv = inventory.Inventory(ORGANISATION, [app(environments={'oefen': {'cn': CN, 'certificate_file': 'certs/geodrill.cer'}})],
-                              host(), base_dir=str(tmp_path))
-    assert inv.pairs['Geodrill/oefen'].certificate_file == str(tmp_path / 'certs' / 'geodrill.cer')
-
-
-def test_a_certificate_file_that_does_not_exist_is_refused_by_its_path(tmp_path):
-    message = refused([app(environments={'oefen': {'cn': CN, 'certificate_file': 'missing.cer'}})], host(), str(tmp_path))
-    assert ('Geodrill/oefen: certificate_file %s does not exist. Give the certificate downloaded from VO-DCBaaS'
-            % (tmp_path / 'missing.cer')) in message
-
-
-@pytest.mark.parametrize('files, problem', [
-    ({'certificate': 'x.pem'}, "files names 'certificate', which is not a file of a certificate"),
-    ({'key': '../key.pem'}, "files.key is '../key.pem', which is not a plain file name inside dest_dir"),
-    ({'cert': '.hidden'}, "files.cert is '.hidden', which is not a plain file name"),
-    ({'key': 'client.pem', 'cert': 'client.pem'}, "files gives key and cert the same name 'client.pem'"),
-    (['key'], 'files is not a mapping of kinds to file names'),
-])
-def test_bad_file_names_are_refused_per_host(files, problem):
-    message = refused([app()], host(files=files))
-    assert 'Host app-1, Geodrill/oefen: ' + problem in message
+# ---------------------------------------------------------------- inventory and plan
 
 
 def test_file_names_and_health_path_reach_the_pair_and_the_prepare_entries(tmp_path):
@@ -226,8 +190,107 @@ def test_a_value_every_host_shares_is_validated_once(monkeypatch):
 
 
 def test_a_value_json_cannot_sort_is_still_validated():
-    odd = {'dov_organisation': ORGANISATION, 'dov_applications': [], 'dov_endpoints': {1: 'https://a.example/', 'x': 'https://b.example/'}}
-    plan.check_role_variables(_role_options(), {'web1': odd})
+    """environments with an int and a text key (json cannot sort them): each host's value is still
+    checked on its own, the refusal names only the host whose value does not fit, and the hosts'
+    values are left as they were."""
+    bad = {'dov_organisation': ORGANISATION, 'dov_applications': [{'name': 'Geodrill', 'environments': {1: {}, 'oefen': {}}}]}
+    good = {'dov_organisation': ORGANISATION,
+            'dov_applications': [{'name': 'Geodrill', 'description': 'x', 'environments': {1: {}, 'oefen': {}}}]}
+    values = {'web1': bad, 'web2': good, 'web3': copy.deepcopy(good)}
+    before = copy.deepcopy(values)
+    with pytest.raises(DovError) as raised:
+        plan.check_role_variables(_role_options(), values)
+    assert str(raised.value) == (
+        "The role's variables do not fit its specification (meta/argument_specs.yml, entry point main): missing required "
+        "arguments: description found in dov_applications (host web1). Correct them in the inventory (ansible-doc -t role "
+        "vlaanderen.dov.dov_cert lists every variable).")
+    assert values == before
+
+
+# ---------------------------------------------------------------- plan_hosts (``entry``, ``geodrill``,
+# ``make_inventory``: fixtures of tests/unit/plugins/plugin_utils/conftest.py)
+
+def test_a_pair_without_cn_waits_for_it_naming_the_access_request_and_meldpunt(tmp_path, entry, make_inventory):
+    inventory = make_inventory(hosts={'app-1': [entry(), entry(environment='productie', dest_dir='/opt/geodrill/prod')]})
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1'], {})
+    waiting = pairs['Geodrill/productie']
+    assert waiting['state'] == 'waiting_for_cn'
+    assert waiting['holder'] is None
+    assert waiting['hosts'] == ['app-1']
+    assert waiting['messages'] == [
+        "Geodrill/productie: no CN yet. Send %s to meldpunt@dov.vlaanderen.be and put the CN DOV sends back in "
+        "dov_applications (Geodrill -> environments -> productie -> cn)." % os.path.join(str(tmp_path), APP, 'access-request.eml')]
+    assert [item['environment'] for item in hosts['app-1']] == ['oefen']  # no prepare call for the waiting pair
+    assert pairs[PAIR]['state'] is None and pairs[PAIR]['messages'] == []
+
+
+def test_the_key_holder_is_the_first_live_host_without_a_record(tmp_path, make_inventory):
+    inventory = make_inventory()
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-2', 'app-1'], {})
+    assert pairs[PAIR]['holder'] == 'app-1'
+    assert pairs[PAIR]['hosts'] == ['app-1', 'app-2']
+    assert [item['key_holder'] for item in hosts['app-1']] == [True]
+    assert [item['key_holder'] for item in hosts['app-2']] == [False]
+
+
+def test_the_recorded_key_holder_stays_while_it_is_listed_and_live(tmp_path, make_inventory):
+    status = {'pairs': {PAIR: {'key_holder': 'app-2'}}}
+    pairs, hosts, _notes = plan.plan_hosts(make_inventory(), str(tmp_path), status, ['app-1', 'app-2'], {})
+    assert pairs[PAIR]['holder'] == 'app-2'
+    assert hosts['app-2'][0]['key_holder'] is True and hosts['app-1'][0]['key_holder'] is False
+
+
+@pytest.mark.parametrize('recorded, play_hosts, holder', [
+    ('app-9', ['app-1', 'app-2'], 'app-1'),     # no longer listed for the pair
+    (None, ['app-2'], 'app-2'),                 # no record: the first host of the run
+])
+def test_another_key_holder_is_chosen_when_the_recorded_one_is_gone(tmp_path, recorded, play_hosts, holder, make_inventory):
+    status = {'pairs': {PAIR: {'key_holder': recorded}}}
+    pairs, hosts, _notes = plan.plan_hosts(make_inventory(), str(tmp_path), status, play_hosts, {})
+    assert pairs[PAIR]['holder'] == holder
+    assert sorted(hosts) == sorted(play_hosts)  # hosts outside the play get no prepare call
+
+
+def test_a_pair_with_no_host_in_the_run_is_left_out(tmp_path, make_inventory):
+    pairs, hosts, notes = plan.plan_hosts(make_inventory(), str(tmp_path), {'pairs': {}}, [], {})
+    assert PAIR not in pairs and hosts == {} and notes == []
+
+
+def test_a_pair_whose_key_holder_is_left_out_of_the_run_is_left_as_it_was(tmp_path, make_inventory):
+    # --limit app-2: electing app-2 would make a second key and certificate for the pair.
+    status = {'pairs': {PAIR: {'key_holder': 'app-1'}}}
+    pairs, hosts, notes = plan.plan_hosts(make_inventory(), str(tmp_path), status, ['app-2'], {})
+    assert PAIR not in pairs
+    assert hosts == {'app-2': []}
+    assert notes == ['%s: its key holder app-1 is not in this run (--limit?); the pair is left as it was.' % PAIR]
+
+
+def test_the_certificate_kept_in_the_state_folder_goes_to_every_host_entry(tmp_path, make_inventory):
+    inventory = make_inventory()
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1', 'app-2'], {})
+    assert 'certificate' not in hosts['app-1'][0]
+    folder = tmp_path / APP / 'oefen'
+    folder.mkdir(parents=True)
+    (folder / 'certificate.pem').write_text('-----BEGIN CERTIFICATE-----\nstored\n-----END CERTIFICATE-----\n')
+    pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1', 'app-2'], {})
+    assert hosts['app-1'][0]['certificate'] == hosts['app-2'][0]['certificate'] == (folder / 'certificate.pem').read_text()
+    assert pairs[PAIR]['common_name'] == CN
+
+
+def test_prepare_entries_carry_the_entry_and_defaults_but_no_passwords(tmp_path, entry, make_inventory):
+    host_entry = entry(formats=['pem', 'pkcs12'], owner='geodrill', group='geodrill', notify='geodrill.service',
+                       privatekey_path='/etc/geodrill/key.pem', key_size=3072, pkcs12_password='secret-pw')
+    inventory = make_inventory(hosts={'app-1': [host_entry]})
+    defaults = {'key_type': 'rsa', 'key_size': 2048, 'pkcs12_profile': 'legacy', 'subject': {'O': 'Geolab nv'}}
+    _pairs, hosts, _notes = plan.plan_hosts(inventory, str(tmp_path), {'pairs': {}}, ['app-1'], defaults)
+    assert hosts['app-1'] == [{
+        'application': APP, 'environment': 'oefen', 'common_name': CN, 'cn_policy': 'strict',
+        'dest_dir': '/opt/geodrill/dov', 'key_holder': True,
+        'install': {'formats': ['pem', 'pkcs12'], 'pkcs12_profile': 'legacy'},
+        'privatekey_path': '/etc/geodrill/key.pem', 'owner': 'geodrill', 'group': 'geodrill', 'notify': 'geodrill.service',
+        'key_type': 'rsa', 'key_size': 3072, 'subject': {'O': 'Geolab nv'},
+    }]
+    assert 'secret-pw' not in json.dumps(hosts)
 
 
 # ---------------------------------------------------------------- PairInfo

@@ -3,6 +3,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
@@ -95,9 +97,28 @@ def test_the_owner_of_a_worker_is_its_parent_the_ansible_playbook_process(monkey
 
 
 def test_the_owner_outside_a_worker_is_this_process(monkeypatch):
+    """run_owner in the main process of a program started as ansible-playbook (a real process whose
+    command line says so): the lock names that process, by pid, start time, program and host."""
     monkeypatch.delenv('DOV_LOCK_OWNER_IS_PARENT', raising=False)
-    owner = statefolder.run_owner()
-    assert owner['pid'] == os.getpid() and owner['process'] in ('python', 'python3', 'pytest') or owner['process']
+    code = ('import json, sys\n'
+            'from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder\n'
+            'print(json.dumps(statefolder.run_owner()))\n'
+            'sys.stdout.flush()\n'
+            'sys.stdin.read()\n')      # stays alive (its start time readable) until the test is done
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(entry for entry in sys.path if entry))
+    child = subprocess.Popen(['/usr/local/bin/ansible-playbook', '-c', code], executable=sys.executable, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, universal_newlines=True)
+    try:
+        before = validity.utcnow_seconds()
+        owner = json.loads(child.stdout.readline())
+        assert owner == {'pid': child.pid, 'process_started': statefolder.process_started(child.pid),
+                         'process': 'ansible-playbook', 'host': socket.gethostname(), 'started': owner['started']}
+        assert owner['process_started'] is not None
+        assert 0 <= (datetime.datetime.fromisoformat(owner['started']) - before).total_seconds() < 60
+    finally:
+        child.stdin.close()
+        child.wait(timeout=20)
+        child.stdout.close()
 
 
 def test_lock_is_acquired_in_a_new_state_folder_and_held_by_the_same_run(tmp_path):
