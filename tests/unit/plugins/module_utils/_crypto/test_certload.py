@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload, certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certload
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
+from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs
 from ansible_collections.vlaanderen.dov.plugins.module_utils._tls import tlsdiagnosis, tlsprobe
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat
-from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labprofile
 
 NOW = datetime.datetime(2026, 12, 1, 19, 0, tzinfo=datetime.timezone.utc)
