@@ -32,6 +32,7 @@ prints them.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import collections
 import os
 import stat
 
@@ -123,15 +124,10 @@ def load_key(privatekey_path, passphrase=None):
 
 # ---------------------------------------------------------------- the plan
 
-class FileChange(object):
+class FileChange(collections.namedtuple('FileChange', 'kind path data mode action')):
     """One target file: ``action`` is 'create', 'update', 'retouch' (mode/owner only) or 'keep'."""
 
-    def __init__(self, kind, path, data, mode, action):
-        self.kind = kind
-        self.path = path
-        self.data = data
-        self.mode = mode
-        self.action = action
+    __slots__ = ()
 
     @property
     def changed(self):

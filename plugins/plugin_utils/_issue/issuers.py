@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import base64
 import binascii
+import collections
 import os
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn
@@ -41,9 +42,10 @@ ISSUED = 'issued'
 LAB_CA_FOLDER = 'lab-ca'
 
 DEFAULT_TIMEOUT = 300
+_ISSUE_FIELDS = 'state certificate source message changed ca_bundle path'
 
 
-class IssueResult:
+class IssueResult(collections.namedtuple('IssueResult', _ISSUE_FIELDS, defaults=(False, None, None))):
     """What :func:`issue` returns.
 
     ``state`` is ``'issued'`` (``certificate`` holds the bytes as a certificate file would:
@@ -53,14 +55,7 @@ class IssueResult:
     lab CA's bundle path (lab only) and ``path`` the inbox file picked up (manual only).
     """
 
-    def __init__(self, state, certificate, source, message, changed=False, ca_bundle=None, path=None):
-        self.state = state
-        self.certificate = certificate
-        self.source = source
-        self.message = message
-        self.changed = changed
-        self.ca_bundle = ca_bundle
-        self.path = path
+    __slots__ = ()
 
     @property
     def issued(self):

@@ -34,6 +34,7 @@ nothing runs in check mode, and every input is checked before the first write.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import collections
 import datetime
 import json
 import os
@@ -67,7 +68,8 @@ _FINGERPRINT = re.compile(r'^([0-9A-F]{2}:){31}[0-9A-F]{2}$')
 _TIME = '%Y-%m-%dT%H:%M:%SZ'
 
 
-class RevocationResult(object):
+class RevocationResult(collections.namedtuple('RevocationResult', 'folder record_path instructions_path certificates written '
+                                                                  'requested message')):
     """What :func:`hand_over` did (or, in check mode, would do).
 
     ``certificates``: the record's entries (facts, reason, state, via, at); ``written``: the files
@@ -75,14 +77,7 @@ class RevocationResult(object):
     certificate for the run's output; ``changed``: whether anything was written or run.
     """
 
-    def __init__(self, folder, record_path, instructions_path, certificates, written, requested, message):
-        self.folder = folder
-        self.record_path = record_path
-        self.instructions_path = instructions_path
-        self.certificates = certificates
-        self.written = written
-        self.requested = requested
-        self.message = message
+    __slots__ = ()
 
     @property
     def changed(self):

@@ -21,6 +21,7 @@ is picked up: the caller does that with the certificate checks.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import collections
 import os
 import re
 
@@ -42,15 +43,10 @@ DCBAAS_TEMPLATE = 'SSL Client'
 USER_MANAGEMENT_URL = 'https://gebruikersbeheer.vlaanderen.be'
 
 
-class HandoverResult:
+class HandoverResult(collections.namedtuple('HandoverResult', 'folder csr_path instructions_path inbox written')):
     """What :func:`prepare_handover` made: the paths, and whether any file was (re)written."""
 
-    def __init__(self, folder, csr_path, instructions_path, inbox, written):
-        self.folder = folder
-        self.csr_path = csr_path
-        self.instructions_path = instructions_path
-        self.inbox = inbox
-        self.written = written
+    __slots__ = ()
 
     @property
     def changed(self):
