@@ -78,7 +78,7 @@ def name_text(name):
     parts = []
     for key, value in reversed(name.get_components()):
         text = value.decode('utf-8', 'replace')
-        for char in '\\,+"<>;=':
+        for char in '\\,+"<>;':     # what cryptography's rfc4514_string escapes ('=' in a value is not)
             text = text.replace(char, '\\' + char)
         if text.startswith(('#', ' ')):
             text = '\\' + text

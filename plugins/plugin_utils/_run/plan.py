@@ -126,6 +126,16 @@ def _comparable(value):
         return repr(value)
 
 
+def _odd_keys(value):
+    """The keys that are not text in ``value`` and the dicts and lists it holds."""
+    if isinstance(value, dict):
+        found = [key for key in value if not isinstance(key, str)]
+        return found + [key for item in value.values() for key in _odd_keys(item)]
+    if isinstance(value, (list, tuple)):
+        return [key for item in value for key in _odd_keys(item)]
+    return []
+
+
 def check_role_variables(options, values_by_host, entry_point='main'):
     """Ansible's role argument check (meta/argument_specs.yml), done once for every host of the run
     instead of as one validation task per host: ``options`` is the entry point's spec,
@@ -143,7 +153,11 @@ def check_role_variables(options, values_by_host, entry_point='main'):
                 key = (name, _comparable(values[name]))
                 if key not in seen:
                     validator = validators.setdefault(name, ArgumentSpecValidator({name: spec}))
-                    seen[key] = validator.validate({name: values[name]}).error_messages
+                    try:
+                        seen[key] = validator.validate({name: values[name]}).error_messages
+                    except (TypeError, ValueError, AttributeError):   # ansible-core's validator on a non-text key
+                        seen[key] = ['%s has a key that is not text (%s); quote every key in the inventory'
+                                     % (name, ', '.join(sorted(repr(item) for item in _odd_keys(values[name]))) or '?')]
                 found = seen[key]
             for message in found:
                 problems.setdefault(message, []).append(host)

@@ -70,8 +70,6 @@ def test_a_pyopenssl_name_reads_as_certs_spells_it_also_with_special_characters(
 
 
 @NAMES
-@pytest.mark.xfail(strict=True, reason='name_text escapes "=" in a value (O=a\\=b), certs.subject_text does not '
-                                       '(O=a=b): the accepted CA names and the issuer are spelled differently')
 def test_an_equals_sign_in_a_name_is_spelled_as_certs_spells_it():
     pyopenssl_name, name = pyopenssl_and_cryptography_name('a=b')
     assert tlsdiagnosis.name_text(pyopenssl_name) == certs.subject_text(name)

@@ -314,3 +314,16 @@ def test_a_field_a_pair_does_not_declare_is_refused():
         info.certifcate = {}
     with pytest.raises(TypeError, match='no field colour'):
         plan.PairInfo.from_dict({'application': 'Geodrill', 'colour': 'red'})
+
+
+def test_a_key_that_is_not_text_is_refused_by_name_not_with_a_python_error():
+    """ansible-core's validator raises TypeError on an int key in a dict with suboptions; the user
+    gets the variable, the key and the fix, and the values are left as they were."""
+    values = {'web1': {'dov_organisation': {1: 'x'}, 'dov_applications': []},
+              'web2': {'dov_organisation': ORGANISATION, 'dov_applications': []}}
+    before = copy.deepcopy(values)
+    with pytest.raises(DovError) as raised:
+        plan.check_role_variables(_role_options(), values)
+    message = str(raised.value)
+    assert "dov_organisation has a key that is not text (1); quote every key in the inventory (host web1)" in message
+    assert 'web2' not in message and values == before
