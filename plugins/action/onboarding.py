@@ -25,9 +25,8 @@ from ansible_collections.vlaanderen.dov.plugins.plugin_utils._report import repo
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import offboard
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import plan, taskvars
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder, states
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue.candidates import Explainer
 from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CN_POLICY
 
@@ -39,10 +38,10 @@ SPEC = dict(
     cn_policy=CN_POLICY, plan=dict(type='dict', default={}),
     issued=dict(type='dict', default={}), settled=dict(type='dict', default={}), smtp=dict(type='dict', default={}, no_log=False),
     issuer=dict(type='str', default='manual', choices=list(issuers.KINDS)),
-    issuer_command=dict(type='raw', default=''), issuer_timeout=dict(type='int', default=300),
+    issuer_command=dict(type='raw', default=''), issuer_timeout=dict(type='int', default=issuers.DEFAULT_TIMEOUT),
     ca_bundle=dict(type='str', default=''), server_ca_bundle=dict(type='str', default=''),
-    endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=DEFAULT_HEALTH_PATH),
-    check_timeout=dict(type='int', default=15), verify=dict(type='bool', default=True),
+    endpoints=dict(type='dict', default={}), proxy=dict(type='str', default=''), health_path=dict(type='str', default=cn.DEFAULT_HEALTH_PATH),
+    check_timeout=dict(type='int', default=cn.DEFAULT_CHECK_TIMEOUT), verify=dict(type='bool', default=True),
     renew_before_days=dict(type='int', default=validity.DEFAULT_RENEW_BEFORE_DAYS), only=dict(type='str', default=''),
     force_renew=dict(type='bool', default=False), renew_key=dict(type='bool', default=True),
     lock_timeout=dict(type='int', default=0), send_requests=dict(type='bool', default=False), defaults=dict(type='dict', default={}),

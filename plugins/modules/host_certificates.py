@@ -310,7 +310,7 @@ import base64
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.lazy import lib
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host import hostbase, hostcerts, hostlock, rollover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 from ansible_collections.vlaanderen.dov.plugins.module_utils._argspec import CHECK_OPTIONS, CN_POLICY, INSTALL_OPTIONS, KEY_OPTIONS
@@ -352,7 +352,7 @@ ENTRY = dict(
     check=dict(type='dict', options=dict(
         url=dict(type='str', required=True),
         ca_bundle_pem=dict(type='str'),
-        timeout=dict(type='float', default=15),
+        timeout=dict(type='float', default=cn.DEFAULT_CHECK_TIMEOUT),
         **CHECK_OPTIONS
     )),
     **KEY_OPTIONS

@@ -213,13 +213,13 @@ def run_module():
         argument_spec=dict(
             environment=dict(type='str', choices=list(cn.ENVIRONMENTS)),
             url=dict(type='str'),
-            health_path=dict(type='str', default=tlsprobe.DEFAULT_HEALTH_PATH),
+            health_path=dict(type='str', default=cn.DEFAULT_HEALTH_PATH),
             client_cert=dict(type='path'),
             client_key=dict(type='path'),
             client_key_passphrase=dict(type='str', no_log=True),
             pkcs12_path=dict(type='path'),
             pkcs12_password=dict(type='str', no_log=True),
-            timeout=dict(type='int', default=15),
+            timeout=dict(type='int', default=cn.DEFAULT_CHECK_TIMEOUT),
             expected_status=dict(type='list', elements='int', default=[200]),
             fail_on_error=dict(type='bool', default=True),
             **CHECK_OPTIONS

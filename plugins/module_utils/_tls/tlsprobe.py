@@ -45,13 +45,12 @@ except ImportError:
 
 VERDICTS = ('ok', 'client_cert_not_requested', 'not_authorised', 'client_cert_rejected', 'server_untrusted',
             'dns_error', 'connect_error', 'proxy_error', 'timeout', 'http_error')
-DEFAULT_HEALTH_PATH = 'dov-xdov-server/logs/chucknorris'
 EXCERPT_LENGTH = 200
 
 
 # ---------------------------------------------------------------- URLs
 
-def build_url(environment=None, url=None, health_path=DEFAULT_HEALTH_PATH, overrides=None):
+def build_url(environment=None, url=None, health_path=cn.DEFAULT_HEALTH_PATH, overrides=None):
     """The URL to call: ``url`` (a base URL) wins over ``environment``; ``health_path`` is appended.
 
     ``build_url('oefen')`` -> ``https://services-oefen.dov.vlaanderen.be/dov-xdov-server/logs/chucknorris``.

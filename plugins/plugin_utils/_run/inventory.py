@@ -20,7 +20,6 @@ from ansible_collections.vlaanderen.dov.plugins.plugin_utils._retire import revo
 from ansible_collections.vlaanderen.dov.plugins.module_utils._host.installed import FORMATS, file_names
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
-DEFAULT_HEALTH_PATH = 'dov-xdov-server/logs/chucknorris'
 # Names the state folder uses for itself: an application must not be called like one of them.
 RESERVED_NAMES = ('status.json', 'lab-ca', 'lab-standin', 'reports')
 MAX_APPLICATION_LENGTH = 64     # a CN is at most 64 characters, the application is part of it

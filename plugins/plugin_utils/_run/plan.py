@@ -34,7 +34,7 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail, sendrecord
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import statefolder
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import DEFAULT_HEALTH_PATH, pair_key
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run.inventory import pair_key
 
 
 class PairInfo(object):
@@ -262,7 +262,7 @@ def absent_entry(pair, host, entry, defaults):
     return prepared
 
 
-def check_settings(pair, template, endpoints, health_path=DEFAULT_HEALTH_PATH):
+def check_settings(pair, template, endpoints, health_path=cn.DEFAULT_HEALTH_PATH):
     """The mTLS check of a pair's hosts (None without verification): the template (timeout,
     server trust, proxy) with the URL of the pair's environment and application's health path."""
     if template is None:
@@ -423,7 +423,7 @@ def add_checks(outcome, inventory, options, lab):
         endpoints.setdefault(environment, url)
     for key, info in outcome['pairs'].items():
         info['check_settings'] = check_settings(inventory.pairs[key], template, endpoints,
-                                                options.get('health_path') or DEFAULT_HEALTH_PATH)
+                                                options.get('health_path') or cn.DEFAULT_HEALTH_PATH)
     if options['mode'] == 'verify':
         verify_entries(outcome['pairs'], outcome['hosts'])
     return outcome

@@ -126,3 +126,34 @@ def test_access_request_offers_the_organisation_id_types_the_role_does(monkeypat
     spec = captured['argument_spec']
     assert spec['organisation_id_type']['choices'] == list(orgid.ID_TYPES)
     assert spec['environments']['choices'] == list(cn.REQUESTABLE_ENVIRONMENTS)
+
+
+# Defaults the YAML must write out (role defaults, argument specs, module documentation), each
+# held to the one constant the code uses: {role variable: (constant, [(module, option)])}.
+WRITTEN_OUT_DEFAULTS = {
+    'dov_health_path': (cn.DEFAULT_HEALTH_PATH, [('mtls_check', 'health_path'), ('onboarding', 'health_path')]),
+    'dov_check_timeout': (cn.DEFAULT_CHECK_TIMEOUT, [('mtls_check', 'timeout'), ('onboarding', 'check_timeout'),
+                                                     ('host_certificates', 'certificates.check.timeout')]),
+    'dov_issuer_timeout': (issuers.DEFAULT_TIMEOUT, [('onboarding', 'issuer_timeout')]),
+}
+
+
+@pytest.mark.parametrize('variable', sorted(WRITTEN_OUT_DEFAULTS))
+def test_a_default_written_out_in_yaml_is_the_codes_constant(variable):
+    constant, module_options = WRITTEN_OUT_DEFAULTS[variable]
+    with open(os.path.join(ROOT, 'roles', 'dov_cert', 'defaults', 'main.yml')) as handle:
+        found = {'defaults/main.yml': yaml.safe_load(handle)[variable]}
+    with open(os.path.join(ROOT, 'roles', 'dov_cert', 'meta', 'argument_specs.yml')) as handle:
+        for entry, spec in yaml.safe_load(handle)['argument_specs'].items():
+            if variable in spec['options']:
+                found['argument_specs.yml %s' % entry] = spec['options'][variable]['default']
+    for module, option in module_options:
+        with open(os.path.join(ROOT, 'plugins', 'modules', module + '.py')) as handle:
+            source = handle.read()
+        documentation = yaml.safe_load(source.split("DOCUMENTATION = r'''", 1)[1].split("'''", 1)[0])
+        spec = {'suboptions': documentation['options']}
+        for name in option.split('.'):
+            spec = spec['suboptions'][name]
+        found['%s %s' % (module, option)] = spec['default']
+    assert len(found) >= 3
+    assert found == dict((place, constant) for place in found)
