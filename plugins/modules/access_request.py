@@ -224,14 +224,14 @@ from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors impo
 def _summary(dest, send, outcome):
     if outcome['sent']:
         return "Sent the access request to %s on %s. Put the CN(s) DOV sends back in the inventory." % (
-            accessmail.MELDPUNT, outcome['sent_at'])
+            cn.MELDPUNT, outcome['sent_at'])
     if send and outcome['would_send']:
-        return "Would send the access request to %s (check mode)." % accessmail.MELDPUNT
+        return "Would send the access request to %s (check mode)." % cn.MELDPUNT
     if outcome['already_sent_at']:
         return ("This request was already sent on %s; not sent again (force: true sends it again). "
                 "Put the CN(s) DOV sends back in the inventory." % outcome['already_sent_at'])
     return ("The access request is in %s. Send it to %s (or use send: true) and put the CN(s) DOV "
-            "sends back in the inventory." % (dest, accessmail.MELDPUNT))
+            "sends back in the inventory." % (dest, cn.MELDPUNT))
 
 
 def run_module():

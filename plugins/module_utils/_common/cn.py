@@ -27,6 +27,8 @@ MAX_CN_LENGTH = 64
 # cn_policy: 'strict' checks the shape above, 'off' takes a CN that DOV assigned in another shape as-is.
 POLICIES = ('strict', 'off')
 
+# Where an organisation asks DOV for access (a CN) and for rights.
+MELDPUNT = 'meldpunt@dov.vlaanderen.be'
 # The health call the mTLS check asks for, and how long one check may take (seconds).
 DEFAULT_HEALTH_PATH = 'dov-xdov-server/logs/chucknorris'
 DEFAULT_CHECK_TIMEOUT = 15

@@ -40,10 +40,9 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import orgid, validity
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common.cn import REQUESTABLE_ENVIRONMENTS, SERVICE
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.cn import MELDPUNT, REQUESTABLE_ENVIRONMENTS, SERVICE
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
-MELDPUNT = 'meldpunt@dov.vlaanderen.be'
 WIDTH = 72
 # Headers are written unfolded (RFC 5322 allows 998 characters a line): CPython's folder puts a
 # space on both sides of a fold before an encoded word, so a folded non-ASCII subject would read

@@ -16,13 +16,13 @@ __metaclass__ = type
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import certs, pki
 from ansible_collections.vlaanderen.dov.plugins.module_utils._tls.tlswire import Verdict, verify_error_text
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common import compat, validity
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common.cn import MELDPUNT
 
 try:
     from cryptography import x509
 except ImportError:
     pass        # tlsprobe.probe refuses to run without cryptography
 
-MELDPUNT = 'meldpunt@dov.vlaanderen.be'
 
 # TLS alerts that mean "your client certificate was not accepted".
 CLIENT_CERT_ALERTS = ('unknown ca', 'bad certificate', 'certificate expired', 'certificate required',

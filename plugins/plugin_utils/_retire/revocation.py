@@ -40,7 +40,7 @@ import json
 import os
 import re
 
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common import fsutil, validity
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import cn, fsutil, validity
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._issue import issuers, programs
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
@@ -196,7 +196,7 @@ def instructions_text(application, environment, certificates):
         u'2. Zoek het certificaat van de toepassing op met het serienummer of de CN hierboven en',
         u'   controleer de SHA-256-vingerafdruk: trek geen ander certificaat in.',
         u'3. Trek het in (revoke) met de reden hierboven. Intrekken kan niet ongedaan gemaakt worden.',
-        u'4. Verdwijnt de toepassing definitief, laat het dan weten aan meldpunt@dov.vlaanderen.be.',
+        u'4. Verdwijnt de toepassing definitief, laat het dan weten aan %s.' % cn.MELDPUNT,
         u'revocation.json in deze map houdt bij wat er is overgedragen; de playbook draagt hetzelfde',
         u'certificaat geen tweede keer over.',
         u'',
@@ -207,7 +207,7 @@ def instructions_text(application, environment, certificates):
         u'2. Look up the certificate of the application by the serial or the CN above and check',
         u'   the SHA-256 fingerprint: do not revoke another certificate.',
         u'3. Revoke it with the reason above. A revocation cannot be undone.',
-        u'4. If the application is gone for good, tell meldpunt@dov.vlaanderen.be.',
+        u'4. If the application is gone for good, tell %s.' % cn.MELDPUNT,
         u'revocation.json in this folder records what was handed over; the playbook does not hand',
         u'the same certificate over a second time.',
         u'']

@@ -213,7 +213,7 @@ def write_requests(inventory, state_dir, organisation, smtp, send, check_mode):
             requests[name].update(sent=sent['sent'], sent_at=sent['sent_at'])
             if sent['sent'] or (check_mode and sent['would_send']):
                 changed = True
-                messages.append('%s: the access request was sent to meldpunt@dov.vlaanderen.be.' % name)
+                messages.append('%s: the access request was sent to %s.' % (name, cn.MELDPUNT))
     return changed, requests, messages
 
 
@@ -296,9 +296,9 @@ def plan_hosts(inventory, state_dir, status, play_hosts, defaults):
         if not pair.common_name:
             info.state = 'waiting_for_cn'
             info.messages.append(
-                "%s: no CN yet. Send %s to meldpunt@dov.vlaanderen.be and put the CN DOV sends back in "
+                "%s: no CN yet. Send %s to %s and put the CN DOV sends back in "
                 "dov_applications (%s -> environments -> %s -> cn)."
-                % (key, os.path.join(state_dir, pair.application, 'access-request.eml'), pair.application,
+                % (key, os.path.join(state_dir, pair.application, 'access-request.eml'), cn.MELDPUNT, pair.application,
                    pair.environment))
             continue
         if not names:
