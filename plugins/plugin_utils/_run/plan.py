@@ -156,8 +156,11 @@ def check_role_variables(options, values_by_host, entry_point='main'):
                     try:
                         seen[key] = validator.validate({name: values[name]}).error_messages
                     except (TypeError, ValueError, AttributeError):   # ansible-core's validator on a non-text key
+                        odd = _odd_keys(values[name])
+                        if not odd:
+                            raise
                         seen[key] = ['%s has a key that is not text (%s); quote every key in the inventory'
-                                     % (name, ', '.join(sorted(repr(item) for item in _odd_keys(values[name]))) or '?')]
+                                     % (name, ', '.join(sorted(repr(item) for item in odd)))]
                 found = seen[key]
             for message in found:
                 problems.setdefault(message, []).append(host)
