@@ -68,3 +68,18 @@ def state_of():
     """``state_of(path)``: every entry at and below ``path`` with its content (or link target), mode
     and owner, links not followed; equal before and after means nothing there changed."""
     return _state_of
+
+
+def _option_shape(option):
+    """What an option's documentation and its argument spec must agree on (Ansible's defaults filled in)."""
+    choices = option.get('choices')
+    return {'type': option.get('type', 'str'), 'default': option.get('default'),
+            'choices': list(choices) if choices is not None else None,
+            'required': option.get('required', False), 'elements': option.get('elements')}
+
+
+@pytest.fixture
+def option_shape():
+    """``option_shape(option)``: the type, default, choices, required and elements of a documented or
+    specified option, to compare a DOCUMENTATION with its argument spec."""
+    return _option_shape

@@ -9,6 +9,7 @@ __metaclass__ = type
 import os
 import signal
 import socket
+import sys
 
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
@@ -17,6 +18,9 @@ from ansible.plugins.loader import connection_loader
 
 from ansible_collections.vlaanderen.dov.plugins.action.onboarding import ActionModule
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labstandin
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'integration'))
+from support import free_port  # noqa: E402  (the integration tests' helper)
 
 ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'dov_cert'))
 ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.be'}
@@ -44,14 +48,6 @@ def task_vars(**more):
              'dov_organisation': ORGANISATION, 'dov_applications': APPLICATIONS}
     found.update(more)
     return found
-
-
-def free_port():
-    probe = socket.socket()
-    probe.bind(('127.0.0.1', 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def answers(port):

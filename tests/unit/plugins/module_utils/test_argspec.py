@@ -26,28 +26,16 @@ PIECES = {  # fragment: (its spec piece, the module that takes both at the top l
 }
 
 
-def documented(option):
-    return {'type': option.get('type', 'str'), 'default': option.get('default'), 'choices': option.get('choices'),
-            'required': option.get('required', False), 'elements': option.get('elements')}
-
-
-def specified(option):
-    choices = option.get('choices')
-    return {'type': option.get('type', 'str'), 'default': option.get('default'),
-            'choices': list(choices) if choices is not None else None,
-            'required': option.get('required', False), 'elements': option.get('elements')}
-
-
 def fragment_options(name):
     return yaml.safe_load(PIECES[name][0].ModuleDocFragment.DOCUMENTATION)['options']
 
 
 @pytest.mark.parametrize('name', sorted(PIECES))
-def test_a_fragment_documents_its_spec_piece_option_by_option(name):
+def test_a_fragment_documents_its_spec_piece_option_by_option(option_shape, name):
     options, spec = fragment_options(name), PIECES[name][1]
     assert sorted(options) == sorted(spec)
     for option in spec:
-        assert documented(options[option]) == specified(spec[option]), (name, option)
+        assert option_shape(options[option]) == option_shape(spec[option]), (name, option)
 
 
 @pytest.mark.parametrize('name', sorted(PIECES))
@@ -59,12 +47,12 @@ def test_the_module_with_the_piece_at_the_top_takes_the_fragment_and_no_copy(nam
 
 
 @pytest.mark.parametrize('name', sorted(PIECES))
-def test_host_certificates_documents_its_entries_as_the_fragment_does(name):
+def test_host_certificates_documents_its_entries_as_the_fragment_does(option_shape, name):
     options = yaml.safe_load(host_certificates.DOCUMENTATION)['options']
     for level in PIECES[name][3]:
         options = options[level]['suboptions']
     for option, spec in PIECES[name][1].items():
-        assert documented(options[option]) == specified(spec), (name, option)
+        assert option_shape(options[option]) == option_shape(spec), (name, option)
     if name == 'install':     # the whole install dict is the piece
         assert sorted(options) == sorted(PIECES[name][1])
 

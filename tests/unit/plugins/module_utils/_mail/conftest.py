@@ -7,18 +7,14 @@ __metaclass__ = type
 
 import datetime
 import ipaddress
-import socket
+import os
 import ssl
+import sys
 
 import pytest
 
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'integration'))
+from support import free_port  # noqa: E402  (the integration tests' helper)
 
 
 class Inbox(object):

@@ -6,12 +6,16 @@ import datetime
 import email
 import email.policy
 import hashlib
-import socket
+import os
+import sys
 
 import pytest
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._mail import accessmail
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'integration'))
+from support import free_port  # noqa: E402  (the integration tests' helper)
 
 REQUEST = dict(
     organisation='Geolab nv',
@@ -240,14 +244,6 @@ def test_a_ca_bundle_without_starttls_is_refused(tmp_path):
 
 
 # --- a real SMTP server (aiosmtpd; plain_smtp and tls_smtp: this folder's conftest.py) -----------
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
 
 def test_send_delivers_the_mail_with_date_and_message_id(plain_smtp):
     controller, inbox = plain_smtp

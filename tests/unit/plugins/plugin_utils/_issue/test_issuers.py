@@ -4,7 +4,6 @@ __metaclass__ = type
 
 import base64
 import os
-import stat
 import subprocess
 import time
 
@@ -30,31 +29,6 @@ def make_csr(common_name=CN, key=None):
 
 
 @pytest.fixture(scope='module')
-def csr():
-    return make_csr()
-
-
-def snapshot(folder):
-    result = {}
-    for base, dirs, files in os.walk(str(folder)):
-        for name in dirs + files:
-            path = os.path.join(base, name)
-            data = None if os.path.isdir(path) else open(path, 'rb').read()
-            result[os.path.relpath(path, str(folder))] = (data, stat.S_IMODE(os.stat(path).st_mode))
-    return result
-
-
-def refused(folder, match, call, *args, **kwargs):
-    """``call`` raises a DovError matching ``match``, mentions no key material, and changes nothing."""
-    before = snapshot(folder)
-    with pytest.raises(DovError, match=match) as info:
-        call(*args, **kwargs)
-    assert snapshot(folder) == before
-    assert 'PRIVATE KEY' not in str(info.value)
-    return str(info.value)
-
-
-@pytest.fixture(scope='module')
 def openssl_ca(tmp_path_factory):
     """A CA made with the openssl CLI: the command issuer's tests use an independent tool."""
     folder = tmp_path_factory.mktemp('openssl-ca')
@@ -69,15 +43,6 @@ def openssl_sign_command(ca_folder, outform='PEM'):
             % (ca_folder, ca_folder, outform))
 
 
-def drop(inbox, name, data, age=0):
-    path = os.path.join(inbox, name)
-    with open(path, 'wb') as handle:
-        handle.write(data)
-    moment = time.time() - age
-    os.utime(path, (moment, moment))
-    return path
-
-
 # ---------------------------------------------------------------- a pair that cannot name a folder
 
 @pytest.mark.parametrize('application, environment, match', [
@@ -88,7 +53,7 @@ def drop(inbox, name, data, age=0):
     ('', ENV, 'application part of the CN is empty'),
     (APP, 'test', "Unknown DOV environment 'test'"),
 ])
-def test_a_pair_that_cannot_name_a_folder_is_refused_before_anything_is_written(tmp_path, csr, application, environment, match):
+def test_a_pair_that_cannot_name_a_folder_is_refused_before_anything_is_written(refused, tmp_path, csr, application, environment, match):
     refused(tmp_path, match, handover.prepare_handover, str(tmp_path), application, environment, CN, csr)
     refused(tmp_path, match, issuers.issue, 'manual', str(tmp_path), application, environment, CN, csr)
 
@@ -142,14 +107,14 @@ def test_a_command_that_ignores_stdin_is_fine(tmp_path, csr):
     assert run('echo done', big, tmp_path) == b'done\n'
 
 
-def test_a_failing_command_is_an_error_naming_it_and_its_stderr(tmp_path, csr):
+def test_a_failing_command_is_an_error_naming_it_and_its_stderr(refused, tmp_path, csr):
     message = refused(tmp_path, 'exited with status 3', run,
                       'echo "portal said: CN not allowed" >&2; exit 3', csr, tmp_path)
     assert "The issuer command 'echo' exited with status 3; its stderr says: portal said: CN not allowed." in message
     assert 'Fix the command' in message
 
 
-def test_a_command_that_prints_nothing_is_an_error(tmp_path, csr):
+def test_a_command_that_prints_nothing_is_an_error(refused, tmp_path, csr):
     message = refused(tmp_path, 'printed nothing on stdout', run, 'true', csr, tmp_path)
     assert "'true' printed nothing on stdout; it wrote nothing on stderr" in message
     assert 'PEM or base64 DER' in message
@@ -157,21 +122,21 @@ def test_a_command_that_prints_nothing_is_an_error(tmp_path, csr):
             'printf "  \\n"; echo "no token" >&2', csr, tmp_path)
 
 
-def test_a_missing_program_in_a_shell_command_is_exit_127(tmp_path, csr):
+def test_a_missing_program_in_a_shell_command_is_exit_127(refused, tmp_path, csr):
     refused(tmp_path, "'dov-no-such-program' exited with status 127; its stderr says: .*not found",
             run, 'dov-no-such-program --csr -', csr, tmp_path)
 
 
-def test_a_missing_program_in_a_list_command_cannot_be_started(tmp_path, csr):
+def test_a_missing_program_in_a_list_command_cannot_be_started(refused, tmp_path, csr):
     refused(tmp_path, "'dov-no-such-program' cannot be started: No such file or directory", run,
             ['dov-no-such-program'], csr, tmp_path)
 
 
-def test_a_command_killed_by_a_signal_is_an_error(tmp_path, csr):
+def test_a_command_killed_by_a_signal_is_an_error(refused, tmp_path, csr):
     refused(tmp_path, "was killed by signal 9", run, 'kill -9 $$', csr, tmp_path)
 
 
-def test_a_command_that_hangs_is_stopped_with_its_children(tmp_path, csr):
+def test_a_command_that_hangs_is_stopped_with_its_children(refused, tmp_path, csr):
     marker = tmp_path / 'still-running'
     start = time.time()
     refused(tmp_path, 'did not finish within 0.5 seconds and was stopped', run,
@@ -181,7 +146,7 @@ def test_a_command_that_hangs_is_stopped_with_its_children(tmp_path, csr):
     assert not marker.exists()  # the whole process group was killed, not just the shell
 
 
-def test_arguments_and_assignments_are_not_repeated_in_errors(tmp_path, csr):
+def test_arguments_and_assignments_are_not_repeated_in_errors(refused, tmp_path, csr):
     message = refused(tmp_path, "'sh' exited with status 2",
                       run, 'DCB_TOKEN=s3cret sh -c "echo denied >&2; exit 2" --token s3cret', csr, tmp_path)
     assert 's3cret' not in message
@@ -190,7 +155,7 @@ def test_arguments_and_assignments_are_not_repeated_in_errors(tmp_path, csr):
     assert 's3cret' not in message
 
 
-def test_a_private_key_on_stderr_is_not_repeated(tmp_path, csr):
+def test_a_private_key_on_stderr_is_not_repeated(refused, tmp_path, csr):
     key = pki.dump_private_key(pki.generate_private_key()).decode('ascii')
     (tmp_path / 'leak.pem').write_text(key)
     message = refused(tmp_path, 'exited with status 1', run, 'cat "%s" >&2; exit 1' % (tmp_path / 'leak.pem'), csr, tmp_path)
@@ -198,7 +163,7 @@ def test_a_private_key_on_stderr_is_not_repeated(tmp_path, csr):
     assert key.splitlines()[1] not in message
 
 
-def test_long_stderr_is_trimmed_to_its_end(tmp_path, csr):
+def test_long_stderr_is_trimmed_to_its_end(refused, tmp_path, csr):
     message = refused(tmp_path, 'exited with status 1', run,
                       'i=0; while [ $i -lt 500 ]; do echo "line $i" >&2; i=$((i+1)); done; exit 1', csr, tmp_path)
     assert 'line 499' in message and 'line 0 ' not in message
@@ -212,7 +177,7 @@ def test_long_stderr_is_trimmed_to_its_end(tmp_path, csr):
     (None, 'dov_issuer_command is empty'),
     (42, 'must be a string or a list, not int'),
 ])
-def test_an_empty_or_odd_command_is_refused(tmp_path, csr, command, match):
+def test_an_empty_or_odd_command_is_refused(refused, tmp_path, csr, command, match):
     refused(tmp_path, match, run, command, csr, tmp_path)
 
 
@@ -249,7 +214,7 @@ def test_the_lab_signs_for_oefen_with_the_ca_in_the_state_folder(tmp_path, csr):
     assert sorted(os.listdir(str(tmp_path))) == ['lab-ca']
 
 
-def test_the_lab_refuses_productie_and_makes_no_ca(tmp_path):
+def test_the_lab_refuses_productie_and_makes_no_ca(refused, tmp_path):
     message = refused(tmp_path, 'does not issue for productie \\(environment productie\\)',
                       issuers.lab_issue, str(tmp_path), make_csr(PRODUCTIE_CN), 'productie')
     assert 'DOV does not trust the lab CA' in message
@@ -257,7 +222,7 @@ def test_the_lab_refuses_productie_and_makes_no_ca(tmp_path):
     assert os.listdir(str(tmp_path)) == []
 
 
-def test_the_lab_refuses_a_productie_cn_under_another_environment(tmp_path):
+def test_the_lab_refuses_a_productie_cn_under_another_environment(refused, tmp_path):
     refused(tmp_path, "the CN '%s' is a productie CN" % PRODUCTIE_CN,
             issuers.lab_issue, str(tmp_path), make_csr(PRODUCTIE_CN), ENV)
 
@@ -272,23 +237,23 @@ def test_the_lab_signs_a_cn_outside_the_dov_shape(tmp_path):
     assert pki.common_names(x509.load_pem_x509_certificate(pem).subject) == ['demo client']
 
 
-def test_the_lab_refuses_a_bad_csr_before_making_its_ca(tmp_path):
+def test_the_lab_refuses_a_bad_csr_before_making_its_ca(refused, tmp_path):
     refused(tmp_path, 'not a certificate signing request', issuers.lab_issue, str(tmp_path), b'garbage', ENV)
     assert os.listdir(str(tmp_path)) == []
 
 
-def test_the_lab_refuses_an_unknown_environment(tmp_path, csr):
+def test_the_lab_refuses_an_unknown_environment(refused, tmp_path, csr):
     refused(tmp_path, "Unknown DOV environment 'staging'", issuers.lab_issue, str(tmp_path), csr, 'staging')
 
 
 # ---------------------------------------------------------------- issue(): the entry point
 
-def test_issue_refuses_an_unknown_kind(tmp_path, csr):
+def test_issue_refuses_an_unknown_kind(refused, tmp_path, csr):
     refused(tmp_path, r"Unknown issuer 'acme' \(dov_issuer\). Use one of: manual, command, lab.",
             issuers.issue, 'acme', str(tmp_path), APP, ENV, CN, csr)
 
 
-def test_issue_refuses_a_csr_for_another_cn_whatever_the_kind(tmp_path):
+def test_issue_refuses_a_csr_for_another_cn_whatever_the_kind(refused, tmp_path):
     other = make_csr('geolab.be/dov-services/oefen/Other')
     for kind in issuers.KINDS:
         refused(tmp_path, 'carries the CN', issuers.issue, kind, str(tmp_path), APP, ENV, CN, other, command='cat')
@@ -319,7 +284,7 @@ def test_a_waiting_renewal_names_only_its_inbox(tmp_path, csr):
     assert 'certificate_file' not in result.message
 
 
-def test_manual_picks_up_what_was_dropped(tmp_path, csr):
+def test_manual_picks_up_what_was_dropped(drop, tmp_path, csr):
     issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr)
     path = drop(str(tmp_path / APP / ENV / 'inbox'), 'geodrill.cer', b'\x30\x82der')
     result = issuers.issue('manual', str(tmp_path), APP, ENV, CN, csr)
@@ -357,7 +322,7 @@ def test_command_output_in_base64_der_is_returned_as_der(tmp_path, csr, openssl_
     assert pki.common_names(x509.load_der_x509_certificate(result.certificate).subject) == [CN]
 
 
-def test_command_kind_without_a_command_is_refused(tmp_path, csr):
+def test_command_kind_without_a_command_is_refused(refused, tmp_path, csr):
     refused(tmp_path, "dov_issuer is 'command' but dov_issuer_command is empty",
             issuers.issue, 'command', str(tmp_path), APP, ENV, CN, csr)
 
@@ -382,7 +347,7 @@ def test_lab_issues_with_a_ca_bundle_that_verifies_it(tmp_path, csr):
     assert not again.changed
 
 
-def test_lab_kind_refuses_productie_and_writes_nothing(tmp_path):
+def test_lab_kind_refuses_productie_and_writes_nothing(refused, tmp_path):
     refused(tmp_path, 'does not issue for productie', issuers.issue, 'lab', str(tmp_path), APP, 'productie',
             PRODUCTIE_CN, make_csr(PRODUCTIE_CN))
     assert os.listdir(str(tmp_path)) == []

@@ -3,25 +3,29 @@ really started when a check is likely, left stopped when every pair was verified
 step starts it when a host needs a check after all), refused on a busy port, stopped in-process."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
+
+import ipaddress
 import os
+import shutil
 import signal
 import socket
 import ssl
+import stat
+import sys
+
 import pytest
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labstandin
+from cryptography import x509
+
+from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca, labstandin
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._run import inventory
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
-import ipaddress
-import shutil
-import stat
-from cryptography import x509
-from ansible_collections.vlaanderen.dov.plugins.plugin_utils._lab import labca, labstandin
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'integration'))
+from support import free_port  # noqa: E402  (the integration tests' helper)
 
 
 ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', 'roles', 'dov_cert'))
 STANDIN_SCRIPT = os.path.join(ROLE, labstandin.SCRIPT)
-
-
 ORGANISATION = {'name': 'Geolab nv', 'id_type': 'kbo', 'id': '0403.170.701', 'contact_email': 'it@geolab.be'}
 
 
@@ -36,14 +40,6 @@ def world():
                     {'name': 'Sonde', 'description': 'Metingen', 'environments': {'oefen': {'cn': OTHER_CN}}}]
     return inventory.Inventory(ORGANISATION, applications, {'app-1': [
         {'application': 'Geodrill', 'environment': 'oefen', 'dest_dir': '/opt/geodrill/dov'}]})
-
-
-def free_port():
-    probe = socket.socket()
-    probe.bind(('127.0.0.1', 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def options(port, mode='onboard', **lab):

@@ -7,7 +7,6 @@ __metaclass__ = type
 
 import os
 import stat
-import time
 
 import pytest
 from cryptography import x509
@@ -15,7 +14,6 @@ from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.vlaanderen.dov.plugins.module_utils._crypto import pki
 from ansible_collections.vlaanderen.dov.plugins.plugin_utils._state import handover
-from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 CN = 'geolab.be/dov-services/oefen/Geodrill'
 APP = 'Geodrill'
@@ -24,31 +22,6 @@ ENV = 'oefen'
 
 def make_csr(common_name=CN, key=None):
     return pki.dump_csr(pki.build_csr(key or pki.generate_private_key(), common_name))
-
-
-@pytest.fixture(scope='module')
-def csr():
-    return make_csr()
-
-
-def snapshot(folder):
-    result = {}
-    for base, dirs, files in os.walk(str(folder)):
-        for name in dirs + files:
-            path = os.path.join(base, name)
-            data = None if os.path.isdir(path) else open(path, 'rb').read()
-            result[os.path.relpath(path, str(folder))] = (data, stat.S_IMODE(os.stat(path).st_mode))
-    return result
-
-
-def refused(folder, match, call, *args, **kwargs):
-    """``call`` raises a DovError matching ``match``, mentions no key material, and changes nothing."""
-    before = snapshot(folder)
-    with pytest.raises(DovError, match=match) as info:
-        call(*args, **kwargs)
-    assert snapshot(folder) == before
-    assert 'PRIVATE KEY' not in str(info.value)
-    return str(info.value)
 
 
 # ---------------------------------------------------------------- pair folders and CSR checks
@@ -62,17 +35,17 @@ def test_pair_folder_is_state_dir_application_environment(tmp_path):
     (None, 'is empty'),
     (b'not a csr', 'is not a PEM certificate signing request'),
 ])
-def test_what_is_not_a_csr_is_refused_and_nothing_is_written(tmp_path, data, match):
+def test_what_is_not_a_csr_is_refused_and_nothing_is_written(refused, tmp_path, data, match):
     refused(tmp_path, match, handover.prepare_handover, str(tmp_path), APP, ENV, CN, data)
 
 
-def test_a_csr_with_another_cn_is_refused_and_nothing_is_written(tmp_path):
+def test_a_csr_with_another_cn_is_refused_and_nothing_is_written(refused, tmp_path):
     message = refused(tmp_path, 'carries the CN', handover.prepare_handover, str(tmp_path), APP, ENV, CN,
                       make_csr('geolab.be/dov-services/oefen/Other'))
     assert "'geolab.be/dov-services/oefen/Other', not '%s'" % CN in message
 
 
-def test_a_csr_with_a_bad_signature_is_refused_and_nothing_is_written(tmp_path):
+def test_a_csr_with_a_bad_signature_is_refused_and_nothing_is_written(refused, tmp_path):
     der = bytearray(x509.load_pem_x509_csr(make_csr()).public_bytes(serialization.Encoding.DER))
     der[-1] ^= 0x01
     bad = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM)
@@ -115,13 +88,13 @@ def test_the_instructions_say_where_to_upload_which_template_which_role_and_wher
     assert 'PRIVATE KEY' not in text
 
 
-def test_a_second_handover_with_the_same_csr_writes_nothing(tmp_path, csr):
+def test_a_second_handover_with_the_same_csr_writes_nothing(state_of, tmp_path, csr):
     handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
-    before = snapshot(tmp_path)
+    before = state_of(tmp_path)
     mtimes = dict((name, os.stat(str(tmp_path / APP / ENV / name)).st_mtime_ns) for name in ('csr.pem', 'INSTRUCTIES.txt'))
     again = handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr)
     assert not again.changed and again.written == []
-    assert snapshot(tmp_path) == before
+    assert state_of(tmp_path) == before
     assert mtimes == dict((name, os.stat(str(tmp_path / APP / ENV / name)).st_mtime_ns) for name in ('csr.pem', 'INSTRUCTIES.txt'))
 
 
@@ -150,15 +123,6 @@ def inbox(tmp_path, csr):
     return handover.prepare_handover(str(tmp_path), APP, ENV, CN, csr).inbox
 
 
-def drop(inbox, name, data, age=0):
-    path = os.path.join(inbox, name)
-    with open(path, 'wb') as handle:
-        handle.write(data)
-    moment = time.time() - age
-    os.utime(path, (moment, moment))
-    return path
-
-
 def test_nothing_to_pick_up_without_an_inbox(tmp_path):
     assert handover.pick_up(str(tmp_path), APP, ENV) is None
 
@@ -167,14 +131,14 @@ def test_nothing_to_pick_up_in_an_empty_inbox(tmp_path, inbox):
     assert handover.pick_up(str(tmp_path), APP, ENV) is None
 
 
-def test_the_newest_file_is_picked_up_whatever_its_name(tmp_path, inbox):
+def test_the_newest_file_is_picked_up_whatever_its_name(drop, tmp_path, inbox):
     drop(inbox, 'certificate.cer', b'older', age=100)
     newest = drop(inbox, 'Download (3)', b'newest', age=10)
     drop(inbox, 'a.p7b', b'middle', age=50)
     assert handover.pick_up(str(tmp_path), APP, ENV) == (b'newest', newest)
 
 
-def test_equal_times_pick_the_last_name(tmp_path, inbox):
+def test_equal_times_pick_the_last_name(drop, tmp_path, inbox):
     drop(inbox, 'a.cer', b'a', age=5)
     later = drop(inbox, 'b.cer', b'b', age=5)
     assert handover.pick_up(str(tmp_path), APP, ENV) == (b'b', later)
@@ -182,7 +146,7 @@ def test_equal_times_pick_the_last_name(tmp_path, inbox):
 
 @pytest.mark.parametrize('name', ['.hidden.cer', '.DS_Store', 'cert.cer.part', 'cert.cer.crdownload', 'cert.CER.PART',
                                   'cert.cer.tmp', 'cert.cer~', 'cert.cer.download', 'cert.partial', '.cert.swp'])
-def test_dotfiles_and_files_still_being_written_are_ignored(tmp_path, inbox, name):
+def test_dotfiles_and_files_still_being_written_are_ignored(drop, tmp_path, inbox, name):
     drop(inbox, name, b'ignore me', age=0)
     assert handover.pick_up(str(tmp_path), APP, ENV) is None
     real = drop(inbox, 'cert.cer', b'take me', age=60)
@@ -194,12 +158,12 @@ def test_folders_in_the_inbox_are_ignored(tmp_path, inbox):
     assert handover.pick_up(str(tmp_path), APP, ENV) is None
 
 
-def test_an_empty_file_is_picked_up_for_the_certificate_checks_to_name(tmp_path, inbox):
+def test_an_empty_file_is_picked_up_for_the_certificate_checks_to_name(drop, tmp_path, inbox):
     path = drop(inbox, 'empty.cer', b'')
     assert handover.pick_up(str(tmp_path), APP, ENV) == (b'', path)
 
 
-def test_a_file_removed_while_picking_up_counts_as_nothing(tmp_path, inbox, monkeypatch):
+def test_a_file_removed_while_picking_up_counts_as_nothing(drop, tmp_path, inbox, monkeypatch):
     drop(inbox, 'cert.cer', b'x')
     monkeypatch.setattr(handover, 'read_bytes', lambda path: None)
     assert handover.pick_up(str(tmp_path), APP, ENV) is None
