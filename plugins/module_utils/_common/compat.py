@@ -27,10 +27,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import datetime
 import re
 import traceback
 
+from ansible_collections.vlaanderen.dov.plugins.module_utils._common import validity
 from ansible_collections.vlaanderen.dov.plugins.module_utils._common.errors import DovError
 
 MIN_CRYPTOGRAPHY = (3, 4, 8)
@@ -55,8 +55,6 @@ except ImportError:
     cryptography = x509 = InvalidSignature = UnsupportedAlgorithm = hashes = serialization = None
     dsa = ec = ed448 = ed25519 = padding = rsa = pkcs7 = pkcs12 = None
     AuthorityInformationAccessOID = ExtendedKeyUsageOID = NameOID = SignatureAlgorithmOID = None
-
-UTC = datetime.timezone.utc
 
 
 def version_tuple(text):
@@ -125,20 +123,16 @@ def require(module, pyopenssl=False):
 
 # ---------------------------------------------------------------- a certificate's dates
 
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def not_valid_before(cert):
     """The start of validity as an aware UTC datetime (``not_valid_before_utc`` from 42 on)."""
     value = getattr(cert, 'not_valid_before_utc', None)
-    return _aware(value if value is not None else cert.not_valid_before)
+    return validity.as_utc(value if value is not None else cert.not_valid_before)
 
 
 def not_valid_after(cert):
     """The end of validity as an aware UTC datetime (``not_valid_after_utc`` from 42 on)."""
     value = getattr(cert, 'not_valid_after_utc', None)
-    return _aware(value if value is not None else cert.not_valid_after)
+    return validity.as_utc(value if value is not None else cert.not_valid_after)
 
 
 # ---------------------------------------------------------------- names
